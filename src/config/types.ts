@@ -1,0 +1,68 @@
+/** The validated, frozen configuration every other module receives. Built only by `config/load.ts`. */
+
+export type Algorithm =
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'ES256' | 'ES384' | 'ES512'
+  | 'EdDSA' | 'Ed25519';
+
+export interface IssuerConfig {
+  /** Exact `iss` value this issuer's tokens carry. */
+  readonly issuer: string;
+  /** Exactly one key source. */
+  readonly jwksUri?: string;
+  readonly jwksFile?: string;
+  /** Inline JWKS (demo and tests). */
+  readonly jwks?: { readonly keys: readonly Record<string, unknown>[] };
+  /** A token's `aud` must contain at least one of these. */
+  readonly audiences: readonly string[];
+  readonly algorithms: readonly Algorithm[];
+  readonly leewayMs: number;
+  /** Longest allowed `exp - iat`; undefined = unlimited. */
+  readonly maxTtlMs?: number;
+  readonly requiredClaims: readonly string[];
+}
+
+export interface TokenHeaderSource {
+  /** Lower-cased header name. */
+  readonly name: string;
+  /** Prefix before the token, compared case-insensitively ('' = whole value). */
+  readonly prefix: string;
+}
+
+export interface IdentityHeaderMapping {
+  readonly claim: string;
+  /** Lower-cased header name. */
+  readonly header: string;
+}
+
+export type OriginalRequestHeaders = 'x-forwarded' | 'x-original';
+
+export interface Config {
+  readonly listen: { readonly grpc: string | null; readonly http: string | null };
+  readonly realm: string;
+  readonly issuers: readonly IssuerConfig[];
+  readonly tokens: {
+    readonly headers: readonly TokenHeaderSource[];
+    readonly cookies: readonly string[];
+    readonly maxBytes: number;
+  };
+  readonly skipPreflight: boolean;
+  readonly excludes: readonly string[];
+  readonly identityHeaders: readonly IdentityHeaderMapping[];
+  readonly identityHeaderMaxBytes: number;
+  readonly forwardAuth: {
+    /** Path of the forward-auth endpoint on the HTTP listener. */
+    readonly path: string;
+    /** Which header family carries the original request; the other family is ignored. */
+    readonly originalRequest: OriginalRequestHeaders;
+  };
+  readonly jwks: {
+    readonly refreshIntervalMs: number;
+    readonly cooldownMs: number;
+    readonly timeoutMs: number;
+    readonly maxBytes: number;
+  };
+  /** True only for the built-in demo (no config given). */
+  readonly demo: boolean;
+}

@@ -1,0 +1,30 @@
+/**
+ * Stable reason codes. They appear in deny bodies, logs, metrics and (later) `explain`; renaming one is a breaking change.
+ */
+export const Reasons = {
+  // allows
+  tokenValid: 'token_valid',
+  pathExcluded: 'path_excluded',
+  preflight: 'cors_preflight',
+  // 401: no usable token
+  tokenMissing: 'token_missing',
+  tokenMalformed: 'token_malformed',
+  tokenAmbiguous: 'token_ambiguous',
+  tokenTooLarge: 'token_too_large',
+  issuerUnknown: 'issuer_unknown',
+  algorithmNotAllowed: 'algorithm_not_allowed',
+  keyUnknown: 'key_unknown',
+  signatureInvalid: 'signature_invalid',
+  tokenExpired: 'token_expired',
+  tokenNotYetValid: 'token_not_yet_valid',
+  lifetimeTooLong: 'lifetime_too_long',
+  audienceMismatch: 'audience_mismatch',
+  claimMissing: 'claim_missing',
+  claimInvalid: 'claim_invalid',
+  // 403
+  originalRequestMissing: 'original_request_missing',
+  // 503
+  keysUnavailable: 'keys_unavailable',
+} as const;
+
+export type ReasonCode = (typeof Reasons)[keyof typeof Reasons];

@@ -1,0 +1,73 @@
+/**
+ * The transport-free contract of Portcullis: an `AuthRequest` goes in, a `Decision` comes out.
+ * The gRPC ext_authz adapter and the HTTP forward_auth adapter only translate to and from these types.
+ */
+import type { ReasonCode } from './reasons.ts';
+
+/** Lower-cased header names; every value the transport received, unmerged where it can tell them apart. */
+export type HeaderMap = ReadonlyMap<string, readonly string[]>;
+
+export interface AuthRequest {
+  /** Which adapter produced the request (for logs and metrics only; never changes a decision). */
+  readonly transport: 'grpc' | 'http';
+  /** Original request method, as the proxy reported it (upper-cased by the adapter). */
+  readonly method: string;
+  /** Original authority (host[:port]); '' when unknown. */
+  readonly host: string;
+  /** Original scheme ('http' / 'https'); '' when unknown. */
+  readonly scheme: string;
+  /** Original request target exactly as the proxy sent it: raw, undecoded, query included. */
+  readonly path: string;
+  /** Original request headers. */
+  readonly headers: HeaderMap;
+  /** Envoy per-route `context_extensions`; empty for other transports. */
+  readonly contextExtensions: ReadonlyMap<string, string>;
+  /** Peer address of the original client as reported by the proxy, for logs only. */
+  readonly clientAddress?: string;
+}
+
+/** One configured identity header and the value this decision gives it; `undefined` = not set by this decision. */
+export interface IdentityHeader {
+  readonly name: string;
+  readonly value: string | undefined;
+}
+
+export interface Allow {
+  readonly kind: 'allow';
+  readonly reason: ReasonCode;
+  /** Every configured identity header, in configuration order. Adapters must set or clear each one. */
+  readonly identity: readonly IdentityHeader[];
+  /** Verified claims (only when a token was verified). */
+  readonly claims?: Readonly<Record<string, unknown>>;
+  readonly issuer?: string;
+}
+
+export interface Deny {
+  readonly kind: 'deny';
+  /** HTTP status the client should see: 401 missing/invalid token, 403 not permitted, 503 keys unavailable. */
+  readonly status: 401 | 403 | 503;
+  readonly reason: ReasonCode;
+  /** Human readable, safe to show to the client and to log (never contains token material). */
+  readonly message: string;
+  /** Response headers for the client (WWW-Authenticate, content-type), lower-cased names. */
+  readonly headers: readonly (readonly [string, string])[];
+  /** Response body for the client (small JSON). */
+  readonly body: string;
+  /** Every configured identity header name: a deny never lets one through. */
+  readonly identity: readonly IdentityHeader[];
+  readonly issuer?: string;
+}
+
+export type Decision = Allow | Deny;
+
+/** What every transport calls. Deny is a normal answer; `check` never rejects for bad input. */
+export interface Authorizer {
+  check(request: AuthRequest): Promise<Decision>;
+}
+
+/** Readiness as the health endpoints see it: ready once every issuer's keys have loaded once. */
+export interface Readiness {
+  isReady(): boolean;
+  /** Called whenever readiness may have changed. Returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
