@@ -25,6 +25,8 @@ export const Reasons = {
   originalRequestMissing: 'original_request_missing',
   // 503
   keysUnavailable: 'keys_unavailable',
+  /** Portcullis could not decide (a bug). Still a deny: Envoy's failure_mode_allow must never turn it into an allow. */
+  internalError: 'internal_error',
 } as const;
 
 export type ReasonCode = (typeof Reasons)[keyof typeof Reasons];
