@@ -1,0 +1,65 @@
+/**
+ * Registered-claim checks on a payload whose signature has already been verified.
+ * Done here rather than by jose so that every failure has a stable reason and a message that says
+ * what was expected and what arrived (the "works direct, fails behind the proxy" audience outage).
+ */
+import type { IssuerConfig } from '../config/types.ts';
+import { Reasons, type ReasonCode } from './reasons.ts';
+
+export type ClaimsResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: ReasonCode; readonly message: string };
+
+type Claims = Readonly<Record<string, unknown>>;
+
+const fail = (reason: ReasonCode, message: string): ClaimsResult => ({ ok: false, reason, message });
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+export function checkClaims(claims: Claims, issuer: IssuerConfig, nowMs: number): ClaimsResult {
+  const now = nowMs / 1000;
+  const leeway = issuer.leewayMs / 1000;
+
+  const { exp, nbf, iat } = claims;
+  if (exp === undefined) return fail(Reasons.claimMissing, 'token has no "exp" claim');
+  if (!isTime(exp)) return fail(Reasons.claimInvalid, '"exp" must be a number');
+  if (nbf !== undefined && !isTime(nbf)) return fail(Reasons.claimInvalid, '"nbf" must be a number');
+  if (iat !== undefined && !isTime(iat)) return fail(Reasons.claimInvalid, '"iat" must be a number');
+
+  if (now - leeway >= exp) return fail(Reasons.tokenExpired, `token expired at ${isoTime(exp)}`);
+  if (nbf !== undefined && now + leeway < nbf) return fail(Reasons.tokenNotYetValid, `token not valid before ${isoTime(nbf)}`);
+  if (iat !== undefined && now + leeway < iat) return fail(Reasons.tokenNotYetValid, `token issued in the future (${isoTime(iat)})`);
+  if (issuer.maxTtlMs !== undefined) {
+    if (iat === undefined) return fail(Reasons.claimMissing, 'token has no "iat" claim, needed to check max_ttl');
+    if ((exp - iat) * 1000 > issuer.maxTtlMs) {
+      return fail(Reasons.lifetimeTooLong, `token lifetime ${Math.round(exp - iat)}s exceeds max_ttl ${issuer.maxTtlMs / 1000}s`);
+    }
+  }
+
+  if (claims.sub !== undefined && typeof claims.sub !== 'string') return fail(Reasons.claimInvalid, '"sub" must be a string');
+
+  const aud = claims.aud;
+  if (aud === undefined) return fail(Reasons.claimMissing, `token has no "aud" claim; expected one of ${describe(issuer.audiences)}`);
+  const received = typeof aud === 'string' ? [aud] : aud;
+  if (!Array.isArray(received) || received.length === 0 || !received.every((a) => typeof a === 'string')) {
+    return fail(Reasons.claimInvalid, '"aud" must be a string or a non-empty array of strings');
+  }
+  if (!received.some((a) => issuer.audiences.includes(a))) {
+    return fail(Reasons.audienceMismatch, `audience mismatch: expected one of ${describe(issuer.audiences)}, got ${describe(received)}`);
+  }
+
+  for (const name of issuer.requiredClaims) {
+    if (claims[name] === undefined || claims[name] === null) return fail(Reasons.claimMissing, `token has no "${name}" claim`);
+  }
+  return { ok: true };
+}
+
+function isoTime(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  return Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString();
+}
+
+/** Lists values for a message; values from a token are clipped so a hostile token cannot bloat logs or headers. */
+export function describe(values: readonly string[]): string {
+  const shown = values.slice(0, 5).map((v) => JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v));
+  return `[${shown.join(', ')}${values.length > 5 ? `, … ${values.length - 5} more` : ''}]`;
+}

@@ -1,0 +1,67 @@
+/**
+ * Strict compact-JWS parsing, done before any key lookup or signature check.
+ * jose decodes base64url leniently (padding, non-zero trailing bits), so several strings can carry the same
+ * signature; we accept exactly one spelling so that a token string identifies one token (cache keys, replay).
+ */
+import { Reasons, type ReasonCode } from './reasons.ts';
+
+export interface ParsedJws {
+  readonly header: Readonly<Record<string, unknown>>;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly alg: string;
+  readonly kid: string | undefined;
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly jws: ParsedJws }
+  | { readonly ok: false; readonly reason: ReasonCode; readonly message: string };
+
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+function malformed(message: string): ParseResult {
+  return { ok: false, reason: Reasons.tokenMalformed, message };
+}
+
+/** True when `s` is the one canonical unpadded base64url spelling of its bytes. */
+export function isCanonicalBase64url(s: string): boolean {
+  if (!SEGMENT.test(s)) return false;
+  const rem = s.length % 4;
+  if (rem === 1) return false;
+  if (rem === 0) return true;
+  const last = B64URL.indexOf(s[s.length - 1]!);
+  // 2 chars carry 8 bits (4 unused), 3 chars carry 16 bits (2 unused): unused bits must be zero.
+  return rem === 2 ? (last & 0x0f) === 0 : (last & 0x03) === 0;
+}
+
+function decodeJsonObject(segment: string): Record<string, unknown> | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
+
+export function parseCompactJws(token: string): ParseResult {
+  const parts = token.split('.');
+  if (parts.length === 5) return malformed('encrypted tokens (JWE) are not accepted');
+  if (parts.length !== 3) return malformed('not a compact JWS (three base64url segments separated by dots)');
+  const [h, p, s] = parts as [string, string, string];
+  if (!isCanonicalBase64url(h) || !isCanonicalBase64url(p) || !isCanonicalBase64url(s)) {
+    return malformed('segments must be unpadded canonical base64url');
+  }
+  const header = decodeJsonObject(h);
+  if (!header) return malformed('header is not a JSON object');
+  const payload = decodeJsonObject(p);
+  if (!payload) return malformed('payload is not a JSON object');
+  const alg = header.alg;
+  if (typeof alg !== 'string' || alg === '') return malformed('header has no "alg"');
+  if (header.kid !== undefined && typeof header.kid !== 'string') return malformed('"kid" must be a string');
+  // RFC 7797 unencoded payloads and any critical extension: we understand none, so we must reject (RFC 7515 4.1.11).
+  if (header.b64 !== undefined) return malformed('"b64" header is not accepted');
+  if (header.crit !== undefined) return malformed('"crit" header names extensions that are not supported');
+  // jku, x5u, jwk and x5c are deliberately ignored: keys come only from the issuer's configured key source.
+  return { ok: true, jws: { header, payload, alg, kid: header.kid as string | undefined } };
+}
