@@ -1,0 +1,72 @@
+/**
+ * Token string → verified claims, or a deny reason. Order matters for safety:
+ * shape → issuer (exact `iss`, no network for unknown issuers) → algorithm allowlist → key → signature → claims.
+ * Unverified content is used only to pick the issuer and key; nothing else is trusted before the signature.
+ */
+import { compactVerify } from 'jose';
+import type { Algorithm, IssuerConfig } from '../config/types.ts';
+import { parseCompactJws } from './jws.ts';
+import { checkClaims } from './claims.ts';
+import { Reasons, type ReasonCode } from './reasons.ts';
+import type { KeySource } from './keys/source.ts';
+
+export interface TrustedIssuer {
+  readonly config: IssuerConfig;
+  readonly keys: KeySource;
+}
+
+export type VerifyResult =
+  | {
+      readonly ok: true;
+      readonly claims: Readonly<Record<string, unknown>>;
+      readonly issuer: string;
+      readonly kid: string | undefined;
+    }
+  | {
+      readonly ok: false;
+      readonly status: 401 | 503;
+      readonly reason: ReasonCode;
+      readonly message: string;
+      readonly issuer?: string;
+    };
+
+export class Verifier {
+  readonly #issuers: ReadonlyMap<string, TrustedIssuer>;
+  readonly #now: () => number;
+
+  constructor(issuers: readonly TrustedIssuer[], now: () => number) {
+    this.#issuers = new Map(issuers.map((i) => [i.config.issuer, i]));
+    this.#now = now;
+  }
+
+  async verify(token: string): Promise<VerifyResult> {
+    const parsed = parseCompactJws(token);
+    if (!parsed.ok) return { ok: false, status: 401, reason: parsed.reason, message: parsed.message };
+    const { payload, alg, kid } = parsed.jws;
+
+    const iss = payload.iss;
+    if (typeof iss !== 'string') return { ok: false, status: 401, reason: Reasons.claimMissing, message: 'token has no "iss" claim' };
+    const trusted = this.#issuers.get(iss);
+    if (!trusted) {
+      return { ok: false, status: 401, reason: Reasons.issuerUnknown, message: `issuer ${JSON.stringify(iss.slice(0, 128))} is not trusted` };
+    }
+    const fail = (status: 401 | 503, reason: ReasonCode, message: string): VerifyResult => ({ ok: false, status, reason, message, issuer: iss });
+
+    if (!(trusted.config.algorithms as readonly string[]).includes(alg)) {
+      return fail(401, Reasons.algorithmNotAllowed, `algorithm ${JSON.stringify(alg.slice(0, 16))} is not allowed for this issuer (allowed: ${trusted.config.algorithms.join(', ')})`);
+    }
+    const lookup = await trusted.keys.lookup(kid, alg as Algorithm);
+    if (lookup.kind === 'unavailable') return fail(503, Reasons.keysUnavailable, lookup.message);
+    if (lookup.kind === 'unknown') return fail(401, Reasons.keyUnknown, lookup.message);
+
+    try {
+      await compactVerify(token, lookup.entry.key, { algorithms: [alg] });
+    } catch {
+      return fail(401, Reasons.signatureInvalid, 'signature verification failed');
+    }
+
+    const claims = checkClaims(payload, trusted.config, this.#now());
+    if (!claims.ok) return fail(401, claims.reason, claims.message);
+    return { ok: true, claims: payload, issuer: iss, kid };
+  }
+}
