@@ -59,8 +59,10 @@ export interface Config {
   };
   readonly jwks: {
     readonly refreshIntervalMs: number;
+    readonly minRefreshMs: number;
     readonly cooldownMs: number;
     readonly timeoutMs: number;
+    readonly maxStaleMs: number;
     readonly maxBytes: number;
   };
   /** True only for the built-in demo (no config given). */

@@ -1,0 +1,126 @@
+/**
+ * Reads, validates and freezes the configuration. Every problem is reported at once, by path; a config with any
+ * problem never starts the service.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type RawConfig } from './schema.ts';
+import { INVALID } from './kit.ts';
+import type { Config, IssuerConfig } from './types.ts';
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
+    super(`invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Validates an already-parsed document. `baseDir` resolves relative `jwks_file` paths. */
+export function buildConfig(doc: unknown, source: string, baseDir: string, demo = false): Config {
+  const problems: string[] = [];
+  const raw = configSchema(doc, '', problems);
+  if (raw === INVALID || problems.length > 0) throw new ConfigError(source, problems);
+  const config = toConfig(raw, baseDir, problems, demo);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return deepFreeze(config);
+}
+
+export function loadConfigFile(path: string): Config {
+  const source = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(source, 'utf8');
+  } catch (e) {
+    throw new ConfigError(source, [`cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
+  } catch (e) {
+    throw new ConfigError(source, [`not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
+  }
+  return buildConfig(doc, source, dirname(source));
+}
+
+function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boolean): Config {
+  const seenIssuers = new Set<string>();
+  const issuers: IssuerConfig[] = raw.issuers.map((i, n) => {
+    const at = `issuers[${n}]`;
+    const sources = (['jwks_uri', 'jwks_file', 'jwks'] as const).filter((k) => i[k] !== undefined);
+    if (sources.length !== 1) problems.push(`${at}: needs exactly one of jwks_uri, jwks_file, jwks (got ${sources.length ? sources.join(', ') : 'none'})`);
+    if (seenIssuers.has(i.issuer)) problems.push(`${at}.issuer: ${JSON.stringify(i.issuer)} is configured twice`);
+    seenIssuers.add(i.issuer);
+    if (i.jwks_uri !== undefined) {
+      const u = new URL(i.jwks_uri);
+      if (u.protocol === 'http:' && !LOOPBACK.has(u.hostname) && !i.allow_insecure_http) {
+        problems.push(`${at}.jwks_uri: plain http lets anyone on the path replace the keys; use https (or set allow_insecure_http: true)`);
+      }
+    }
+    const jwksFile = i.jwks_file === undefined ? undefined : resolve(baseDir, i.jwks_file);
+    if (jwksFile !== undefined) {
+      try {
+        readFileSync(jwksFile);
+      } catch (e) {
+        problems.push(`${at}.jwks_file: cannot read ${jwksFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    return {
+      issuer: i.issuer,
+      ...(i.jwks_uri !== undefined ? { jwksUri: i.jwks_uri } : {}),
+      ...(jwksFile !== undefined ? { jwksFile } : {}),
+      ...(i.jwks !== undefined ? { jwks: i.jwks } : {}),
+      audiences: i.audiences,
+      algorithms: i.algorithms,
+      leewayMs: i.leeway,
+      ...(i.max_ttl !== undefined ? { maxTtlMs: i.max_ttl } : {}),
+      requiredClaims: i.required_claims,
+    };
+  });
+
+  const tokenHeaders = raw.tokens.headers.map((h) => ({ name: h.name.toLowerCase(), prefix: h.prefix }));
+  const identityHeaders = Object.entries(raw.identity_headers).map(([claim, header]) => ({ claim, header: header.toLowerCase() }));
+  const seenHeaders = new Set<string>();
+  for (const { claim, header } of identityHeaders) {
+    if (seenHeaders.has(header)) problems.push(`identity_headers.${claim}: header "${header}" is mapped twice`);
+    seenHeaders.add(header);
+    if (tokenHeaders.some((t) => t.name === header)) problems.push(`identity_headers.${claim}: "${header}" is also a token header`);
+  }
+  if (raw.jwks.min_refresh > raw.jwks.refresh_interval) problems.push('jwks.min_refresh: must not exceed jwks.refresh_interval');
+  if (raw.listen.grpc === raw.listen.http) problems.push('listen: grpc and http must use different addresses');
+  if (tokenHeaders.length === 0 && raw.tokens.cookies.length === 0) problems.push('tokens: at least one header or cookie must carry the token');
+  if (['/healthz', '/readyz', '/keys'].includes(raw.forward_auth.path)) problems.push(`forward_auth.path: ${raw.forward_auth.path} is reserved`);
+
+  return {
+    listen: { grpc: raw.listen.grpc, http: raw.listen.http },
+    realm: raw.realm,
+    issuers,
+    tokens: { headers: tokenHeaders, cookies: raw.tokens.cookies, maxBytes: raw.tokens.max_bytes },
+    skipPreflight: raw.skip_preflight,
+    excludes: raw.excludes,
+    identityHeaders,
+    identityHeaderMaxBytes: raw.identity_header_max_bytes,
+    forwardAuth: { path: raw.forward_auth.path, originalRequest: raw.forward_auth.original_request },
+    jwks: {
+      refreshIntervalMs: raw.jwks.refresh_interval,
+      minRefreshMs: raw.jwks.min_refresh,
+      cooldownMs: raw.jwks.cooldown,
+      timeoutMs: raw.jwks.timeout,
+      maxStaleMs: raw.jwks.max_stale,
+      maxBytes: raw.jwks.max_bytes,
+    },
+    demo,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

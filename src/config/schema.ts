@@ -1,0 +1,105 @@
+/**
+ * The one schema of the YAML config: every key, its type and its default. README "Configuration" mirrors it.
+ */
+import { anything, array, boolean, def, duration, integer, INVALID, object, oneOf, opt, record, req, string, type Parser } from './kit.ts';
+import { patternProblem } from '../core/glob.ts';
+import type { Algorithm } from './types.ts';
+
+export const ASYMMETRIC_ALGORITHMS: readonly Algorithm[] = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+];
+
+/** Headers a claim may never be written to: the request's own framing, credentials and the trust headers. */
+const FORBIDDEN_HEADERS = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer',
+  'transfer-encoding', 'upgrade', 'authorization', 'host', 'cookie', 'set-cookie', 'content-length', 'content-type',
+  'forwarded', 'x-real-ip', 'x-request-id', 'traceparent', 'tracestate',
+]);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function identityHeaderProblem(name: string): string | null {
+  const lower = name.toLowerCase();
+  if (lower.startsWith(':')) return `"${name}" is a pseudo-header`;
+  if (!HEADER_NAME.test(name)) return `"${name}" is not a valid header name`;
+  if (FORBIDDEN_HEADERS.has(lower)) return `"${name}" may not carry a claim (hop-by-hop, credential or framing header)`;
+  if (lower.startsWith('x-forwarded-') || lower.startsWith('x-original-') || lower.startsWith('x-envoy-')) {
+    return `"${name}" may not carry a claim (the proxies' trust headers)`;
+  }
+  return null;
+}
+
+const headerName = string((s) => (HEADER_NAME.test(s) ? null : `"${s}" is not a valid header name`));
+
+function url(): Parser<string> {
+  return string((s) => {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      return `"${s}" is not a valid URL`;
+    }
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') return 'must be an http(s) URL';
+    if (u.username || u.password) return 'must not contain credentials';
+    return null;
+  });
+}
+
+const listenAddress = string((s) => {
+  if (s.startsWith('unix:')) return s.length > 5 ? null : 'unix: needs a path';
+  const m = s.match(/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/);
+  return m && Number(m[2]) <= 65535 ? null : `"${s}" must be host:port or unix:/path`;
+});
+
+const issuer = object({
+  issuer: req(string((s) => (s === '' ? 'must not be empty' : null))),
+  jwks_uri: opt(url()),
+  jwks_file: opt(string()),
+  jwks: opt(object({ keys: req(array(record(anything), { min: 1 })) })),
+  allow_insecure_http: def(boolean, false),
+  audiences: req(array(string((s) => (s === '' ? 'must not be empty' : null)), { min: 1, unique: true })),
+  algorithms: def(array(oneOf(ASYMMETRIC_ALGORITHMS), { min: 1, unique: true }), [...ASYMMETRIC_ALGORITHMS]),
+  leeway: def(duration(), 60_000),
+  max_ttl: opt(duration(1000)),
+  required_claims: def(array(string(), { unique: true }), [] as string[]),
+});
+
+export const configSchema = object({
+  listen: def(object({ grpc: def(listenAddress, '127.0.0.1:9001'), http: def(listenAddress, '127.0.0.1:9002') }), {
+    grpc: '127.0.0.1:9001',
+    http: '127.0.0.1:9002',
+  }),
+  realm: def(string((s) => (/^[\x20-\x7e]+$/.test(s) && !/["\\]/.test(s) ? null : 'must be printable ASCII without quotes or backslashes')), 'portcullis'),
+  issuers: req(array(issuer, { min: 1 })),
+  tokens: def(
+    object({
+      headers: def(array(object({ name: req(headerName), prefix: def(string(), '') }), {}), [{ name: 'authorization', prefix: 'Bearer ' }]),
+      cookies: def(array(string((s) => (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s) ? null : `"${s}" is not a valid cookie name`)), { unique: true }), ['access_token']),
+      max_bytes: def(integer(256, 1_048_576), 16_384),
+    }),
+    { headers: [{ name: 'authorization', prefix: 'Bearer ' }], cookies: ['access_token'], max_bytes: 16_384 },
+  ),
+  skip_preflight: def(boolean, true),
+  excludes: def(array(string(patternProblem), { unique: true }), [] as string[]),
+  identity_headers: def(record(string(identityHeaderProblem)), { sub: 'x-auth-subject' } as Record<string, string>),
+  identity_header_max_bytes: def(integer(16, 65_536), 4096),
+  forward_auth: def(
+    object({
+      path: def(string((s) => (s.startsWith('/') && !s.includes('?') ? null : 'must be a path starting with "/"')), '/auth'),
+      original_request: def(oneOf(['x-forwarded', 'x-original'] as const), 'x-forwarded'),
+    }),
+    { path: '/auth', original_request: 'x-forwarded' },
+  ),
+  jwks: def(
+    object({
+      refresh_interval: def(duration(1000), 300_000),
+      min_refresh: def(duration(1000), 30_000),
+      cooldown: def(duration(0), 30_000),
+      timeout: def(duration(100), 5_000),
+      max_stale: def(duration(1000), 86_400_000),
+      max_bytes: def(integer(1024, 16_777_216), 1_048_576),
+    }),
+    { refresh_interval: 300_000, min_refresh: 30_000, cooldown: 30_000, timeout: 5_000, max_stale: 86_400_000, max_bytes: 1_048_576 },
+  ),
+});
+
+export type RawConfig = Exclude<ReturnType<typeof configSchema>, typeof INVALID>;
