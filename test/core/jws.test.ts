@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { isCanonicalBase64url, parseCompactJws } from '../../src/core/jws.ts';
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+const token = (header: unknown, payload: unknown = { iss: 'x' }, sig = 'c2ln') => `${b64(header)}.${b64(payload)}.${sig}`;
+
+describe('isCanonicalBase64url', () => {
+  it.each([
+    ['QQ', true], // "A"
+    ['QR', false], // same byte, non-zero trailing bits
+    ['QUI', true], // "AB"
+    ['QUJ', false],
+    ['QUJD', true],
+    ['Q', false], // impossible length
+    ['QQ==', false], // padding
+    ['QQ+/', false], // base64, not base64url
+    ['', false],
+  ])('%j is canonical: %s', (s, expected) => {
+    expect(isCanonicalBase64url(s)).toBe(expected);
+  });
+});
+
+describe('parseCompactJws', () => {
+  it('parses a well-formed token', () => {
+    const r = parseCompactJws(token({ alg: 'ES256', kid: 'k1' }));
+    expect(r).toMatchObject({ ok: true, jws: { alg: 'ES256', kid: 'k1', payload: { iss: 'x' } } });
+  });
+
+  it.each([
+    ['JWE (five segments)', 'a.b.c.d.e'],
+    ['two segments', 'a.b'],
+    ['four segments', 'a.b.c.d'],
+    ['an empty signature', `${b64({ alg: 'none' })}.${b64({})}.`],
+    ['padding', `${token({ alg: 'ES256' })}==`],
+    ['whitespace', ` ${token({ alg: 'ES256' })}`],
+    ['a header that is not JSON', `bm90IGpzb24.${b64({})}.c2ln`],
+    ['a header that is a JSON array', token([1])],
+    ['a payload that is a JSON string', token({ alg: 'ES256' }, 'hello')],
+    ['no alg', token({ kid: 'k' })],
+    ['a numeric kid', token({ alg: 'ES256', kid: 7 })],
+    ['b64: false (RFC 7797)', token({ alg: 'ES256', b64: false, crit: ['b64'] })],
+    ['an unknown crit extension', token({ alg: 'ES256', crit: ['exp'] })],
+    ['a non-canonical signature', token({ alg: 'ES256' }, { iss: 'x' }, 'QR')],
+  ])('refuses %s as malformed', (_name, t) => {
+    expect(parseCompactJws(t)).toMatchObject({ ok: false, reason: 'token_malformed' });
+  });
+});
