@@ -1,8 +1,9 @@
 /**
  * One issuer's key source: holds the last good key set and reloads it
  *  - in the background before it goes stale (Cache-Control max-age within [minRefresh, refreshInterval]),
- *  - at once when a token names an unknown `kid` (a key the IdP just published), at most once per cooldown,
- *  - with exponential backoff and jitter after failures.
+ *  - at once when a token names an unknown `kid` (a key the IdP just published) or no keys are loaded: such
+ *    on-demand loads happen at most once per cooldown window, whatever the request rate (unknown-kid floods),
+ *  - with exponential backoff and jitter after failures, never sooner than the cooldown.
  * A failed or bad load never replaces a good set (stale-if-error), up to `maxStaleMs`.
  * Concurrent needs share one load. Time comes from the injected clock; loads from the injected loader.
  */
@@ -56,6 +57,8 @@ export class KeySource {
   #set: KeySet | null = null;
   #fetchedAt: number | null = null;
   #lastAttemptAt: number | null = null;
+  /** Last load caused by a request (unknown kid, no keys): these are what the cooldown bounds. */
+  #lastOnDemandAt: number | null = null;
   #lastError: string | null = null;
   #failures = 0;
   #inflight: Promise<void> | null = null;
@@ -104,7 +107,10 @@ export class KeySource {
     }
     // Unknown kid (maybe just published) or no keys yet: one shared reload, at most once per cooldown.
     if (this.#inflight) await this.#inflight;
-    else if (this.#cooldownOver()) await this.reload();
+    else if (this.#cooldownOver()) {
+      this.#lastOnDemandAt = this.#o.now();
+      await this.reload();
+    }
     set = this.#usableSet();
     if (!set) return { kind: 'unavailable', message: `keys for issuer ${this.issuer} are unavailable${this.#lastError ? `: ${this.#lastError}` : ''}` };
     const sel = set.select(kid, alg);
@@ -140,7 +146,7 @@ export class KeySource {
   }
 
   #cooldownOver(): boolean {
-    return this.#lastAttemptAt === null || this.#o.now() - this.#lastAttemptAt >= this.#o.cooldownMs;
+    return this.#lastOnDemandAt === null || this.#o.now() - this.#lastOnDemandAt >= this.#o.cooldownMs;
   }
 
   async #loadOnce(): Promise<void> {
@@ -161,9 +167,10 @@ export class KeySource {
     } catch (e) {
       this.#lastError = (e as Error).message || String(e);
       this.#failures++;
-      // 1s, 2s, 4s … capped at the refresh interval, with jitter so many replicas do not retry in step.
-      const backoff = Math.min(1000 * 2 ** (this.#failures - 1), this.#o.refreshIntervalMs);
-      next = backoff * (0.5 + (this.#o.random ?? Math.random)() * 0.5);
+      // cooldown, 2×, 4× … capped at the refresh interval, plus up to 25 % jitter so replicas do not retry in step.
+      // Never sooner than the cooldown: the IdP sees at most one fetch per cooldown window, whatever happens.
+      const backoff = Math.min(Math.max(this.#o.cooldownMs, 1000) * 2 ** (this.#failures - 1), this.#o.refreshIntervalMs);
+      next = Math.max(backoff, this.#o.cooldownMs) * (1 + (this.#o.random ?? Math.random)() * 0.25);
       this.#o.onEvent?.({ type: 'load_failed', issuer: this.issuer, error: this.#lastError, keptStale: this.#set !== null });
     }
     this.#schedule(next);
