@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildConfig, ConfigError, loadConfigFile } from '../../src/config/load.ts';
+
+const minimal = { issuers: [{ issuer: 'https://idp.example.com/', jwks_uri: 'https://idp.example.com/jwks.json', audiences: ['api'] }] };
+
+function problems(doc: unknown): readonly string[] {
+  try {
+    buildConfig(doc, 'test', process.cwd());
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('config defaults', () => {
+  it('fills every default from the one schema', () => {
+    const c = buildConfig(minimal, 'test', process.cwd());
+    expect(c).toMatchObject({
+      listen: { grpc: '127.0.0.1:9001', http: '127.0.0.1:9002' },
+      realm: 'portcullis',
+      tokens: { headers: [{ name: 'authorization', prefix: 'Bearer ' }], cookies: ['access_token'], maxBytes: 16384 },
+      skipPreflight: true,
+      excludes: [],
+      identityHeaders: [{ claim: 'sub', header: 'x-auth-subject' }],
+      identityHeaderMaxBytes: 4096,
+      forwardAuth: { path: '/auth', originalRequest: 'x-forwarded' },
+      jwks: { refreshIntervalMs: 300_000, minRefreshMs: 30_000, cooldownMs: 30_000, timeoutMs: 5000, maxStaleMs: 86_400_000, maxBytes: 1_048_576 },
+      demo: false,
+    });
+    expect(c.issuers[0]).toMatchObject({ leewayMs: 60_000, requiredClaims: [], algorithms: expect.arrayContaining(['RS256', 'ES256', 'EdDSA']) });
+    expect(c.issuers[0]!.algorithms.some((a) => a.startsWith('HS'))).toBe(false);
+    expect(c.issuers[0]!.maxTtlMs).toBeUndefined();
+  });
+
+  it('is frozen all the way down', () => {
+    const c = buildConfig(minimal, 'test', process.cwd());
+    expect(Object.isFrozen(c) && Object.isFrozen(c.issuers) && Object.isFrozen(c.issuers[0]!.audiences)).toBe(true);
+  });
+
+  it('parses the documented example', () => {
+    const c = buildConfig({
+      listen: { grpc: '127.0.0.1:9001', http: '127.0.0.1:9002' },
+      issuers: [{ ...minimal.issuers[0], audiences: ['api.example.com', 'caddy'], algorithms: ['RS256', 'ES256'], leeway: '60s', max_ttl: '1h', required_claims: ['sub'] }],
+      tokens: { headers: [{ name: 'authorization', prefix: 'Bearer ' }], cookies: ['access_token'] },
+      skip_preflight: true,
+      excludes: ['/healthz', '/public/**'],
+      identity_headers: { sub: 'x-auth-subject', email: 'x-auth-email' },
+    }, 'test', process.cwd());
+    expect(c.issuers[0]).toMatchObject({ maxTtlMs: 3_600_000, algorithms: ['RS256', 'ES256'] });
+  });
+});
+
+describe('config errors', () => {
+  it('reports every problem at once, each with its path', () => {
+    expect(problems({ issuers: [{ issuer: 'x', jwks_uri: 'not a url' }], listen: { grpc: 'nope' }, colour: 'blue' })).toEqual([
+      'colour: unknown key (known: listen, realm, issuers, tokens, skip_preflight, excludes, identity_headers, identity_header_max_bytes, forward_auth, jwks)',
+      'listen.grpc: "nope" must be host:port or unix:/path',
+      'issuers[0].jwks_uri: "not a url" is not a valid URL',
+      'issuers[0].audiences: required',
+    ]);
+  });
+
+  it.each([
+    ['no issuers', {}, 'issuers: required'],
+    ['an empty issuer list', { issuers: [] }, 'issuers: must not be empty'],
+    ['no key source', { issuers: [{ issuer: 'i', audiences: ['a'] }] }, 'issuers[0]: needs exactly one of jwks_uri, jwks_file, jwks (got none)'],
+    ['two key sources', { issuers: [{ ...minimal.issuers[0], jwks_file: 'x.json' }] }, 'needs exactly one of jwks_uri, jwks_file, jwks (got jwks_uri, jwks_file)'],
+    ['an unreadable jwks_file', { issuers: [{ issuer: 'i', audiences: ['a'], jwks_file: '/nonexistent/jwks.json' }] }, 'issuers[0].jwks_file: cannot read /nonexistent/jwks.json: ENOENT'],
+    ['an empty audience list', { issuers: [{ ...minimal.issuers[0], audiences: [] }] }, 'issuers[0].audiences: must not be empty'],
+    ['HS256', { issuers: [{ ...minimal.issuers[0], algorithms: ['HS256'] }] }, 'issuers[0].algorithms[0]: must be one of RS256'],
+    ['none', { issuers: [{ ...minimal.issuers[0], algorithms: ['none'] }] }, 'issuers[0].algorithms[0]: must be one of'],
+    ['a bare-number duration', { issuers: [{ ...minimal.issuers[0], leeway: 60 }] }, 'issuers[0].leeway: must be a duration like "30s", "5m" or "1h", got 60'],
+    ['a bad duration unit', { issuers: [{ ...minimal.issuers[0], max_ttl: '1d' }] }, 'issuers[0].max_ttl: must be a duration'],
+    ['plain http to a remote JWKS', { issuers: [{ ...minimal.issuers[0], jwks_uri: 'http://idp.example.com/jwks' }] }, 'issuers[0].jwks_uri: plain http lets anyone on the path replace the keys'],
+    ['credentials in the JWKS URL', { issuers: [{ ...minimal.issuers[0], jwks_uri: 'https://u:p@idp.example.com/jwks' }] }, 'must not contain credentials'],
+    ['a duplicate issuer', { issuers: [minimal.issuers[0], minimal.issuers[0]] }, 'issuers[1].issuer: "https://idp.example.com/" is configured twice'],
+    ['identity onto authorization', { ...minimal, identity_headers: { sub: 'Authorization' } }, 'identity_headers.sub: "Authorization" may not carry a claim'],
+    ['identity onto host', { ...minimal, identity_headers: { sub: 'host' } }, 'identity_headers.sub: "host" may not carry a claim'],
+    ['identity onto cookie', { ...minimal, identity_headers: { sub: 'cookie' } }, 'identity_headers.sub: "cookie" may not carry a claim'],
+    ['identity onto a hop-by-hop header', { ...minimal, identity_headers: { sub: 'transfer-encoding' } }, 'may not carry a claim'],
+    ['identity onto a pseudo-header', { ...minimal, identity_headers: { sub: ':path' } }, 'identity_headers.sub: ":path" is a pseudo-header'],
+    ['identity onto a forwarding header', { ...minimal, identity_headers: { sub: 'x-forwarded-uri' } }, "the proxies' trust headers"],
+    ['identity with CR LF in the name', { ...minimal, identity_headers: { sub: 'x-a\r\nx-b' } }, 'is not a valid header name'],
+    ['two claims onto one header', { ...minimal, identity_headers: { sub: 'x-id', email: 'X-Id' } }, 'identity_headers.email: header "x-id" is mapped twice'],
+    ['an exclude not starting with /', { ...minimal, excludes: ['public/**'] }, 'excludes[0]: must start with "/"'],
+    ['an encoded exclude', { ...minimal, excludes: ['/a%2Fb'] }, 'excludes[0]: must be a decoded path'],
+    ['an unknown original_request family', { ...minimal, forward_auth: { original_request: 'auto' } }, 'forward_auth.original_request: must be one of x-forwarded, x-original'],
+    ['no token source', { ...minimal, tokens: { headers: [], cookies: [] } }, 'tokens: at least one header or cookie must carry the token'],
+    ['the same listen address twice', { ...minimal, listen: { grpc: '127.0.0.1:9000', http: '127.0.0.1:9000' } }, 'listen: grpc and http must use different addresses'],
+    ['a realm with a quote', { ...minimal, realm: 'a"b' }, 'realm: must be printable ASCII'],
+    ['a tiny max token size', { ...minimal, tokens: { max_bytes: 10 } }, 'tokens.max_bytes: must be a whole number from 256 to 1048576, got 10'],
+  ])('refuses %s', (_name, doc, problem) => {
+    expect(problems(doc).join('\n')).toContain(problem);
+  });
+});
+
+describe('loadConfigFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-config-'));
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+
+  it('reads YAML and resolves jwks_file relative to the config file', () => {
+    write('jwks.json', '{"keys":[]}');
+    const path = write('ok.yaml', 'issuers:\n  - issuer: "https://i/"\n    jwks_file: ./jwks.json\n    audiences: [api]\n');
+    expect(loadConfigFile(path).issuers[0]!.jwksFile).toBe(join(dir, 'jwks.json'));
+  });
+
+  it('applies listen overrides before validation', () => {
+    const path = write('listen.yaml', 'issuers:\n  - issuer: "https://i/"\n    jwks_uri: "https://i/jwks"\n    audiences: [api]\n');
+    expect(loadConfigFile(path, { grpc: 'unix:/tmp/p.sock' }).listen).toEqual({ grpc: 'unix:/tmp/p.sock', http: '127.0.0.1:9002' });
+  });
+
+  it.each([
+    ['a missing file', '/nonexistent/portcullis.yaml', 'cannot read the file: ENOENT'],
+    ['invalid YAML', 'bad.yaml:issuers: [', 'not valid YAML'],
+    ['duplicate keys', 'dup.yaml:realm: a\nrealm: b\n', 'not valid YAML'],
+    ['a YAML list at top level', 'list.yaml:- a\n', '(top level): must be a mapping'],
+  ])('stops on %s', (_name, spec, problem) => {
+    const path = spec.startsWith('/') ? spec : write(spec.split(':')[0]!, spec.slice(spec.indexOf(':') + 1));
+    expect(() => loadConfigFile(path)).toThrow(problem);
+  });
+});
