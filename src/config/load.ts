@@ -30,7 +30,8 @@ export function buildConfig(doc: unknown, source: string, baseDir: string, demo 
   return deepFreeze(config);
 }
 
-export function loadConfigFile(path: string): Config {
+/** Reads and validates a YAML config file. `listen` overrides (command-line flags) apply before validation. */
+export function loadConfigFile(path: string, listen: { grpc?: string; http?: string } = {}): Config {
   const source = resolve(path);
   let text: string;
   try {
@@ -43,6 +44,13 @@ export function loadConfigFile(path: string): Config {
     doc = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
   } catch (e) {
     throw new ConfigError(source, [`not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
+  }
+  if (listen.grpc !== undefined || listen.http !== undefined) {
+    if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) {
+      const d = doc as Record<string, unknown>;
+      const current = typeof d.listen === 'object' && d.listen !== null ? (d.listen as Record<string, unknown>) : {};
+      d.listen = { ...current, ...listen };
+    }
   }
   return buildConfig(doc, source, dirname(source));
 }

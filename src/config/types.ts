@@ -39,7 +39,7 @@ export interface IdentityHeaderMapping {
 export type OriginalRequestHeaders = 'x-forwarded' | 'x-original';
 
 export interface Config {
-  readonly listen: { readonly grpc: string | null; readonly http: string | null };
+  readonly listen: { readonly grpc: string; readonly http: string };
   readonly realm: string;
   readonly issuers: readonly IssuerConfig[];
   readonly tokens: {

@@ -1,0 +1,84 @@
+/**
+ * Wires the core from a frozen config: one key source per issuer, the verifier, the authorizer and readiness.
+ * I/O (fetch) and time (now) are injected so tests control them.
+ */
+import type { Config, IssuerConfig } from './config/types.ts';
+import type { Authorizer, Readiness } from './core/types.ts';
+import { KeySource, type KeySourceEvent } from './core/keys/source.ts';
+import { fileLoader, httpLoader, inlineLoader, type FetchLike } from './core/keys/loaders.ts';
+import { Verifier } from './core/verify.ts';
+import { CoreAuthorizer } from './core/authorizer.ts';
+
+export interface Runtime {
+  readonly fetch: FetchLike;
+  readonly now: () => number;
+  readonly random?: () => number;
+  readonly onKeyEvent?: (event: KeySourceEvent) => void;
+}
+
+export const defaultRuntime: Runtime = {
+  fetch: (url, init) => fetch(url, init),
+  now: () => Date.now(),
+};
+
+export interface Core {
+  readonly authorizer: Authorizer;
+  readonly readiness: Readiness;
+  readonly sources: readonly KeySource[];
+  /** Loads every issuer's keys once (failures leave the service up but not ready) and starts background refresh. */
+  start(): Promise<void>;
+  stop(): void;
+}
+
+export function createCore(config: Config, runtime: Runtime): Core {
+  const sources = config.issuers.map((issuer) => keySource(issuer, config, runtime));
+  const verifier = new Verifier(
+    config.issuers.map((c, i) => ({ config: c, keys: sources[i]! })),
+    runtime.now,
+  );
+  const readiness: Readiness = {
+    isReady: () => sources.every((s) => s.isReady()),
+    onChange(listener) {
+      const offs = sources.map((s) => s.onChange(listener));
+      return () => offs.forEach((off) => off());
+    },
+  };
+  return {
+    authorizer: new CoreAuthorizer(config, verifier),
+    readiness,
+    sources,
+    start: async () => {
+      await Promise.all(sources.map((s) => s.start()));
+    },
+    stop: () => sources.forEach((s) => s.stop()),
+  };
+}
+
+function keySource(issuer: IssuerConfig, config: Config, runtime: Runtime): KeySource {
+  const { jwks } = config;
+  let location: string;
+  let load;
+  if (issuer.jwksUri !== undefined) {
+    location = issuer.jwksUri;
+    load = httpLoader({ url: issuer.jwksUri, fetch: runtime.fetch, timeoutMs: jwks.timeoutMs, maxBytes: jwks.maxBytes });
+  } else if (issuer.jwksFile !== undefined) {
+    location = `file:${issuer.jwksFile}`;
+    load = fileLoader(issuer.jwksFile);
+  } else {
+    location = 'inline';
+    load = inlineLoader(issuer.jwks);
+  }
+  return new KeySource({
+    issuer: issuer.issuer,
+    location,
+    load,
+    now: runtime.now,
+    refreshIntervalMs: issuer.jwksFile !== undefined ? Math.min(jwks.refreshIntervalMs, 10_000) : jwks.refreshIntervalMs,
+    minRefreshMs: jwks.minRefreshMs,
+    cooldownMs: jwks.cooldownMs,
+    maxStaleMs: issuer.jwksUri !== undefined ? jwks.maxStaleMs : Number.POSITIVE_INFINITY,
+    static: issuer.jwksUri === undefined && issuer.jwksFile === undefined,
+    ...(runtime.random ? { random: runtime.random } : {}),
+    ...(runtime.onKeyEvent ? { onEvent: runtime.onKeyEvent } : {}),
+  });
+}
