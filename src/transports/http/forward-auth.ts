@@ -1,0 +1,221 @@
+/**
+ * Forward-auth translation: a proxy's auth subrequest (node:http) → `AuthRequest`, and a `Decision` → the HTTP answer
+ * the proxy understands (2xx allows; anything else is shown to the client).
+ *
+ * THE TRUST RULE (the security core of this file; oauth2-proxy GHSA-7x63-xv5r-3p2x, Traefik GHSA-6384-m2mw-rf54,
+ * Oathkeeper #1003): the original request is read ONLY from the configured header family, which the proxy must
+ * overwrite on every subrequest so a client can never choose it:
+ *   'x-forwarded' (Caddy, Traefik): X-Forwarded-Method, X-Forwarded-Uri, X-Forwarded-Host, X-Forwarded-Proto
+ *   'x-original'  (nginx):          X-Original-Method, X-Original-URI, X-Original-Host (else Host), X-Original-Proto
+ * The other family is ignored entirely, and so is everything about our own request line (its method, path and query:
+ * Caddy appends the client's query to the auth uri). If the method or URI header is missing, empty, sent more than
+ * once, or the method is not an HTTP token, we cannot know what is being authorized: the adapter answers a 403
+ * `original_request_missing` deny itself and never calls the authorizer.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+import type { Config, OriginalRequestHeaders } from '../../config/types.ts';
+import type { AuthRequest, Authorizer, Decision, Deny, IdentityHeader } from '../../core/types.ts';
+import { Reasons } from '../../core/reasons.ts';
+
+interface FamilyHeaders {
+  readonly method: string;
+  readonly uri: string;
+  readonly host: string;
+  readonly proto: string;
+  /** Header read for the host when `host` is absent (x-original only: nginx may leave X-Original-Host out). */
+  readonly hostFallback?: string;
+}
+
+const FAMILIES: Readonly<Record<OriginalRequestHeaders, FamilyHeaders>> = {
+  'x-forwarded': {
+    method: 'x-forwarded-method',
+    uri: 'x-forwarded-uri',
+    host: 'x-forwarded-host',
+    proto: 'x-forwarded-proto',
+  },
+  'x-original': {
+    method: 'x-original-method',
+    uri: 'x-original-uri',
+    host: 'x-original-host',
+    proto: 'x-original-proto',
+    hostFallback: 'host',
+  },
+};
+
+/** RFC 9110 `token`: what a request method must look like. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const SCHEME = /^[a-z][a-z0-9+.-]*$/;
+
+/** Options the forward-auth handler needs, taken from `Config`. */
+export interface ForwardAuthOptions {
+  readonly authorizer: Authorizer;
+  readonly originalRequest: OriginalRequestHeaders;
+  /** Lower-cased names of every configured identity header (`config.identityHeaders[].header`). */
+  readonly identityHeaders: readonly string[];
+}
+
+/** The identity header names the adapter must clear on answers it builds itself. */
+export function identityHeaderNames(config: Pick<Config, 'identityHeaders'>): readonly string[] {
+  return config.identityHeaders.map((h) => h.header.toLowerCase());
+}
+
+/** The value of a header sent exactly once and non-empty; `undefined` when missing, repeated or empty. */
+function single(req: IncomingMessage, name: string): string | undefined {
+  const values = req.headersDistinct[name];
+  if (values === undefined || values.length !== 1) return undefined;
+  const value = values[0];
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/**
+ * Reads the original request from `family` only. Returns `undefined` when the method or URI cannot be known
+ * (missing, repeated, empty, or a method that is not a token); the caller answers `original_request_missing`.
+ */
+export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeaders): AuthRequest | undefined {
+  const names = FAMILIES[family];
+  const method = single(req, names.method)?.trim();
+  const path = single(req, names.uri);
+  if (method === undefined || !TOKEN.test(method) || path === undefined) return undefined;
+
+  const hostHeader = req.headersDistinct[names.host] === undefined && names.hostFallback !== undefined
+    ? names.hostFallback
+    : names.host;
+  const proto = single(req, names.proto)?.trim().toLowerCase() ?? '';
+
+  const headers = new Map<string, readonly string[]>();
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values !== undefined) headers.set(name, values);
+  }
+
+  const clientAddress = firstForwardedFor(req) ?? req.socket.remoteAddress;
+  return {
+    transport: 'http',
+    method: method.toUpperCase(),
+    host: single(req, hostHeader)?.trim() ?? '',
+    scheme: SCHEME.test(proto) ? proto : '',
+    path,
+    headers,
+    contextExtensions: new Map(),
+    ...(clientAddress === undefined ? {} : { clientAddress }),
+  };
+}
+
+function firstForwardedFor(req: IncomingMessage): string | undefined {
+  const first = req.headersDistinct['x-forwarded-for']?.[0]?.split(',')[0]?.trim();
+  return first === undefined || first === '' ? undefined : first;
+}
+
+function jsonDeny(status: 403 | 503, reason: Deny['reason'], error: string, message: string, identity: readonly string[]): Deny {
+  return {
+    kind: 'deny',
+    status,
+    reason,
+    message,
+    headers: [['content-type', 'application/json']],
+    body: JSON.stringify({ error, reason }),
+    identity: identity.map((name): IdentityHeader => ({ name, value: undefined })),
+  };
+}
+
+/** The deny the adapter answers when the proxy did not (or not unambiguously) say which request to authorize. */
+export function originalRequestMissing(identityHeaders: readonly string[]): Deny {
+  return jsonDeny(403, Reasons.originalRequestMissing, 'forbidden',
+    'The proxy did not send the original request method and URI.', identityHeaders);
+}
+
+/** The deny answered when anything throws: still a deny, never a crash, never an allow. */
+export function internalError(identityHeaders: readonly string[]): Deny {
+  return jsonDeny(503, Reasons.internalError, 'internal_error', 'Internal error.', identityHeaders);
+}
+
+/**
+ * node writes header strings as latin1, one char per byte; re-encode so UTF-8 values reach the wire as UTF-8 bytes.
+ */
+function wire(value: string): string {
+  return Buffer.from(value, 'utf8').toString('latin1');
+}
+
+export interface RenderedDecision {
+  readonly status: number;
+  /** Flat name/value list for `writeHead` (values already in node's latin1 wire form). */
+  readonly headers: string[];
+  readonly body: string;
+}
+
+/** Headers owned by this adapter; a Decision's copies of these are dropped. */
+const OWNED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'cache-control']);
+
+/**
+ * The status, headers and body for a Decision. Every identity header (the Decision's and `identityHeaders`) is always
+ * present: set on allow (empty when the decision leaves it unset), empty on deny, so a proxy that copies headers from
+ * our answer can never pass through a client's own value. Throws if a name or value cannot be written.
+ */
+export function renderDecision(decision: Decision, identityHeaders: readonly string[]): RenderedDecision {
+  const identity = new Map<string, string>();
+  for (const name of identityHeaders) identity.set(name.toLowerCase(), '');
+  for (const { name, value } of decision.identity) {
+    identity.set(name.toLowerCase(), decision.kind === 'allow' ? (value ?? '') : '');
+  }
+
+  const pairs: [string, string][] = [];
+  let body = '';
+  let status = 200;
+  if (decision.kind === 'deny') {
+    status = decision.status;
+    body = decision.body;
+    const own = decision.headers.filter(([name]) => {
+      const lower = name.toLowerCase();
+      return !OWNED.has(lower) && !identity.has(lower);
+    });
+    if (!own.some(([name]) => name.toLowerCase() === 'content-type')) pairs.push(['content-type', 'application/json']);
+    pairs.push(...own.map(([n, v]): [string, string] => [n.toLowerCase(), v]));
+  }
+  for (const [name, value] of identity) pairs.push([name, value]);
+  pairs.push(['cache-control', 'no-store'], ['content-length', String(Buffer.byteLength(body))]);
+
+  const headers: string[] = [];
+  for (const [name, value] of pairs) {
+    validateHeaderName(name);
+    const encoded = wire(value);
+    validateHeaderValue(name, encoded);
+    headers.push(name, encoded);
+  }
+  return { status, headers, body };
+}
+
+/** Answers `decision`, or the internal-error deny if it cannot be written. Never throws. */
+export function writeDecision(res: ServerResponse, decision: Decision, identityHeaders: readonly string[]): void {
+  try {
+    if (res.headersSent) return;
+    let rendered: RenderedDecision;
+    try {
+      rendered = renderDecision(decision, identityHeaders);
+    } catch {
+      rendered = renderDecision(internalError(identityHeaders), identityHeaders);
+    }
+    res.writeHead(rendered.status, rendered.headers);
+    res.end(rendered.body);
+  } catch {
+    res.destroy();
+  }
+}
+
+/**
+ * Handles one forward-auth subrequest end to end: trust rule, authorizer, answer. Never rejects; an exception
+ * anywhere (including a throwing or rejecting authorizer) becomes a 503 `internal_error` deny.
+ */
+export async function handleForwardAuth(req: IncomingMessage, res: ServerResponse, opts: ForwardAuthOptions): Promise<void> {
+  // The subrequest's body (if any) is irrelevant; drain it so the connection can be reused.
+  req.resume();
+  let decision: Decision;
+  try {
+    const request = toAuthRequest(req, opts.originalRequest);
+    decision = request === undefined
+      ? originalRequestMissing(opts.identityHeaders)
+      : await opts.authorizer.check(request);
+  } catch {
+    decision = internalError(opts.identityHeaders);
+  }
+  writeDecision(res, decision, opts.identityHeaders);
+}

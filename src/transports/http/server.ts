@@ -1,0 +1,161 @@
+/**
+ * The HTTP listener: forward auth for Caddy / nginx / Traefik, health endpoints, and optional extra routes
+ * (the demo serves its JWKS there). Routing is by path only; our own query string is ignored.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../../config/types.ts';
+import type { Authorizer, Readiness } from '../../core/types.ts';
+import { handleForwardAuth, identityHeaderNames } from './forward-auth.ts';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface HttpServerOptions {
+  /** "host:port" (port 0 picks a free one; IPv6 as "[::1]:port") or "unix:/path/to.sock". */
+  readonly address: string;
+  /** Only forwardAuth and identityHeaders are read; a whole Config fits. */
+  readonly config: Pick<Config, 'forwardAuth' | 'identityHeaders'>;
+  readonly authorizer: Authorizer;
+  readonly readiness: Readiness;
+  /** Extra exact-path routes (any method), consulted after the built-in ones. */
+  readonly routes?: ReadonlyMap<string, RouteHandler>;
+}
+
+export interface RunningHttpServer {
+  /** The bound address: "host:port" with the real port, or "unix:/path". */
+  readonly address: string;
+  /** "http://host:port", or "http+unix://<percent-encoded socket path>" for a unix socket. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+type ListenTarget = { readonly path: string } | { readonly host: string; readonly port: number };
+
+/** Parses "host:port", "[v6]:port" or "unix:/path". Throws on anything else. */
+export function parseListenAddress(address: string): ListenTarget {
+  if (address.startsWith('unix:')) {
+    const path = address.slice('unix:'.length);
+    if (path === '') throw new Error(`invalid listen address "${address}": empty socket path`);
+    return { path };
+  }
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (host === undefined || !Number.isInteger(port) || port > 65535) {
+    throw new Error(`invalid listen address "${address}": expected host:port or unix:/path`);
+  }
+  return { host, port };
+}
+
+function json(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...extra,
+  });
+  res.end(text);
+}
+
+function failed(res: ServerResponse): void {
+  if (!res.headersSent) json(res, 500, { error: 'internal_error' });
+  else res.destroy();
+}
+
+function pathOf(url: string | undefined): string {
+  const raw = url ?? '';
+  const q = raw.indexOf('?');
+  return q === -1 ? raw : raw.slice(0, q);
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const target = parseListenAddress(opts.address);
+  const forwardAuth = {
+    authorizer: opts.authorizer,
+    originalRequest: opts.config.forwardAuth.originalRequest,
+    identityHeaders: identityHeaderNames(opts.config),
+  };
+  const forwardAuthPath = opts.config.forwardAuth.path;
+
+  const health = (req: IncomingMessage, res: ServerResponse, ok: boolean, body: unknown): void => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      json(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
+      return;
+    }
+    json(res, ok ? 200 : 503, body);
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      const path = pathOf(req.url);
+      if (path === forwardAuthPath) {
+        handleForwardAuth(req, res, forwardAuth).catch(() => res.destroy());
+        return;
+      }
+      if (path === '/healthz') return health(req, res, true, { status: 'ok' });
+      if (path === '/readyz') {
+        const ready = opts.readiness.isReady();
+        return health(req, res, ready, { status: ready ? 'ready' : 'not_ready' });
+      }
+      const route = opts.routes?.get(path);
+      if (route !== undefined) {
+        // Handlers are typed as sync, but an async one must not become an unhandled rejection.
+        const result: unknown = route(req, res);
+        if (result instanceof Promise) result.catch(() => failed(res));
+        return;
+      }
+      json(res, 404, { error: 'not_found' });
+    } catch {
+      failed(res);
+    }
+  };
+
+  const server = createServer({
+    // Forwarded requests carry the client's whole header block (big cookies, long JWTs). node's default is 16 KiB;
+    // 64 KiB sits just above Envoy's default max_request_headers_kb (60) so we never refuse what a proxy accepted.
+    maxHeaderSize: 64 * 1024,
+    // Slowloris guard: a proxy sends a subrequest's headers at once.
+    headersTimeout: 10_000,
+    requestTimeout: 30_000,
+    // Proxies pool upstream connections (nginx keepalive_timeout 60 s, Caddy's transport 2 min idle). Keep ours longer
+    // so the proxy, not us, closes an idle connection: otherwise a request can race our close and fail.
+    // HTTP keep-alive is node's default; this also turns on TCP keep-alive so dead peers are noticed.
+    keepAliveTimeout: 125_000,
+    keepAlive: true,
+  }, onRequest);
+  // No 'clientError' listener on purpose: node's default answers 400 / 408 / 431 and closes the socket, and a
+  // socket error never reaches the process.
+
+  await listen(server, target);
+  const bound = boundAddress(server, target);
+  return {
+    ...bound,
+    close: () => new Promise<void>((resolve, reject) => {
+      server.close((err) => (err ? reject(err) : resolve()));
+      server.closeIdleConnections();
+    }),
+  };
+}
+
+function listen(server: Server, target: ListenTarget): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if ('path' in target) server.listen(target.path, done);
+    else server.listen(target.port, target.host, done);
+  });
+}
+
+function boundAddress(server: Server, target: ListenTarget): { address: string; url: string } {
+  if ('path' in target) {
+    return { address: `unix:${target.path}`, url: `http+unix://${encodeURIComponent(target.path)}` };
+  }
+  const info = server.address() as AddressInfo;
+  const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+  return { address: `${host}:${info.port}`, url: `http://${host}:${info.port}` };
+}
