@@ -5,7 +5,8 @@
 import type { Config, IssuerConfig } from './config/types.ts';
 import type { Authorizer, Readiness } from './core/types.ts';
 import { KeySource, type KeySourceEvent } from './core/keys/source.ts';
-import { fileLoader, httpLoader, inlineLoader, type FetchLike } from './core/keys/loaders.ts';
+import { discoveryLoader, fileLoader, httpLoader, inlineLoader, type FetchLike } from './core/keys/loaders.ts';
+import { insecureUrlProblem } from './config/schema.ts';
 import { Verifier } from './core/verify.ts';
 import { CoreAuthorizer } from './core/authorizer.ts';
 
@@ -61,6 +62,16 @@ function keySource(issuer: IssuerConfig, config: Config, runtime: Runtime): KeyS
   if (issuer.jwksUri !== undefined) {
     location = issuer.jwksUri;
     load = httpLoader({ url: issuer.jwksUri, fetch: runtime.fetch, timeoutMs: jwks.timeoutMs, maxBytes: jwks.maxBytes });
+  } else if (issuer.discoveryUrl !== undefined) {
+    location = issuer.discoveryUrl;
+    load = discoveryLoader({
+      discoveryUrl: issuer.discoveryUrl,
+      issuer: issuer.issuer,
+      fetch: runtime.fetch,
+      timeoutMs: jwks.timeoutMs,
+      maxBytes: jwks.maxBytes,
+      checkJwksUri: (url) => insecureUrlProblem(url, issuer.allowInsecureHttp),
+    });
   } else if (issuer.jwksFile !== undefined) {
     location = `file:${issuer.jwksFile}`;
     load = fileLoader(issuer.jwksFile);
@@ -76,8 +87,8 @@ function keySource(issuer: IssuerConfig, config: Config, runtime: Runtime): KeyS
     refreshIntervalMs: issuer.jwksFile !== undefined ? Math.min(jwks.refreshIntervalMs, 10_000) : jwks.refreshIntervalMs,
     minRefreshMs: jwks.minRefreshMs,
     cooldownMs: jwks.cooldownMs,
-    maxStaleMs: issuer.jwksUri !== undefined ? jwks.maxStaleMs : Number.POSITIVE_INFINITY,
-    static: issuer.jwksUri === undefined && issuer.jwksFile === undefined,
+    maxStaleMs: issuer.jwksUri !== undefined || issuer.discoveryUrl !== undefined ? jwks.maxStaleMs : Number.POSITIVE_INFINITY,
+    static: issuer.jwks !== undefined,
     ...(runtime.random ? { random: runtime.random } : {}),
     ...(runtime.onKeyEvent ? { onEvent: runtime.onKeyEvent } : {}),
   });

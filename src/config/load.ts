@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, type RawConfig } from './schema.ts';
+import { configSchema, insecureUrlProblem, type RawConfig } from './schema.ts';
 import { INVALID } from './kit.ts';
 import type { Config, IssuerConfig } from './types.ts';
 
@@ -17,8 +17,6 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Validates an already-parsed document. `baseDir` resolves relative `jwks_file` paths. */
 export function buildConfig(doc: unknown, source: string, baseDir: string, demo = false): Config {
@@ -59,15 +57,22 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
   const seenIssuers = new Set<string>();
   const issuers: IssuerConfig[] = raw.issuers.map((i, n) => {
     const at = `issuers[${n}]`;
-    const sources = (['jwks_uri', 'jwks_file', 'jwks'] as const).filter((k) => i[k] !== undefined);
-    if (sources.length !== 1) problems.push(`${at}: needs exactly one of jwks_uri, jwks_file, jwks (got ${sources.length ? sources.join(', ') : 'none'})`);
+    const sources = (['jwks_uri', 'jwks_file', 'jwks', 'discovery', 'openid_configuration'] as const).filter((k) => i[k] !== undefined && i[k] !== false);
+    if (sources.length !== 1) {
+      problems.push(`${at}: needs exactly one of jwks_uri, jwks_file, jwks, discovery, openid_configuration (got ${sources.length ? sources.join(', ') : 'none'})`);
+    }
     if (seenIssuers.has(i.issuer)) problems.push(`${at}.issuer: ${JSON.stringify(i.issuer)} is configured twice`);
     seenIssuers.add(i.issuer);
-    if (i.jwks_uri !== undefined) {
-      const u = new URL(i.jwks_uri);
-      if (u.protocol === 'http:' && !LOOPBACK.has(u.hostname) && !i.allow_insecure_http) {
-        problems.push(`${at}.jwks_uri: plain http lets anyone on the path replace the keys; use https (or set allow_insecure_http: true)`);
-      }
+    for (const key of ['jwks_uri', 'openid_configuration'] as const) {
+      const problem = i[key] === undefined ? null : insecureUrlProblem(i[key], i.allow_insecure_http);
+      if (problem) problems.push(`${at}.${key}: ${problem}`);
+    }
+    let discoveryUrl = i.openid_configuration;
+    if (i.discovery) {
+      // OIDC Discovery 4: the issuer with any trailing slash removed, then the well-known path.
+      discoveryUrl = `${i.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+      const problem = insecureUrlProblem(discoveryUrl, i.allow_insecure_http);
+      if (problem) problems.push(`${at}.discovery: the issuer must be an https URL to discover its keys (${problem})`);
     }
     const jwksFile = i.jwks_file === undefined ? undefined : resolve(baseDir, i.jwks_file);
     if (jwksFile !== undefined) {
@@ -82,6 +87,8 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       ...(i.jwks_uri !== undefined ? { jwksUri: i.jwks_uri } : {}),
       ...(jwksFile !== undefined ? { jwksFile } : {}),
       ...(i.jwks !== undefined ? { jwks: i.jwks } : {}),
+      ...(discoveryUrl !== undefined ? { discoveryUrl } : {}),
+      allowInsecureHttp: i.allow_insecure_http,
       audiences: i.audiences,
       algorithms: i.algorithms,
       leewayMs: i.leeway,

@@ -28,6 +28,21 @@ export function identityHeaderProblem(name: string): string | null {
   return null;
 }
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Plain http to anything but loopback lets anyone on the path replace the keys. */
+export function insecureUrlProblem(url: string, allowInsecureHttp: boolean): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'is not a valid URL';
+  }
+  if (u.protocol === 'https:') return null;
+  if (u.protocol !== 'http:') return 'must be an http(s) URL';
+  return LOOPBACK.has(u.hostname) || allowInsecureHttp ? null : 'plain http lets anyone on the path replace the keys; use https (or set allow_insecure_http: true)';
+}
+
 const headerName = string((s) => (HEADER_NAME.test(s) ? null : `"${s}" is not a valid header name`));
 
 function url(): Parser<string> {
@@ -54,6 +69,8 @@ const issuer = object({
   issuer: req(string((s) => (s === '' ? 'must not be empty' : null))),
   jwks_uri: opt(url()),
   jwks_file: opt(string()),
+  discovery: def(boolean, false),
+  openid_configuration: opt(url()),
   jwks: opt(object({ keys: req(array(record(anything), { min: 1 })) })),
   allow_insecure_http: def(boolean, false),
   audiences: req(array(string((s) => (s === '' ? 'must not be empty' : null)), { min: 1, unique: true })),

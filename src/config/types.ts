@@ -14,6 +14,10 @@ export interface IssuerConfig {
   readonly jwksFile?: string;
   /** Inline JWKS (demo and tests). */
   readonly jwks?: { readonly keys: readonly Record<string, unknown>[] };
+  /** OpenID Provider Configuration URL (`discovery: true` or `openid_configuration`): jwks_uri is read from it. */
+  readonly discoveryUrl?: string;
+  /** Plain-http key URLs beyond loopback were explicitly allowed. */
+  readonly allowInsecureHttp: boolean;
   /** A token's `aud` must contain at least one of these. */
   readonly audiences: readonly string[];
   readonly algorithms: readonly Algorithm[];

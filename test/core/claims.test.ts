@@ -10,6 +10,7 @@ const issuer: IssuerConfig = {
   leewayMs: 60_000,
   maxTtlMs: 3_600_000,
   requiredClaims: ['sub'],
+  allowInsecureHttp: false,
 };
 const base = { iss: issuer.issuer, aud: 'api', sub: 'alice', iat: NOW - 10, exp: NOW + 600 };
 const check = (claims: Record<string, unknown>, cfg: Partial<IssuerConfig> = {}) => checkClaims({ ...base, ...claims }, { ...issuer, ...cfg }, NOW * 1000);

@@ -13,17 +13,27 @@ export type Behaviour =
 
 export interface JwksServer {
   readonly url: string;
+  /** Base URL without a path, for documents served at other paths. */
+  readonly origin: string;
   fetches: number;
   behaviour: Behaviour;
+  /** Behaviour for other paths (discovery documents); `behaviour` answers everything else. */
+  readonly paths: Map<string, Behaviour>;
+  /** Requests per path. */
+  readonly hits: Map<string, number>;
   close(): Promise<void>;
 }
 
 export async function startJwksServer(initial: Behaviour): Promise<JwksServer> {
   const hanging = new Set<import('node:http').ServerResponse>();
   const state: { fetches: number; behaviour: Behaviour } = { fetches: 0, behaviour: initial };
+  const paths = new Map<string, Behaviour>();
+  const hits = new Map<string, number>();
   const server: Server = createServer((req, res) => {
-    state.fetches++;
-    const b = state.behaviour;
+    const path = req.url ?? '/';
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    const b = paths.get(path) ?? state.behaviour;
+    if (!paths.has(path)) state.fetches++;
     if (b.kind === 'serve') {
       res.writeHead(200, { 'content-type': 'application/json', ...(b.cacheControl ? { 'cache-control': b.cacheControl } : {}) });
       res.end(JSON.stringify(b.body));
@@ -39,6 +49,9 @@ export async function startJwksServer(initial: Behaviour): Promise<JwksServer> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/jwks.json`,
+    origin: `http://127.0.0.1:${port}`,
+    paths,
+    hits,
     get fetches() { return state.fetches; },
     set fetches(n) { state.fetches = n; },
     get behaviour() { return state.behaviour; },

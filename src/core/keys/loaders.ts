@@ -1,4 +1,4 @@
-/** Where key documents come from: an HTTPS JWKS endpoint, a file (mounted secret), or inline config. */
+/** Where key documents come from: an HTTPS JWKS endpoint (direct or via OIDC discovery), a file (mounted secret), or inline config. */
 import { readFile } from 'node:fs/promises';
 import type { LoadedDocument } from './source.ts';
 
@@ -12,29 +12,67 @@ export interface HttpLoaderOptions {
 }
 
 export function httpLoader(o: HttpLoaderOptions): () => Promise<LoadedDocument> {
+  return () => fetchJson(o.url, o);
+}
+
+export interface DiscoveryLoaderOptions extends Omit<HttpLoaderOptions, 'url'> {
+  /** The OpenID Provider Configuration document URL. */
+  readonly discoveryUrl: string;
+  /** The configured issuer: the document must name exactly this one (OIDC Discovery 4.3). */
+  readonly issuer: string;
+  /** Is this jwks_uri acceptable (https, or http where the config allows it)? Returns the problem or null. */
+  readonly checkJwksUri: (url: string) => string | null;
+}
+
+/**
+ * OIDC discovery: reads `jwks_uri` from the provider's configuration document once, then loads the JWKS from it.
+ * A failed JWKS load forgets the discovered URI, so the next attempt discovers again (the IdP may have moved it).
+ */
+export function discoveryLoader(o: DiscoveryLoaderOptions): () => Promise<LoadedDocument> {
+  let jwksUri: string | null = null;
   return async () => {
-    const signal = AbortSignal.timeout(o.timeoutMs);
-    let res: Response;
+    if (jwksUri === null) {
+      const { doc } = await fetchJson(o.discoveryUrl, o);
+      const meta = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;
+      if (meta.issuer !== o.issuer) {
+        throw new Error(`discovery document names issuer ${JSON.stringify(meta.issuer)}, expected ${JSON.stringify(o.issuer)}`);
+      }
+      if (typeof meta.jwks_uri !== 'string') throw new Error('discovery document has no jwks_uri');
+      const problem = o.checkJwksUri(meta.jwks_uri);
+      if (problem) throw new Error(`discovery document jwks_uri ${JSON.stringify(meta.jwks_uri)}: ${problem}`);
+      jwksUri = meta.jwks_uri;
+    }
     try {
-      // Redirects are refused: the configured URL is the trust anchor, not wherever it points today.
-      res = await o.fetch(o.url, { signal, headers: { accept: 'application/json' }, redirect: 'error' });
+      return await fetchJson(jwksUri, o);
     } catch (e) {
-      throw new Error(signal.aborted ? `fetch timed out after ${o.timeoutMs}ms` : `fetch failed: ${causeOf(e)}`);
+      jwksUri = null;
+      throw e;
     }
-    if (res.status !== 200) {
-      await res.body?.cancel().catch(() => {});
-      throw new Error(`HTTP ${res.status} from ${o.url}`);
-    }
-    const text = await readLimited(res, o.maxBytes, signal);
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      throw new Error(`response from ${o.url} is not JSON (content-type ${res.headers.get('content-type') ?? 'none'})`);
-    }
-    const maxAgeMs = maxAge(res.headers.get('cache-control'));
-    return maxAgeMs === undefined ? { doc } : { doc, maxAgeMs };
   };
+}
+
+async function fetchJson(url: string, o: Omit<HttpLoaderOptions, 'url'>): Promise<LoadedDocument> {
+  const signal = AbortSignal.timeout(o.timeoutMs);
+  let res: Response;
+  try {
+    // Redirects are refused: the configured URL is the trust anchor, not wherever it points today.
+    res = await o.fetch(url, { signal, headers: { accept: 'application/json' }, redirect: 'error' });
+  } catch (e) {
+    throw new Error(signal.aborted ? `fetch timed out after ${o.timeoutMs}ms` : `fetch failed: ${causeOf(e)}`);
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel().catch(() => {});
+    throw new Error(`HTTP ${res.status} from ${url}`);
+  }
+  const text = await readLimited(res, o.maxBytes, signal);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new Error(`response from ${url} is not JSON (content-type ${res.headers.get('content-type') ?? 'none'})`);
+  }
+  const maxAgeMs = maxAge(res.headers.get('cache-control'));
+  return maxAgeMs === undefined ? { doc } : { doc, maxAgeMs };
 }
 
 export function fileLoader(path: string): () => Promise<LoadedDocument> {
@@ -56,7 +94,7 @@ async function readLimited(res: Response, maxBytes: number, signal: AbortSignal)
   const declared = Number(res.headers.get('content-length'));
   if (declared > maxBytes) {
     await res.body?.cancel().catch(() => {});
-    throw new Error(`JWKS response of ${declared} bytes exceeds ${maxBytes}`);
+    throw new Error(`response of ${declared} bytes exceeds ${maxBytes}`);
   }
   if (!res.body) return '';
   const chunks: Uint8Array[] = [];
@@ -72,7 +110,7 @@ async function readLimited(res: Response, maxBytes: number, signal: AbortSignal)
     if (signal.aborted) throw new Error('fetch timed out while reading the body');
     throw e;
   }
-  if (size > maxBytes) throw new Error(`JWKS response exceeds ${maxBytes} bytes`);
+  if (size > maxBytes) throw new Error(`response exceeds ${maxBytes} bytes`);
   return Buffer.concat(chunks).toString('utf8');
 }
 
