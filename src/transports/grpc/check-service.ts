@@ -1,0 +1,60 @@
+/**
+ * envoy.service.auth.v3.Authorization/Check. Every call gets a CheckResponse: neither odd input nor an Authorizer or
+ * encoding failure may end in a gRPC error, because Envoy counts an error as a failed check, which its
+ * failure_mode_allow turns into an allow and status_on_error into a status we did not choose.
+ */
+import type { ServiceDefinition, UntypedServiceImplementation, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import type { Authorizer } from '../../core/types.ts';
+import { authorizationService } from './protos.ts';
+import { internalErrorResponse, toAuthRequest, toCheckResponse } from './ext-authz.ts';
+import type { WireCheckResponse } from './wire.ts';
+
+export type ErrorReporter = (error: unknown, context: string) => void;
+
+export async function answerCheck(authorizer: Authorizer, message: unknown, report: ErrorReporter): Promise<WireCheckResponse> {
+  try {
+    return toCheckResponse(await authorizer.check(toAuthRequest(message)));
+  } catch (error) {
+    report(error, 'ext_authz check');
+    return internalErrorResponse();
+  }
+}
+
+/**
+ * The Authorization service definition with guarded (de)serializers: bytes that do not decode are treated as an
+ * empty CheckRequest (which the Authorizer denies), and a response that does not encode is replaced by the
+ * internal-error deny. Without this grpc-js would answer INTERNAL.
+ */
+export function guardedAuthorizationService(report: ErrorReporter): ServiceDefinition {
+  const guarded: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(authorizationService)) {
+    guarded[name] = {
+      ...method,
+      requestDeserialize(bytes: Buffer): unknown {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (error) {
+          report(error, 'ext_authz request decode');
+          return {};
+        }
+      },
+      responseSerialize(value: unknown): Buffer {
+        try {
+          return method.responseSerialize(value);
+        } catch (error) {
+          report(error, 'ext_authz response encode');
+          return method.responseSerialize(internalErrorResponse());
+        }
+      },
+    };
+  }
+  return guarded as ServiceDefinition;
+}
+
+export function checkImplementation(authorizer: Authorizer, report: ErrorReporter): UntypedServiceImplementation {
+  return {
+    Check(call: ServerUnaryCall<unknown, WireCheckResponse>, callback: sendUnaryData<WireCheckResponse>): void {
+      void answerCheck(authorizer, call.request, report).then((response) => callback(null, response));
+    },
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * Pure translation between Envoy's ext_authz messages and the core contract:
+ * CheckRequest → AuthRequest and Decision → CheckResponse. No I/O, no Authorizer calls.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { AuthRequest, Decision, Deny, IdentityHeader } from '../../core/types.ts';
+import { Reasons } from '../../core/reasons.ts';
+import { toStruct, wellFormed } from './struct.ts';
+import type {
+  Struct,
+  WireCheckRequest,
+  WireCheckResponse,
+  WireHeaderValue,
+  WireHeaderValueOption,
+  WirePeer,
+} from './wire.ts';
+
+/** google.rpc.Code values used in CheckResponse.status. */
+export const RpcCode = { ok: 0, permissionDenied: 7, unavailable: 14, unauthenticated: 16 } as const;
+
+const DENY_RPC_CODE: Readonly<Record<Deny['status'], number>> = {
+  401: RpcCode.unauthenticated,
+  403: RpcCode.permissionDenied,
+  503: RpcCode.unavailable,
+};
+
+const NO_HEADERS: ReadonlyMap<string, readonly string[]> = new Map();
+const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
+
+// ---------------------------------------------------------------- CheckRequest → AuthRequest
+
+/**
+ * Never throws for any decoded input, including `{}` or `null`: a request with nothing in it becomes an AuthRequest
+ * with empty fields, and the Authorizer denies it.
+ */
+export function toAuthRequest(message: unknown): AuthRequest {
+  const attributes = isObject(message) ? (message as WireCheckRequest).attributes : undefined;
+  const http = attributes?.request?.http;
+  const pseudo = new Map<string, string>();
+  const headers = new Map<string, string[]>();
+
+  // Default mode: one map entry per header name, repeats already comma-joined by Envoy.
+  if (isRecord(http?.headers)) {
+    for (const [name, value] of Object.entries(http.headers)) {
+      if (typeof value === 'string') addHeader(headers, pseudo, name, value);
+    }
+  }
+  // encode_raw_headers: true: one entry per header line, repeats kept apart, values as bytes.
+  const entries = http?.header_map?.headers;
+  if (Array.isArray(entries)) {
+    for (const entry of entries as readonly unknown[]) {
+      if (!isObject(entry)) continue;
+      const { key } = entry as WireHeaderValue;
+      if (typeof key === 'string') addHeader(headers, pseudo, key, headerText(entry as WireHeaderValue));
+    }
+  }
+
+  const clientAddress = peerAddress(attributes?.source);
+  return {
+    transport: 'grpc',
+    method: (text(http?.method) || pseudo.get(':method') || '').toUpperCase(),
+    host: text(http?.host) || pseudo.get(':authority') || pseudo.get('host') || '',
+    scheme: text(http?.scheme) || pseudo.get(':scheme') || '',
+    path: text(http?.path) || pseudo.get(':path') || '',
+    headers: headers.size > 0 ? headers : NO_HEADERS,
+    contextExtensions: stringMap(attributes?.context_extensions),
+    ...(clientAddress !== undefined ? { clientAddress } : {}),
+  };
+}
+
+/** Pseudo-headers (and host, for the fallback only) go to `pseudo`, first value wins; the rest are kept in order. */
+function addHeader(headers: Map<string, string[]>, pseudo: Map<string, string>, rawName: string, value: string): void {
+  const name = rawName.toLowerCase();
+  if (name === 'host' && !pseudo.has(name)) pseudo.set(name, value);
+  if (name.startsWith(':')) {
+    if (!pseudo.has(name)) pseudo.set(name, value);
+    return;
+  }
+  const values = headers.get(name);
+  if (values === undefined) headers.set(name, [value]);
+  else values.push(value);
+}
+
+/**
+ * raw_value carries the header's bytes exactly. Valid UTF-8 decodes as UTF-8, the same text the default mode's
+ * string map would give; anything else decodes as latin1, byte for byte, as Node's HTTP parser does.
+ */
+function headerText(entry: WireHeaderValue): string {
+  const raw = entry.raw_value;
+  if (raw instanceof Uint8Array && raw.length > 0) {
+    const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+    return bytes.toString(isUtf8(bytes) ? 'utf8' : 'latin1');
+  }
+  return text(entry.value);
+}
+
+/** "ip:port", "[ipv6]:port", or a unix socket path; undefined when Envoy sent no usable address. */
+function peerAddress(peer: WirePeer | null | undefined): string | undefined {
+  const address = peer?.address;
+  const socket = address?.socket_address;
+  const ip = text(socket?.address);
+  if (ip !== '') {
+    const host = ip.includes(':') ? `[${ip}]` : ip;
+    const port = typeof socket?.port_value === 'number' && socket.port_value > 0 ? String(socket.port_value) : text(socket?.named_port);
+    return port === '' ? host : `${host}:${port}`;
+  }
+  const pipe = text(address?.pipe?.path);
+  return pipe === '' ? undefined : pipe;
+}
+
+function stringMap(value: unknown): ReadonlyMap<string, string> {
+  if (!isRecord(value)) return NO_EXTENSIONS;
+  const map = new Map<string, string>();
+  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') map.set(key, item);
+  return map.size > 0 ? map : NO_EXTENSIONS;
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** A decoded protobuf map: a plain object, never an array. */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return isObject(value) && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------- Decision → CheckResponse
+
+/**
+ * Allow: status OK; each identity header with a value is set (overwriting whatever the client sent), each without
+ * one is removed; verified claims and issuer go to dynamic metadata for later filters and access logs.
+ * Deny: the matching gRPC code inside a successful RPC, plus the HTTP status, headers and body the client gets.
+ */
+export function toCheckResponse(decision: Decision): WireCheckResponse {
+  if (decision.kind === 'allow') {
+    const set = decision.identity.filter((header): header is IdentityHeader & { value: string } => header.value !== undefined);
+    const setNames = new Set(set.map((header) => header.name.toLowerCase()));
+    // Envoy applies removals after additions, so a name that is also set must not be removed.
+    const remove = decision.identity
+      .filter((header) => header.value === undefined && !setNames.has(header.name.toLowerCase()))
+      .map((header) => wellFormed(header.name.toLowerCase()));
+    const metadata = allowMetadata(decision.claims, decision.issuer);
+    return {
+      status: { code: RpcCode.ok, message: '' },
+      ok_response: {
+        headers: headerOptions(set.map((header) => [header.name, header.value] as const)),
+        headers_to_remove: remove,
+      },
+      ...(metadata !== undefined ? { dynamic_metadata: metadata } : {}),
+    };
+  }
+  return {
+    status: { code: DENY_RPC_CODE[decision.status] ?? RpcCode.unavailable, message: wellFormed(decision.reason) },
+    denied_response: {
+      status: { code: decision.status },
+      headers: headerOptions(decision.headers),
+      body: wellFormed(decision.body),
+    },
+  };
+}
+
+/** The answer when translation or the Authorizer fails: still a deny (never a gRPC error, which failure_mode_allow could turn into an allow). */
+export function internalErrorResponse(): WireCheckResponse {
+  return {
+    status: { code: RpcCode.unavailable, message: Reasons.internalError },
+    denied_response: {
+      status: { code: 503 },
+      headers: headerOptions([['content-type', 'application/json']]),
+      body: JSON.stringify({ error: Reasons.internalError, reason: Reasons.internalError }),
+    },
+  };
+}
+
+/**
+ * append: {value: false} overwrites. It is deprecated in favour of append_action, but it is the field every Envoy
+ * release reads for ext_authz responses (older ones read nothing else and treat a missing value as overwrite), and
+ * current Envoy gives it precedence over append_action, whose default is APPEND_IF_EXISTS_OR_ADD. Setting both is
+ * rejected by Envoy's own header parser, so append_action stays unset.
+ * A name that repeats is set by its first occurrence and appended by the rest, so no value is lost.
+ */
+function headerOptions(headers: readonly (readonly [string, string])[]): WireHeaderValueOption[] {
+  const seen = new Set<string>();
+  return headers.map(([name, value]) => {
+    const key = name.toLowerCase();
+    const append = seen.has(key);
+    seen.add(key);
+    return { header: { key: wellFormed(key), value: wellFormed(value) }, append: { value: append } };
+  });
+}
+
+function allowMetadata(claims: Readonly<Record<string, unknown>> | undefined, issuer: string | undefined): Struct | undefined {
+  if (claims === undefined) return undefined;
+  return toStruct(issuer === undefined ? { claims } : { claims, issuer });
+}
