@@ -1,1 +1,90 @@
-export {};
+/**
+ * Entry point: `npm start -- --config FILE` (or PORTCULLIS_CONFIG=FILE). Without a config, the labelled demo.
+ * A bad config stops the start with every problem listed by path (exit code 2).
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from './config/load.ts';
+import { defaultRuntime } from './app.ts';
+import { startPortcullis } from './server.ts';
+import { createDemo } from './demo.ts';
+import { jsonLogger } from './log.ts';
+
+const USAGE = `usage: portcullis [--config FILE] [--listen-grpc ADDR] [--listen-http ADDR]
+  --config FILE        YAML configuration (default: $PORTCULLIS_CONFIG; none = demo mode)
+  --listen-grpc ADDR   override listen.grpc (host:port or unix:/path)
+  --listen-http ADDR   override listen.http`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        config: { type: 'string' },
+        'listen-grpc': { type: 'string' },
+        'listen-http': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const log = jsonLogger((process.env.PORTCULLIS_LOG_LEVEL as 'info' | undefined) ?? 'info');
+  const listen = {
+    ...(args['listen-grpc'] !== undefined ? { grpc: args['listen-grpc'] } : {}),
+    ...(args['listen-http'] !== undefined ? { http: args['listen-http'] } : {}),
+  };
+  const configPath = args.config ?? process.env.PORTCULLIS_CONFIG;
+  const runtime = {
+    ...defaultRuntime,
+    onKeyEvent: (e: { type: string; issuer: string }) => log.log(e.type === 'load_failed' ? 'warn' : 'info', `keys ${e.type}`, { ...e }),
+  };
+
+  let running;
+  if (configPath) {
+    let config;
+    try {
+      config = loadConfigFile(configPath, listen);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        process.stderr.write(`portcullis: ${e.message}\n`);
+        return 2;
+      }
+      throw e;
+    }
+    running = await startPortcullis(config, runtime);
+  } else {
+    const demo = await createDemo({ grpc: listen.grpc ?? '127.0.0.1:9001', http: listen.http ?? '127.0.0.1:9002' });
+    running = await startPortcullis(demo.config, runtime, { routes: demo.routes });
+    process.stdout.write(demo.banner(running.grpcAddress, running.httpUrl));
+  }
+  log.log('info', 'portcullis started', {
+    grpc: running.grpcAddress,
+    http: running.httpUrl,
+    ready: running.core.readiness.isReady(),
+    demo: !configPath,
+  });
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.log('info', 'portcullis stopping', { signal });
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await running.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`portcullis: failed to start: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
