@@ -8,6 +8,7 @@ import { KeySource, type KeySourceEvent } from './core/keys/source.ts';
 import { discoveryLoader, fileLoader, httpLoader, inlineLoader, type FetchLike } from './core/keys/loaders.ts';
 import { insecureUrlProblem } from './config/schema.ts';
 import { Verifier } from './core/verify.ts';
+import { TokenCache } from './core/cache.ts';
 import { CoreAuthorizer } from './core/authorizer.ts';
 
 export interface Runtime {
@@ -24,6 +25,7 @@ export const defaultRuntime: Runtime = {
 
 export interface Core {
   readonly authorizer: Authorizer;
+  readonly verifier: Verifier;
   readonly readiness: Readiness;
   readonly sources: readonly KeySource[];
   /** Loads every issuer's keys once (failures leave the service up but not ready) and starts background refresh. */
@@ -36,6 +38,7 @@ export function createCore(config: Config, runtime: Runtime): Core {
   const verifier = new Verifier(
     config.issuers.map((c, i) => ({ config: c, keys: sources[i]! })),
     runtime.now,
+    new TokenCache(config.cache),
   );
   const readiness: Readiness = {
     isReady: () => sources.every((s) => s.isReady()),
@@ -46,6 +49,7 @@ export function createCore(config: Config, runtime: Runtime): Core {
   };
   return {
     authorizer: new CoreAuthorizer(config, verifier),
+    verifier,
     readiness,
     sources,
     start: async () => {

@@ -3,6 +3,7 @@
  * problem never starts the service.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, insecureUrlProblem, type RawConfig } from './schema.ts';
@@ -128,6 +129,9 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       maxStaleMs: raw.jwks.max_stale,
       maxBytes: raw.jwks.max_bytes,
     },
+    cache: { maxEntries: raw.cache.max_entries, maxBytes: raw.cache.max_bytes, negativeTtlMs: raw.cache.negative_ttl },
+    // The demo's key lives in one process, so the demo runs one.
+    workers: demo ? 1 : (raw.workers ?? availableParallelism()),
     demo,
   };
 }

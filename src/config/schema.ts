@@ -106,6 +106,15 @@ export const configSchema = object({
     }),
     { path: '/auth', original_request: 'x-forwarded' },
   ),
+  cache: def(
+    object({
+      max_entries: def(integer(0, 10_000_000), 100_000),
+      max_bytes: def(integer(0, 4_294_967_296), 67_108_864),
+      negative_ttl: def(duration(0), 10_000),
+    }),
+    { max_entries: 100_000, max_bytes: 67_108_864, negative_ttl: 10_000 },
+  ),
+  workers: opt(integer(1, 256)),
   jwks: def(
     object({
       refresh_interval: def(duration(1000), 300_000),

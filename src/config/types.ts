@@ -69,6 +69,15 @@ export interface Config {
     readonly maxStaleMs: number;
     readonly maxBytes: number;
   };
+  readonly cache: {
+    /** 0 disables the verified-token cache. */
+    readonly maxEntries: number;
+    readonly maxBytes: number;
+    /** How long a token that failed for good is remembered; 0 disables. */
+    readonly negativeTtlMs: number;
+  };
+  /** Server processes sharing the listeners (default: available parallelism). */
+  readonly workers: number;
   /** True only for the built-in demo (no config given). */
   readonly demo: boolean;
 }

@@ -9,6 +9,8 @@ import { parseCompactJws } from './jws.ts';
 import { checkClaims } from './claims.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 import type { KeySource } from './keys/source.ts';
+import type { KeyEntry } from './keys/keyset.ts';
+import { TokenCache } from './cache.ts';
 
 export interface TrustedIssuer {
   readonly config: IssuerConfig;
@@ -30,16 +32,52 @@ export type VerifyResult =
       readonly issuer?: string;
     };
 
+/** Failures no later moment can turn into a success for the same token string (safe to remember briefly). */
+const PERMANENT = new Set<ReasonCode>([
+  Reasons.tokenMalformed, Reasons.issuerUnknown, Reasons.algorithmNotAllowed, Reasons.signatureInvalid,
+  Reasons.tokenExpired, Reasons.lifetimeTooLong, Reasons.audienceMismatch, Reasons.claimInvalid, Reasons.claimMissing,
+]);
+
 export class Verifier {
   readonly #issuers: ReadonlyMap<string, TrustedIssuer>;
   readonly #now: () => number;
+  readonly #cache: TokenCache;
 
-  constructor(issuers: readonly TrustedIssuer[], now: () => number) {
+  constructor(issuers: readonly TrustedIssuer[], now: () => number, cache: TokenCache = new TokenCache({ maxEntries: 0, maxBytes: 0, negativeTtlMs: 0 })) {
     this.#issuers = new Map(issuers.map((i) => [i.config.issuer, i]));
     this.#now = now;
+    this.#cache = cache;
+  }
+
+  get cache(): TokenCache {
+    return this.#cache;
   }
 
   async verify(token: string): Promise<VerifyResult> {
+    const cached = this.#cache.get(token);
+    if (cached) {
+      // The key must still be published; time-dependent checks run on every hit.
+      if (cached.trusted.keys.holds(cached.key)) {
+        const claims = checkClaims(cached.claims, cached.trusted.config, this.#now());
+        if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: cached.trusted.config.issuer };
+        return { ok: true, claims: cached.claims, issuer: cached.trusted.config.issuer, kid: cached.kid };
+      }
+      this.#cache.delete(token);
+    }
+    const failed = this.#cache.getFailure(token);
+    if (failed) return { ok: false, status: 401, reason: failed.reason, message: failed.message, ...(failed.issuer !== undefined ? { issuer: failed.issuer } : {}) };
+
+    const result = await this.#verifyUncached(token);
+    if (result.ok) {
+      const exp = result.claims.exp as number;
+      this.#cache.set(token, { claims: result.claims, trusted: result.trusted, key: result.key, kid: result.kid }, exp * 1000 + result.trusted.config.leewayMs - this.#now());
+      return { ok: true, claims: result.claims, issuer: result.issuer, kid: result.kid };
+    }
+    if (PERMANENT.has(result.reason)) this.#cache.setFailure(token, { reason: result.reason, message: result.message, issuer: result.issuer });
+    return result;
+  }
+
+  async #verifyUncached(token: string): Promise<(Extract<VerifyResult, { ok: true }> & { trusted: TrustedIssuer; key: KeyEntry }) | Extract<VerifyResult, { ok: false }>> {
     const parsed = parseCompactJws(token);
     if (!parsed.ok) return { ok: false, status: 401, reason: parsed.reason, message: parsed.message };
     const { payload, alg, kid } = parsed.jws;
@@ -50,7 +88,7 @@ export class Verifier {
     if (!trusted) {
       return { ok: false, status: 401, reason: Reasons.issuerUnknown, message: `issuer ${JSON.stringify(iss.slice(0, 128))} is not trusted` };
     }
-    const fail = (status: 401 | 503, reason: ReasonCode, message: string): VerifyResult => ({ ok: false, status, reason, message, issuer: iss });
+    const fail = (status: 401 | 503, reason: ReasonCode, message: string) => ({ ok: false, status, reason, message, issuer: iss }) as const;
 
     if (!(trusted.config.algorithms as readonly string[]).includes(alg)) {
       return fail(401, Reasons.algorithmNotAllowed, `algorithm ${JSON.stringify(alg.slice(0, 16))} is not allowed for this issuer (allowed: ${trusted.config.algorithms.join(', ')})`);
@@ -67,6 +105,6 @@ export class Verifier {
 
     const claims = checkClaims(payload, trusted.config, this.#now());
     if (!claims.ok) return fail(401, claims.reason, claims.message);
-    return { ok: true, claims: payload, issuer: iss, kid };
+    return { ok: true, claims: payload, issuer: iss, kid, trusted, key: lookup.entry };
   }
 }

@@ -1,0 +1,100 @@
+/**
+ * Verified-token cache: a token already verified is not verified again.
+ * - Keyed on the full token string. Only tokens that passed the strict compact-JWS check get here, and that check
+ *   admits one spelling per token, so one key is one token.
+ * - An entry lives no longer than the token's `exp` (plus leeway) and only while its key is still in the issuer's
+ *   current key set (a key removed by rotation invalidates its tokens). Time checks still run on every hit.
+ * - Bounded in entries and bytes. Failures that no later moment can fix (bad signature, malformed, wrong audience…)
+ *   may be remembered briefly so a flood of the same bad token costs one verification.
+ */
+import { LRUCache } from 'lru-cache';
+import type { KeyEntry } from './keys/keyset.ts';
+import type { TrustedIssuer } from './verify.ts';
+import type { ReasonCode } from './reasons.ts';
+
+export interface CachedToken {
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly trusted: TrustedIssuer;
+  readonly key: KeyEntry;
+  readonly kid: string | undefined;
+}
+
+export interface CachedFailure {
+  readonly reason: ReasonCode;
+  readonly message: string;
+  readonly issuer: string | undefined;
+}
+
+export interface CacheLimits {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  /** 0 disables negative caching. */
+  readonly negativeTtlMs: number;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  negativeHits: number;
+}
+
+export class TokenCache {
+  readonly #verified: LRUCache<string, CachedToken> | null;
+  readonly #failed: LRUCache<string, CachedFailure> | null;
+  readonly stats: CacheStats = { hits: 0, misses: 0, negativeHits: 0 };
+
+  constructor(limits: CacheLimits) {
+    this.#verified =
+      limits.maxEntries > 0
+        ? new LRUCache<string, CachedToken>({
+            max: limits.maxEntries,
+            maxSize: limits.maxBytes,
+            // The token string dominates (UTF-16 in memory); claims are bounded by the token size they came from.
+            sizeCalculation: (_v, token) => token.length * 4 + 256,
+          })
+        : null;
+    this.#failed =
+      limits.negativeTtlMs > 0 && limits.maxEntries > 0
+        ? new LRUCache<string, CachedFailure>({
+            max: Math.max(1, Math.floor(limits.maxEntries / 10)),
+            maxSize: Math.max(1024, Math.floor(limits.maxBytes / 10)),
+            sizeCalculation: (_v, token) => token.length * 2 + 256,
+            ttl: limits.negativeTtlMs,
+          })
+        : null;
+  }
+
+  get(token: string): CachedToken | undefined {
+    const hit = this.#verified?.get(token);
+    if (hit) this.stats.hits++;
+    else this.stats.misses++;
+    return hit;
+  }
+
+  /** `ttlMs` is how long until the token expires (with leeway); nothing is stored for a token about to expire. */
+  set(token: string, value: CachedToken, ttlMs: number): void {
+    if (ttlMs >= 1) this.#verified?.set(token, value, { ttl: Math.ceil(ttlMs) });
+  }
+
+  delete(token: string): void {
+    this.#verified?.delete(token);
+  }
+
+  getFailure(token: string): CachedFailure | undefined {
+    const hit = this.#failed?.get(token);
+    if (hit) this.stats.negativeHits++;
+    return hit;
+  }
+
+  setFailure(token: string, failure: CachedFailure): void {
+    this.#failed?.set(token, failure);
+  }
+
+  get size(): number {
+    return this.#verified?.size ?? 0;
+  }
+
+  get bytes(): number {
+    return this.#verified?.calculatedSize ?? 0;
+  }
+}

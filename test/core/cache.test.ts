@@ -1,0 +1,116 @@
+/** The verified-token cache, through the Verifier, with a real JWKS server and an injected clock. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Verifier } from '../../src/core/verify.ts';
+import { TokenCache } from '../../src/core/cache.ts';
+import { KeySource } from '../../src/core/keys/source.ts';
+import { httpLoader } from '../../src/core/keys/loaders.ts';
+import { testConfig } from '../support/core.ts';
+import { jwksOf, makeKey, NOW_S, signToken } from '../support/tokens.ts';
+import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
+
+let server: JwksServer;
+afterEach(() => server.close());
+
+async function setup(limits = { maxEntries: 100, maxBytes: 1_000_000, negativeTtlMs: 10_000 }) {
+  const k1 = await makeKey('ES256', 'k1');
+  const k2 = await makeKey('ES256', 'k2');
+  server = await startJwksServer({ kind: 'serve', body: jwksOf(k1, k2) });
+  const clock = { t: NOW_S * 1000 };
+  const config = testConfig({}, { jwks_uri: server.url });
+  const keys = new KeySource({
+    issuer: config.issuers[0]!.issuer, location: server.url, now: () => clock.t,
+    load: httpLoader({ url: server.url, fetch: (u, i) => fetch(u, i), timeoutMs: 2000, maxBytes: 65536 }),
+    refreshIntervalMs: 300_000, minRefreshMs: 30_000, cooldownMs: 30_000, maxStaleMs: 86_400_000,
+  });
+  await keys.start();
+  const cache = new TokenCache(limits);
+  const verifier = new Verifier([{ config: config.issuers[0]!, keys }], () => clock.t, cache);
+  return { k1, k2, keys, cache, verifier, clock };
+}
+
+describe('verified-token cache', () => {
+  it('verifies a token once and answers repeats from the cache with the same claims', async () => {
+    const { k1, cache, verifier } = await setup();
+    const token = await signToken(k1);
+    const first = await verifier.verify(token);
+    const second = await verifier.verify(token);
+    expect(second).toEqual(first);
+    expect(cache.stats).toMatchObject({ hits: 1, misses: 1 });
+  });
+
+  it('still checks exp on every hit', async () => {
+    const { k1, verifier, clock } = await setup();
+    const token = await signToken(k1, { exp: NOW_S + 10 });
+    expect(await verifier.verify(token)).toMatchObject({ ok: true });
+    clock.t += 71_000; // past exp + 60 s leeway
+    expect(await verifier.verify(token)).toMatchObject({ ok: false, reason: 'token_expired' });
+  });
+
+  it('drops tokens whose key the IdP removed at the next key load', async () => {
+    const { k1, k2, keys, cache, verifier, clock } = await setup();
+    const token = await signToken(k1);
+    await verifier.verify(token);
+    server.behaviour = { kind: 'serve', body: jwksOf(k2) };
+    clock.t += 300_000;
+    await keys.reload();
+    expect(await verifier.verify(token)).toMatchObject({ ok: false, reason: 'key_unknown' });
+    expect(cache.size).toBe(0);
+  });
+
+  it('keeps serving a token whose key is still published after a reload', async () => {
+    const { k1, keys, cache, verifier, clock } = await setup();
+    const token = await signToken(k1);
+    await verifier.verify(token);
+    clock.t += 300_000;
+    await keys.reload();
+    expect(await verifier.verify(token)).toMatchObject({ ok: true });
+    expect(cache.stats.hits).toBe(1);
+  });
+
+  it('never answers a tampered token from the entry of the genuine one', async () => {
+    const { k1, verifier } = await setup();
+    const token = await signToken(k1);
+    await verifier.verify(token);
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const tampered = `${h}.${p}.${s.slice(0, 10)}${s[10] === 'A' ? 'B' : 'A'}${s.slice(11)}`;
+    expect(await verifier.verify(tampered)).toMatchObject({ ok: false, reason: 'signature_invalid' });
+  });
+
+  it('stays within its entry bound', async () => {
+    const { k1, cache, verifier } = await setup({ maxEntries: 3, maxBytes: 1_000_000, negativeTtlMs: 0 });
+    for (let i = 0; i < 10; i++) await verifier.verify(await signToken(k1, { jti: String(i) }));
+    expect(cache.size).toBe(3);
+  });
+
+  it('stays within its byte bound', async () => {
+    const { k1, cache, verifier } = await setup({ maxEntries: 1000, maxBytes: 8_000, negativeTtlMs: 0 });
+    for (let i = 0; i < 20; i++) await verifier.verify(await signToken(k1, { jti: String(i) }));
+    expect(cache.bytes).toBeLessThanOrEqual(8_000);
+    expect(cache.size).toBeGreaterThan(0);
+  });
+
+  it('remembers a token that failed for good, so a flood of it costs one verification', async () => {
+    const { k1, cache, verifier } = await setup();
+    const bad = await signToken(k1, { aud: 'elsewhere' });
+    for (let i = 0; i < 5; i++) expect(await verifier.verify(bad)).toMatchObject({ ok: false, reason: 'audience_mismatch' });
+    expect(cache.stats.negativeHits).toBe(4);
+  });
+
+  it('does not remember an unknown kid (the key may be published a moment later)', async () => {
+    const { cache, verifier } = await setup();
+    const k3 = await makeKey('ES256', 'k3');
+    const token = await signToken(k3);
+    await verifier.verify(token);
+    await verifier.verify(token);
+    expect(cache.stats.negativeHits).toBe(0);
+  });
+
+  it('can be switched off', async () => {
+    const { k1, cache, verifier } = await setup({ maxEntries: 0, maxBytes: 0, negativeTtlMs: 0 });
+    const token = await signToken(k1);
+    await verifier.verify(token);
+    await verifier.verify(token);
+    expect(cache.stats.hits).toBe(0);
+    expect(cache.size).toBe(0);
+  });
+});
