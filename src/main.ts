@@ -8,6 +8,7 @@ import { defaultRuntime } from './app.ts';
 import { startPortcullis } from './server.ts';
 import { createDemo } from './demo.ts';
 import { jsonLogger } from './log.ts';
+import { isWorker, reportReady, supervise } from './cluster.ts';
 
 const USAGE = `usage: portcullis [--config FILE] [--listen-grpc ADDR] [--listen-http ADDR]
   --config FILE        YAML configuration (default: $PORTCULLIS_CONFIG; none = demo mode)
@@ -44,9 +45,9 @@ async function main(): Promise<number> {
     onKeyEvent: (e: { type: string; issuer: string }) => log.log(e.type === 'load_failed' ? 'warn' : 'info', `keys ${e.type}`, { ...e }),
   };
 
-  let running;
+  let config;
+  let demo;
   if (configPath) {
-    let config;
     try {
       config = loadConfigFile(configPath, listen);
     } catch (e) {
@@ -56,18 +57,22 @@ async function main(): Promise<number> {
       }
       throw e;
     }
-    running = await startPortcullis(config, runtime);
   } else {
-    const demo = await createDemo({ grpc: listen.grpc ?? '127.0.0.1:9001', http: listen.http ?? '127.0.0.1:9002' });
-    running = await startPortcullis(demo.config, runtime, { routes: demo.routes });
-    process.stdout.write(demo.banner(running.grpcAddress, running.httpUrl));
+    demo = await createDemo({ grpc: listen.grpc ?? '127.0.0.1:9001', http: listen.http ?? '127.0.0.1:9002' });
+    config = demo.config;
   }
-  log.log('info', 'portcullis started', {
-    grpc: running.grpcAddress,
-    http: running.httpUrl,
-    ready: running.core.readiness.isReady(),
-    demo: !configPath,
-  });
+
+  if (!isWorker() && config.workers > 1) {
+    return supervise(config.workers, log, (first) =>
+      log.log('info', 'portcullis started', { grpc: first.grpc, http: first.http, ready: first.ready, workers: config.workers, demo: false }),
+    );
+  }
+
+  const running = await startPortcullis(config, runtime, demo ? { routes: demo.routes } : {});
+  if (demo) process.stdout.write(demo.banner(running.grpcAddress, running.httpUrl));
+  const ready = running.core.readiness.isReady();
+  if (isWorker()) reportReady({ grpc: running.grpcAddress, http: running.httpUrl, ready });
+  else log.log('info', 'portcullis started', { grpc: running.grpcAddress, http: running.httpUrl, ready, workers: 1, demo: !configPath });
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -69,3 +69,32 @@ describe('npm start', () => {
     expect(r.stderr).toContain('issuers[0].audiences: required');
   });
 });
+
+describe('workers', () => {
+  it('runs N worker processes sharing both listeners, and stops them all on SIGTERM', async () => {
+    const [g, h] = [await freePort(), await freePort()];
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'));
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }] }));
+    writeFileSync(join(dir, 'c.yaml'), `workers: 2\nissuers:\n  - issuer: "https://idp.test/"\n    jwks_file: jwks.json\n    audiences: [api]\n`);
+    const { output } = await start(['--config', join(dir, 'c.yaml'), '--listen-grpc', `127.0.0.1:${g}`, '--listen-http', `127.0.0.1:${h}`]);
+    expect(output()).toMatch(/"workers":2/);
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${h}/readyz`).then((r) => r.status)));
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${h}/healthz`)).rejects.toThrow();
+  });
+
+  it('gives up with exit 1 when workers cannot start', async () => {
+    const blocker = (await import('node:net')).createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = (blocker.address() as import('node:net').AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'));
+    writeFileSync(join(dir, 'c.yaml'), `workers: 2\nissuers:\n  - issuer: "https://idp.test/"\n    jwks_uri: "https://idp.test/jwks"\n    audiences: [api]\n`);
+    const r = spawnSync(process.execPath, [MAIN, '--config', join(dir, 'c.yaml'), '--listen-http', `127.0.0.1:${taken}`, '--listen-grpc', `127.0.0.1:${await freePort()}`], { encoding: 'utf8', timeout: 15_000 });
+    blocker.close();
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('failed to start');
+  });
+});
