@@ -42,6 +42,12 @@ export function createCore(config: Config, runtime: Runtime): Core {
   );
   const readiness: Readiness = {
     isReady: () => sources.every((s) => s.isReady()),
+    details: () => ({
+      issuers: sources.map((s) => {
+        const st = s.status();
+        return { issuer: st.issuer, ready: st.ready, keys: st.keys.length, fetched_at: iso(st.fetchedAt), last_error: st.lastError };
+      }),
+    }),
     onChange(listener) {
       const offs = sources.map((s) => s.onChange(listener));
       return () => offs.forEach((off) => off());
@@ -96,4 +102,24 @@ function keySource(issuer: IssuerConfig, config: Config, runtime: Runtime): KeyS
     ...(runtime.random ? { random: runtime.random } : {}),
     ...(runtime.onKeyEvent ? { onEvent: runtime.onKeyEvent } : {}),
   });
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** The GET /keys admin view: every issuer's key state, public JWK members only. */
+export function keysView(core: Core): unknown {
+  return {
+    issuers: core.sources.map((s) => {
+      const st = s.status();
+      return {
+        issuer: st.issuer,
+        source: st.location,
+        ready: st.ready,
+        fetched_at: iso(st.fetchedAt),
+        last_attempt_at: iso(st.lastAttemptAt),
+        last_error: st.lastError,
+        keys: st.keys,
+      };
+    }),
+  };
 }

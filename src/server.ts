@@ -5,12 +5,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from './config/types.ts';
-import { createCore, type Core, type Runtime } from './app.ts';
+import { createCore, keysView, type Core, type Runtime } from './app.ts';
 import { startGrpcServer } from './transports/grpc/server.ts';
 import { startHttpServer } from './transports/http/server.ts';
 
 export interface StartOptions {
-  /** Extra GET routes on the HTTP listener (the demo serves its JWKS here). */
+  /** Extra routes on the HTTP listener (the demo serves its JWKS here). `/keys` is always there. */
   readonly routes?: ReadonlyMap<string, (req: IncomingMessage, res: ServerResponse) => void>;
 }
 
@@ -24,12 +24,20 @@ export interface Running {
 
 export async function startPortcullis(config: Config, runtime: Runtime, options: StartOptions = {}): Promise<Running> {
   const core = createCore(config, runtime);
+  const routes = new Map(options.routes);
+  routes.set('/keys', (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method_not_allowed"}');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(keysView(core)));
+  });
   const http = await startHttpServer({
     address: config.listen.http,
     config,
     authorizer: core.authorizer,
     readiness: core.readiness,
-    ...(options.routes ? { routes: options.routes } : {}),
+    routes,
   });
   let grpc;
   try {

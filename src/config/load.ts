@@ -107,7 +107,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     if (tokenHeaders.some((t) => t.name === header)) problems.push(`identity_headers.${claim}: "${header}" is also a token header`);
   }
   if (raw.jwks.min_refresh > raw.jwks.refresh_interval) problems.push('jwks.min_refresh: must not exceed jwks.refresh_interval');
-  if (raw.listen.grpc === raw.listen.http) problems.push('listen: grpc and http must use different addresses');
+  if (raw.listen.grpc === raw.listen.http && !raw.listen.grpc.endsWith(':0')) problems.push('listen: grpc and http must use different addresses');
   if (tokenHeaders.length === 0 && raw.tokens.cookies.length === 0) problems.push('tokens: at least one header or cookie must carry the token');
   if (['/healthz', '/readyz', '/keys'].includes(raw.forward_auth.path)) problems.push(`forward_auth.path: ${raw.forward_auth.path} is reserved`);
 

@@ -68,6 +68,8 @@ export interface Authorizer {
 /** Readiness as the health endpoints see it: ready once every issuer's keys have loaded once. */
 export interface Readiness {
   isReady(): boolean;
+  /** Why (not) ready, for the /readyz body: per-issuer key state. Never key material. */
+  details?(): Record<string, unknown>;
   /** Called whenever readiness may have changed. Returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
 }

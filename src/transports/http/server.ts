@@ -97,7 +97,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       if (path === '/healthz') return health(req, res, true, { status: 'ok' });
       if (path === '/readyz') {
         const ready = opts.readiness.isReady();
-        return health(req, res, ready, { status: ready ? 'ready' : 'not_ready' });
+        return health(req, res, ready, { status: ready ? 'ready' : 'not_ready', ...opts.readiness.details?.() });
       }
       const route = opts.routes?.get(path);
       if (route !== undefined) {
