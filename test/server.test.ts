@@ -9,6 +9,10 @@ import { buildConfig } from '../src/config/load.ts';
 import { jwksOf, makeKey, signToken, ISSUER, NOW_S } from './support/tokens.ts';
 import { startJwksServer, type JwksServer } from './support/jwks-server.ts';
 
+interface KeysView {
+  issuers: { issuer: string; fetched_at: string; last_error: string | null; keys: { kid: string }[] }[];
+}
+
 let running: Running | undefined;
 let jwks: JwksServer | undefined;
 afterEach(async () => {
@@ -32,7 +36,7 @@ describe('GET /keys', () => {
     const leaky = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
     jwks = await startJwksServer({ kind: 'serve', body: { keys: [{ ...leaky, kid: 'leaky', use: 'sig' }] } });
     running = await startPortcullis(config({ jwks_uri: jwks.url }), runtime);
-    const view = await (await fetch(`${running.httpUrl}/keys`)).json();
+    const view = (await (await fetch(`${running.httpUrl}/keys`)).json()) as KeysView;
     expect(view.issuers[0]).toMatchObject({ issuer: ISSUER, source: jwks.url, ready: true, last_error: null, keys: [{ kid: 'leaky', kty: 'EC', crv: 'P-256' }] });
     expect(view.issuers[0].fetched_at).toBe(new Date(now()).toISOString());
     expect(JSON.stringify(view)).not.toContain(String(leaky.d));
@@ -73,7 +77,7 @@ describe('jwks_file', () => {
     writeFileSync(file, '{"keys": [');
     expect((await ask(await signToken(k3))).status).toBe(401);
     expect((await ask(await signToken(k1, { jti: 'fresh' }))).status).toBe(200);
-    const view = await (await fetch(`${running.httpUrl}/keys`)).json();
+    const view = (await (await fetch(`${running.httpUrl}/keys`)).json()) as KeysView;
     expect(view.issuers[0].last_error).toContain('is not JSON');
     expect(view.issuers[0].keys.map((k: { kid: string }) => k.kid)).toEqual(['k1', 'k2']);
   });

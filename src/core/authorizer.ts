@@ -10,6 +10,7 @@ import { extractToken } from './token.ts';
 import { identityHeaders } from './identity.ts';
 import { buildDeny, type DenyContext } from './deny.ts';
 import type { Verifier } from './verify.ts';
+import { inSpan } from './tracing.ts';
 
 export class CoreAuthorizer implements Authorizer {
   readonly #config: Config;
@@ -17,6 +18,7 @@ export class CoreAuthorizer implements Authorizer {
   readonly #excluded: PathMatcher;
   readonly #deny: DenyContext;
   readonly #noIdentity: readonly IdentityHeader[];
+  readonly #identityCache = new WeakMap<object, readonly IdentityHeader[]>();
 
   constructor(config: Config, verifier: Verifier) {
     this.#config = config;
@@ -46,17 +48,42 @@ export class CoreAuthorizer implements Authorizer {
     }
     if (found.kind === 'error') return buildDeny({ status: 401, reason: found.reason, message: found.message, tokenOffered: true }, this.#deny);
 
-    const result = await this.#verifier.verify(found.token);
+    const tokenBytes = found.token.length;
+    const result = await inSpan('portcullis.verify_token', { 'portcullis.token.source': found.source }, async (span) => {
+      const r = await this.#verifier.verify(found.token);
+      span.setAttributes({
+        'portcullis.token.valid': r.ok,
+        ...(r.issuer !== undefined ? { 'portcullis.issuer': r.issuer } : {}),
+        ...(r.ok && r.kid !== undefined ? { 'portcullis.kid': r.kid } : {}),
+        ...(!r.ok ? { 'portcullis.reason': r.reason } : {}),
+      });
+      return r;
+    });
     if (!result.ok) {
-      return buildDeny({ status: result.status, reason: result.reason, message: result.message, tokenOffered: true, ...(result.issuer !== undefined ? { issuer: result.issuer } : {}) }, this.#deny);
+      return {
+        ...buildDeny({ status: result.status, reason: result.reason, message: result.message, tokenOffered: true, ...(result.issuer !== undefined ? { issuer: result.issuer } : {}) }, this.#deny),
+        tokenBytes,
+      };
     }
     return {
       kind: 'allow',
       reason: Reasons.tokenValid,
-      identity: identityHeaders(result.claims, this.#config.identityHeaders, this.#config.identityHeaderMaxBytes),
+      identity: this.#identityOf(result.claims),
       claims: result.claims,
       issuer: result.issuer,
+      ...(result.kid !== undefined ? { kid: result.kid } : {}),
+      tokenBytes,
     };
+  }
+
+  /** Identity depends only on the claims object, which the token cache keeps stable: compute it once per token. */
+  #identityOf(claims: Readonly<Record<string, unknown>>): readonly IdentityHeader[] {
+    let identity = this.#identityCache.get(claims);
+    if (!identity) {
+      identity = Object.freeze(identityHeaders(claims, this.#config.identityHeaders, this.#config.identityHeaderMaxBytes));
+      this.#identityCache.set(claims, identity);
+    }
+    return identity;
   }
 
   #anonymous(reason: Allow['reason']): Allow {

@@ -40,6 +40,9 @@ export interface Allow {
   /** Verified claims (only when a token was verified). */
   readonly claims?: Readonly<Record<string, unknown>>;
   readonly issuer?: string;
+  readonly kid?: string;
+  /** Size of the token that was checked (metrics: cookie/header bloat). */
+  readonly tokenBytes?: number;
 }
 
 export interface Deny {
@@ -56,6 +59,7 @@ export interface Deny {
   /** Every configured identity header name: a deny never lets one through. */
   readonly identity: readonly IdentityHeader[];
   readonly issuer?: string;
+  readonly tokenBytes?: number;
 }
 
 export type Decision = Allow | Deny;

@@ -1,6 +1,7 @@
 /** Where key documents come from: an HTTPS JWKS endpoint (direct or via OIDC discovery), a file (mounted secret), or inline config. */
 import { readFile } from 'node:fs/promises';
 import type { LoadedDocument } from './source.ts';
+import { inSpan } from '../tracing.ts';
 
 export type FetchLike = (url: string, init: { signal: AbortSignal; headers: Record<string, string>; redirect: 'error' }) => Promise<Response>;
 
@@ -51,7 +52,15 @@ export function discoveryLoader(o: DiscoveryLoaderOptions): () => Promise<Loaded
   };
 }
 
-async function fetchJson(url: string, o: Omit<HttpLoaderOptions, 'url'>): Promise<LoadedDocument> {
+function fetchJson(url: string, o: Omit<HttpLoaderOptions, 'url'>): Promise<LoadedDocument> {
+  return inSpan('portcullis.jwks_fetch', { 'url.full': url }, async (span) => {
+    const doc = await fetchJsonUntraced(url, o);
+    span.setAttribute('portcullis.jwks.outcome', 'ok');
+    return doc;
+  });
+}
+
+async function fetchJsonUntraced(url: string, o: Omit<HttpLoaderOptions, 'url'>): Promise<LoadedDocument> {
   const signal = AbortSignal.timeout(o.timeoutMs);
   let res: Response;
   try {
