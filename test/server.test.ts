@@ -37,8 +37,8 @@ describe('GET /keys', () => {
     jwks = await startJwksServer({ kind: 'serve', body: { keys: [{ ...leaky, kid: 'leaky', use: 'sig' }] } });
     running = await startPortcullis(config({ jwks_uri: jwks.url }), runtime);
     const view = (await (await fetch(`${running.httpUrl}/keys`)).json()) as KeysView;
-    expect(view.issuers[0]).toMatchObject({ issuer: ISSUER, source: jwks.url, ready: true, last_error: null, keys: [{ kid: 'leaky', kty: 'EC', crv: 'P-256' }] });
-    expect(view.issuers[0].fetched_at).toBe(new Date(now()).toISOString());
+    expect(view.issuers[0]!).toMatchObject({ issuer: ISSUER, source: jwks.url, ready: true, last_error: null, keys: [{ kid: 'leaky', kty: 'EC', crv: 'P-256' }] });
+    expect(view.issuers[0]!.fetched_at).toBe(new Date(now()).toISOString());
     expect(JSON.stringify(view)).not.toContain(String(leaky.d));
   });
 
@@ -78,7 +78,7 @@ describe('jwks_file', () => {
     expect((await ask(await signToken(k3))).status).toBe(401);
     expect((await ask(await signToken(k1, { jti: 'fresh' }))).status).toBe(200);
     const view = (await (await fetch(`${running.httpUrl}/keys`)).json()) as KeysView;
-    expect(view.issuers[0].last_error).toContain('is not JSON');
-    expect(view.issuers[0].keys.map((k: { kid: string }) => k.kid)).toEqual(['k1', 'k2']);
+    expect(view.issuers[0]!.last_error).toContain('is not JSON');
+    expect(view.issuers[0]!.keys.map((k: { kid: string }) => k.kid)).toEqual(['k1', 'k2']);
   });
 });
