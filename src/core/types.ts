@@ -24,6 +24,12 @@ export interface AuthRequest {
   readonly contextExtensions: ReadonlyMap<string, string>;
   /** Peer address of the original client as reported by the proxy, for logs only. */
   readonly clientAddress?: string;
+  /**
+   * Trace-context headers of the transport call itself when they differ from the original request's (the gRPC
+   * metadata of a Check: traceparent, tracestate, b3, x-b3-*), lower-cased. For telemetry only (continuing the
+   * caller's trace); never changes a decision. Absent when the call carried none.
+   */
+  readonly transportHeaders?: HeaderMap;
 }
 
 /** One configured identity header and the value this decision gives it; `undefined` = not set by this decision. */
