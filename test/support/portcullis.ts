@@ -76,7 +76,7 @@ export function portcullisConfig(jwksUri: string, opts: Pick<PortcullisOptions, 
     forward_auth: { path: '/auth', original_request: opts.originalRequest ?? 'x-forwarded' },
     ...opts.config,
   };
-  // The listen addresses are set after validation: the schema refuses two equal addresses, and both are port 0 here.
+  // Both listeners on port 0, set after validation: the check that grpc and http differ is about real ports.
   const validated = buildConfig(doc, 'test/support/portcullis.ts', process.cwd());
   return Object.freeze({ ...validated, listen: Object.freeze({ grpc: '127.0.0.1:0', http: '127.0.0.1:0' }) });
 }
