@@ -108,11 +108,13 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
   }
   if (raw.jwks.min_refresh > raw.jwks.refresh_interval) problems.push('jwks.min_refresh: must not exceed jwks.refresh_interval');
   if (raw.listen.grpc === raw.listen.http && !raw.listen.grpc.endsWith(':0')) problems.push('listen: grpc and http must use different addresses');
+  const admin = raw.listen.admin;
+  if (admin !== undefined && (admin === raw.listen.grpc || admin === raw.listen.http) && !admin.endsWith(':0')) problems.push('listen.admin: must differ from grpc and http');
   if (tokenHeaders.length === 0 && raw.tokens.cookies.length === 0) problems.push('tokens: at least one header or cookie must carry the token');
-  if (['/healthz', '/readyz', '/keys'].includes(raw.forward_auth.path)) problems.push(`forward_auth.path: ${raw.forward_auth.path} is reserved`);
+  if (['/healthz', '/readyz', '/keys', '/metrics'].includes(raw.forward_auth.path)) problems.push(`forward_auth.path: ${raw.forward_auth.path} is reserved`);
 
   return {
-    listen: { grpc: raw.listen.grpc, http: raw.listen.http },
+    listen: { grpc: raw.listen.grpc, http: raw.listen.http, ...(admin !== undefined ? { admin } : {}) },
     realm: raw.realm,
     issuers,
     tokens: { headers: tokenHeaders, cookies: raw.tokens.cookies, maxBytes: raw.tokens.max_bytes },
@@ -130,6 +132,12 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       maxBytes: raw.jwks.max_bytes,
     },
     cache: { maxEntries: raw.cache.max_entries, maxBytes: raw.cache.max_bytes, negativeTtlMs: raw.cache.negative_ttl },
+    telemetry: {
+      recordSubject: raw.telemetry.record_subject,
+      logLevel: raw.telemetry.log_level,
+      logAllows: raw.telemetry.log_allows === true ? 1 : raw.telemetry.log_allows === false ? 0 : raw.telemetry.log_allows,
+      metrics: raw.telemetry.metrics,
+    },
     // The demo's key lives in one process, so the demo runs one.
     workers: demo ? 1 : (raw.workers ?? availableParallelism()),
     demo,

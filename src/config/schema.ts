@@ -65,6 +65,16 @@ const listenAddress = string((s) => {
   return m && Number(m[2]) <= 65535 ? null : `"${s}" must be host:port or unix:/path`;
 });
 
+/** `admin` (optional): a separate listener for /metrics. */
+const listen = object({ grpc: def(listenAddress, '127.0.0.1:9001'), http: def(listenAddress, '127.0.0.1:9002'), admin: opt(listenAddress) });
+
+/** `true` / `false`, or the share of cases from 0 to 1. */
+const sampleRate: Parser<boolean | number> = (v, path, errors) => {
+  if (typeof v === 'boolean' || (typeof v === 'number' && v >= 0 && v <= 1)) return v;
+  errors.push(`${path}: must be true, false or a rate from 0 to 1, got ${JSON.stringify(v)}`);
+  return INVALID;
+};
+
 const issuer = object({
   issuer: req(string((s) => (s === '' ? 'must not be empty' : null))),
   jwks_uri: opt(url()),
@@ -81,10 +91,7 @@ const issuer = object({
 });
 
 export const configSchema = object({
-  listen: def(object({ grpc: def(listenAddress, '127.0.0.1:9001'), http: def(listenAddress, '127.0.0.1:9002') }), {
-    grpc: '127.0.0.1:9001',
-    http: '127.0.0.1:9002',
-  }),
+  listen: def(listen, { grpc: '127.0.0.1:9001', http: '127.0.0.1:9002' } as Exclude<ReturnType<typeof listen>, typeof INVALID>),
   realm: def(string((s) => (/^[\x20-\x7e]+$/.test(s) && !/["\\]/.test(s) ? null : 'must be printable ASCII without quotes or backslashes')), 'portcullis'),
   issuers: req(array(issuer, { min: 1 })),
   tokens: def(
@@ -113,6 +120,15 @@ export const configSchema = object({
       negative_ttl: def(duration(0), 10_000),
     }),
     { max_entries: 100_000, max_bytes: 67_108_864, negative_ttl: 10_000 },
+  ),
+  telemetry: def(
+    object({
+      record_subject: def(boolean, false),
+      log_level: def(oneOf(['debug', 'info', 'warn', 'error'] as const), 'info'),
+      log_allows: def(sampleRate, false),
+      metrics: def(boolean, true),
+    }),
+    { record_subject: false, log_level: 'info', log_allows: false, metrics: true },
   ),
   workers: opt(integer(1, 256)),
   jwks: def(

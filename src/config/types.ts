@@ -42,8 +42,20 @@ export interface IdentityHeaderMapping {
 
 export type OriginalRequestHeaders = 'x-forwarded' | 'x-original';
 
+export interface TelemetryConfig {
+  /** Put the token subject (`sub`) on server spans and allow log lines. Off: it is personal data. */
+  readonly recordSubject: boolean;
+  /** Decision log level: denies log at info (503 keys_unavailable at warn, internal_error at error), allows at debug. */
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Share of allows that get a log line whatever the level: 0 (default) … 1 (`log_allows: true`). */
+  readonly logAllows: number;
+  /** Prometheus /metrics (on listen.admin, else on the HTTP listener). */
+  readonly metrics: boolean;
+}
+
 export interface Config {
-  readonly listen: { readonly grpc: string; readonly http: string };
+  /** `admin`: a separate listener for /metrics; without it /metrics is served on the HTTP listener. */
+  readonly listen: { readonly grpc: string; readonly http: string; readonly admin?: string };
   readonly realm: string;
   readonly issuers: readonly IssuerConfig[];
   readonly tokens: {
@@ -76,6 +88,7 @@ export interface Config {
     /** How long a token that failed for good is remembered; 0 disables. */
     readonly negativeTtlMs: number;
   };
+  readonly telemetry: TelemetryConfig;
   /** Server processes sharing the listeners (default: available parallelism). */
   readonly workers: number;
   /** True only for the built-in demo (no config given). */
