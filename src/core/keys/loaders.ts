@@ -10,6 +10,8 @@ export interface HttpLoaderOptions {
   readonly fetch: FetchLike;
   readonly timeoutMs: number;
   readonly maxBytes: number;
+  /** Whose keys these are (the jwks_fetch span's portcullis.issuer). */
+  readonly issuer?: string;
 }
 
 export function httpLoader(o: HttpLoaderOptions): () => Promise<LoadedDocument> {
@@ -53,10 +55,16 @@ export function discoveryLoader(o: DiscoveryLoaderOptions): () => Promise<Loaded
 }
 
 function fetchJson(url: string, o: Omit<HttpLoaderOptions, 'url'>): Promise<LoadedDocument> {
-  return inSpan('portcullis.jwks_fetch', { 'url.full': url }, async (span) => {
-    const doc = await fetchJsonUntraced(url, o);
-    span.setAttribute('portcullis.jwks.outcome', 'ok');
-    return doc;
+  const attributes = o.issuer === undefined ? { 'url.full': url } : { 'url.full': url, 'portcullis.issuer': o.issuer };
+  return inSpan('portcullis.jwks_fetch', attributes, async (span) => {
+    try {
+      const doc = await fetchJsonUntraced(url, o);
+      span.setAttribute('portcullis.jwks.outcome', 'ok');
+      return doc;
+    } catch (e) {
+      span.setAttribute('portcullis.jwks.outcome', 'error');
+      throw e;
+    }
   });
 }
 
