@@ -1,7 +1,7 @@
 /**
  * One safe normalization of the original request path, used to match `excludes` (and later, routes).
  *
- * Steps: cut query and fragment, strictly percent-decode, merge duplicate slashes, remove dot segments.
+ * Steps: cut the query, strictly percent-decode, merge duplicate slashes.
  * A path that cannot be normalized unambiguously returns `null`: callers must then treat it as matching
  * nothing that grants access (a `null` path is never excluded). Ambiguous means some server behind the proxy
  * could read it differently from us:
@@ -10,6 +10,8 @@
  *   - invalid percent-encoding or bytes that are not UTF-8;
  *   - a `%` that survives decoding (double encoding: `%252e` is `%2e` to us and `.` to a decoding backend);
  *   - a `;` (path parameters: Tomcat/Spring read `/public/..;/admin` as `/admin`);
+ *   - a `.` or `..` segment, raw or encoded (backends disagree on resolving them: see below);
+ *   - a raw `#` before the query (a fragment is never sent; a backend may treat it as a path character);
  *   - anything that is not origin-form (`*`, absolute-form, empty).
  * Never parse with `new URL(path, base)`: `//healthz/../admin` would become host `healthz`.
  */
@@ -17,12 +19,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const HEX = /^[0-9A-Fa-f]{2}$/;
 
 export function normalizePath(raw: string): string | null {
-  let end = raw.length;
   const q = raw.indexOf('?');
-  if (q !== -1) end = q;
-  const h = raw.indexOf('#');
-  if (h !== -1 && h < end) end = h;
-  const target = raw.slice(0, end);
+  const target = q === -1 ? raw : raw.slice(0, q);
+  // Clients never send a fragment; a raw '#' in a request target is something a backend may read as part of
+  // the path (`/public/x#/../../admin` is `/admin` to it), so it is ambiguous, not cut (GHSA-pxq7-h93f-9jrg).
+  if (target.includes('#')) return null;
   if (!target.startsWith('/')) return null;
 
   const decoded = percentDecode(target);
@@ -31,7 +32,11 @@ export function normalizePath(raw: string): string | null {
     const c = decoded.charCodeAt(i);
     if (c < 0x20 || c === 0x7f || c === 0x5c /* \ */ || c === 0x25 /* % */ || c === 0x3b /* ; */) return null;
   }
-  return removeDotSegments(decoded.replace(/\/{2,}/g, '/'));
+  const merged = decoded.replace(/\/{2,}/g, '/');
+  // Dot segments: a backend that resolves them and one that routes them literally read `/admin/../public/x` as
+  // different paths (Express routes it under /admin). Browsers never send them, so such a path is ambiguous.
+  if (/\/\.\.?(?:\/|$)/.test(merged)) return null;
+  return merged;
 }
 
 /** Strict decoding: every `%` must start a valid escape, the bytes must be UTF-8, and `/` or `\` must not be encoded. */
@@ -59,24 +64,4 @@ function percentDecode(s: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** RFC 3986 section 5.2.4, on a path that starts with '/' and has no empty segments left. */
-function removeDotSegments(path: string): string {
-  const segments = path.split('/');
-  const out: string[] = [];
-  // segments[0] is '' (leading slash).
-  for (let i = 1; i < segments.length; i++) {
-    const seg = segments[i]!;
-    const last = i === segments.length - 1;
-    if (seg === '.') {
-      if (last) out.push('');
-    } else if (seg === '..') {
-      out.pop();
-      if (last) out.push('');
-    } else {
-      out.push(seg);
-    }
-  }
-  return '/' + out.join('/');
 }

@@ -183,6 +183,11 @@ describe.each(CASES)('JWT end to end through $proxy ($mode)', ({ proxy: proxyNam
     { path: '/public\\..\\admin' }, // backslash
     { path: '/PUBLIC/x' }, // excludes are case-sensitive
     { path: '/public/x%00', nginx: 400 }, // nginx refuses an encoded NUL itself; Caddy passes it and we deny
+    // Dot segments that would resolve INTO an excluded path: neither proxy resolves them, and an app that routes
+    // them literally (Express: /admin/../public/x is under /admin) would serve a protected route. Ambiguous: token needed.
+    { path: '/admin/%2e%2e/public/x' },
+    { path: '/admin/../public/x' },
+    { path: '/./public/x' },
   ];
 
   it.each(DENIED_TRICKS)('never lets the tokenless trick $path reach the app', async ({ path, nginx }) => {
@@ -190,16 +195,6 @@ describe.each(CASES)('JWT end to end through $proxy ($mode)', ({ proxy: proxyNam
     expect(res.status).toBe(proxyName === 'nginx' && nginx !== undefined ? nginx : 401);
     expect(reached()).toHaveLength(0);
   });
-
-  it.each(['/admin/%2e%2e/public/x', '/admin/../public/x', '/./public/x'])(
-    'lets %s, whose dot segments resolve into /public/, through without a token: the app receives exactly that target',
-    async (path) => {
-      const res = await client('GET', path);
-      expect(res.status).toBe(200);
-      expect(onlyRequest().url).toBe(path);
-      expect(onlyRequest().headers['x-auth-subject']).toEqual(unset);
-    },
-  );
 
   it('lets a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) through without a token', async () => {
     const res = await client('OPTIONS', '/orders/7', [
