@@ -92,7 +92,7 @@ export interface Field<T> {
 }
 
 export const req = <T>(parse: Parser<T>): Field<T> => ({ parse });
-export const opt = <T>(parse: Parser<T>): Field<T> => ({ parse, optional: true });
+export const opt = <T>(parse: Parser<T>): Field<T | undefined> => ({ parse, optional: true });
 export const def = <T>(parse: Parser<T>, value: NoInfer<T>): Field<T> => ({ parse, default: value });
 
 type Shape = Record<string, Field<unknown>>;

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { configSchema, insecureUrlProblem, type RawConfig } from './schema.ts';
 import { INVALID } from './kit.ts';
 import type { Config, IssuerConfig } from './types.ts';
+import { toPolicyConfig } from './policy.ts';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -131,6 +132,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       maxStaleMs: raw.jwks.max_stale,
       maxBytes: raw.jwks.max_bytes,
     },
+    policy: toPolicyConfig(raw, seenIssuers, seenHeaders, problems),
     cache: { maxEntries: raw.cache.max_entries, maxBytes: raw.cache.max_bytes, negativeTtlMs: raw.cache.negative_ttl },
     telemetry: {
       recordSubject: raw.telemetry.record_subject,

@@ -3,30 +3,13 @@
  */
 import { anything, array, boolean, def, duration, integer, INVALID, object, oneOf, opt, record, req, string, type Parser } from './kit.ts';
 import { patternProblem } from '../core/glob.ts';
+import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
+import { login, policy, route, upstream } from './policy-schema.ts';
 import type { Algorithm } from './types.ts';
 
 export const ASYMMETRIC_ALGORITHMS: readonly Algorithm[] = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
 ];
-
-/** Headers a claim may never be written to: the request's own framing, credentials and the trust headers. */
-const FORBIDDEN_HEADERS = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'authorization', 'host', 'cookie', 'set-cookie', 'content-length', 'content-type',
-  'forwarded', 'x-real-ip', 'x-request-id', 'traceparent', 'tracestate',
-]);
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-export function identityHeaderProblem(name: string): string | null {
-  const lower = name.toLowerCase();
-  if (lower.startsWith(':')) return `"${name}" is a pseudo-header`;
-  if (!HEADER_NAME.test(name)) return `"${name}" is not a valid header name`;
-  if (FORBIDDEN_HEADERS.has(lower)) return `"${name}" may not carry a claim (hop-by-hop, credential or framing header)`;
-  if (lower.startsWith('x-forwarded-') || lower.startsWith('x-original-') || lower.startsWith('x-envoy-')) {
-    return `"${name}" may not carry a claim (the proxies' trust headers)`;
-  }
-  return null;
-}
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -106,6 +89,10 @@ export const configSchema = object({
   excludes: def(array(string(patternProblem), { unique: true }), [] as string[]),
   identity_headers: def(record(string(identityHeaderProblem)), { sub: 'x-auth-subject' } as Record<string, string>),
   identity_header_max_bytes: def(integer(16, 65_536), 4096),
+  routes: def(array(route), []),
+  policies: def(record(policy), {}),
+  login: opt(login),
+  upstream: def(upstream, { forward_token: true, payload_header: undefined }),
   forward_auth: def(
     object({
       path: def(string((s) => (s.startsWith('/') && !s.includes('?') ? null : 'must be a path starting with "/"')), '/auth'),

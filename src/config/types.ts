@@ -1,4 +1,5 @@
 /** The validated, frozen configuration every other module receives. Built only by `config/load.ts`. */
+import type { PolicyConfig } from '../core/policy/types.ts';
 
 export type Algorithm =
   | 'RS256' | 'RS384' | 'RS512'
@@ -81,6 +82,8 @@ export interface Config {
     readonly maxStaleMs: number;
     readonly maxBytes: number;
   };
+  /** Routes, named policies, login redirect, upstream shaping. */
+  readonly policy: PolicyConfig;
   readonly cache: {
     /** 0 disables the verified-token cache. */
     readonly maxEntries: number;

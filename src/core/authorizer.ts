@@ -1,56 +1,106 @@
 /**
  * The core decision: AuthRequest → Decision. Transport-free; every outcome, including bugs, is a Decision.
+ *
+ * preflight → excluded path → rule (Envoy-named policy, first matching route, or default) → token → verify →
+ * rule requirements → allow with identity.
  */
 import type { Config } from '../config/types.ts';
-import type { Allow, AuthRequest, Authorizer, Decision, IdentityHeader } from './types.ts';
-import { Reasons } from './reasons.ts';
+import type { Allow, AuthRequest, Authorizer, Decision, Deny, IdentityHeader } from './types.ts';
+import { Reasons, type ReasonCode } from './reasons.ts';
 import { normalizePath } from './path.ts';
 import { compileExcludes, type PathMatcher } from './glob.ts';
 import { extractToken } from './token.ts';
-import { identityHeaders } from './identity.ts';
-import { buildDeny, type DenyContext } from './deny.ts';
+import { headerValue } from './identity.ts';
+import { buildDeny, buildRedirect, type DenyContext } from './deny.ts';
 import type { Verifier } from './verify.ts';
 import { inSpan } from './tracing.ts';
+import type { Explain } from './explain.ts';
+import { RouteTable } from './policy/routes.ts';
+import type { Rule } from './policy/types.ts';
+import { evaluate } from './policy/requirements.ts';
+import { isBrowserNavigation, loginLocation } from './policy/login.ts';
+import { upstreamTokenRemoval } from './upstream.ts';
 
 export class CoreAuthorizer implements Authorizer {
   readonly #config: Config;
   readonly #verifier: Verifier;
   readonly #excluded: PathMatcher;
+  readonly #routes: RouteTable;
   readonly #deny: DenyContext;
+  /** Every identity header any answer can set (global, per-rule, payload), in a fixed order. */
+  readonly #identityNames: readonly string[];
   readonly #noIdentity: readonly IdentityHeader[];
-  readonly #identityCache = new WeakMap<object, readonly IdentityHeader[]>();
+  readonly #identityCache = new WeakMap<object, Map<Rule, readonly IdentityHeader[]>>();
 
   constructor(config: Config, verifier: Verifier) {
     this.#config = config;
     this.#verifier = verifier;
     this.#excluded = compileExcludes(config.excludes);
-    this.#noIdentity = Object.freeze(config.identityHeaders.map(({ header }) => Object.freeze({ name: header, value: undefined })));
+    this.#routes = new RouteTable(config.policy);
+    const rules = [...config.policy.routes.map((r) => r.rule), ...config.policy.policies.values()];
+    this.#identityNames = [
+      ...new Set([
+        ...config.identityHeaders.map((h) => h.header),
+        ...rules.flatMap((r) => r.identityHeaders.map((h) => h.header)),
+        ...(config.policy.payloadHeader !== null ? [config.policy.payloadHeader] : []),
+      ]),
+    ];
+    this.#noIdentity = Object.freeze(this.#identityNames.map((name) => Object.freeze({ name, value: undefined })));
     this.#deny = { realm: config.realm, cleared: this.#noIdentity };
   }
 
-  async check(request: AuthRequest): Promise<Decision> {
+  async check(request: AuthRequest, explain?: Explain): Promise<Decision> {
     try {
-      return await this.#decide(request);
-    } catch (e) {
+      return await this.#decide(request, explain);
+    } catch {
       // A bug must never become an allow, nor a transport error (Envoy's failure_mode_allow would allow it).
       return buildDeny({ status: 503, reason: Reasons.internalError, message: 'internal error', tokenOffered: false }, this.#deny);
     }
   }
 
-  async #decide(request: AuthRequest): Promise<Decision> {
-    if (this.#config.skipPreflight && isPreflight(request)) return this.#anonymous(Reasons.preflight);
+  async #decide(request: AuthRequest, explain?: Explain): Promise<Decision> {
+    const step = (check: string, ok: boolean, detail: string) => explain?.({ check, ok, detail });
+    if (this.#config.skipPreflight && isPreflight(request)) {
+      step('CORS preflight', true, 'OPTIONS with Origin and Access-Control-Request-Method passes without a token');
+      return this.#anonymous(Reasons.preflight);
+    }
     const path = normalizePath(request.path);
-    if (path !== null && this.#excluded(path)) return this.#anonymous(Reasons.pathExcluded);
+    step('path', path !== null, path === null ? 'cannot be normalized unambiguously; it is never excluded' : `normalized to ${path}`);
+    if (path !== null && this.#excluded(path)) {
+      step('excludes', true, `${path} is excluded: no token needed`);
+      return this.#anonymous(Reasons.pathExcluded);
+    }
+
+    const selected = this.#routes.select(request, path);
+    if (selected.kind === 'ambiguous_path') {
+      step('route', false, 'the path is ambiguous and routes depend on paths');
+      return buildDeny({ status: 403, reason: Reasons.pathAmbiguous, message: 'the request path cannot be normalized unambiguously', tokenOffered: false }, this.#deny);
+    }
+    if (selected.kind === 'unknown_policy') {
+      step('route', false, `Envoy named policy ${JSON.stringify(selected.name)}, which is not configured`);
+      return buildDeny({ status: 403, reason: Reasons.policyUnknown, message: `no policy named ${JSON.stringify(selected.name.slice(0, 64))}`, tokenOffered: false }, this.#deny);
+    }
+    const rule = selected.rule;
+    step('route', true, `rule ${rule.name} (anonymous ${rule.anonymous})`);
 
     const found = extractToken(request.headers, this.#config.tokens);
     if (found.kind === 'none') {
-      return buildDeny({ status: 401, reason: Reasons.tokenMissing, message: 'no token in the request', tokenOffered: false }, this.#deny);
+      if (rule.anonymous === 'optional') {
+        step('token', true, 'none sent; this rule allows anonymous requests');
+        return { ...this.#anonymous(Reasons.anonymous), rule: rule.name };
+      }
+      step('token', false, 'no token in the request');
+      return this.#unauthenticated(request, path, rule, Reasons.tokenMissing, 'no token in the request', false);
     }
-    if (found.kind === 'error') return buildDeny({ status: 401, reason: found.reason, message: found.message, tokenOffered: true }, this.#deny);
+    if (found.kind === 'error') {
+      step('token', false, found.message);
+      return this.#unauthenticated(request, path, rule, found.reason, found.message, true);
+    }
+    step('token', true, `found in ${found.source}`);
 
     const tokenBytes = found.token.length;
     const result = await inSpan('portcullis.verify_token', { 'portcullis.token.source': found.source }, async (span) => {
-      const r = await this.#verifier.verify(found.token);
+      const r = await this.#verifier.verify(found.token, explain);
       span.setAttributes({
         'portcullis.token.valid': r.ok,
         ...(r.issuer !== undefined ? { 'portcullis.issuer': r.issuer } : {}),
@@ -60,28 +110,62 @@ export class CoreAuthorizer implements Authorizer {
       return r;
     });
     if (!result.ok) {
-      return {
-        ...buildDeny({ status: result.status, reason: result.reason, message: result.message, tokenOffered: true, ...(result.issuer !== undefined ? { issuer: result.issuer } : {}) }, this.#deny),
-        tokenBytes,
-      };
+      // A bad token is never downgraded to anonymous, even where anonymous requests are allowed.
+      const deny = result.status === 503
+        ? buildDeny({ status: 503, reason: result.reason, message: result.message, tokenOffered: true }, this.#deny)
+        : this.#unauthenticated(request, path, rule, result.reason, result.message, true);
+      return { ...deny, tokenBytes, rule: rule.name, ...(result.issuer !== undefined ? { issuer: result.issuer } : {}) };
     }
+
+    if (rule.require) {
+      const r = await inSpan('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, async () => evaluate(rule.require!, result.claims, result.issuer));
+      step('requirements', r.ok, r.ok ? `rule ${rule.name} is satisfied` : r.message);
+      if (!r.ok) {
+        const reason = r.missingScopes.length ? Reasons.scopeMissing : Reasons.requirementNotMet;
+        return {
+          ...buildDeny({ status: 403, reason, message: r.message, tokenOffered: true, scopes: r.missingScopes }, this.#deny),
+          issuer: result.issuer,
+          tokenBytes,
+          rule: rule.name,
+        };
+      }
+    }
+
+    const removal = this.#config.policy.forwardToken ? null : upstreamTokenRemoval(request.headers, this.#config.tokens);
     return {
       kind: 'allow',
       reason: Reasons.tokenValid,
-      identity: this.#identityOf(result.claims),
+      identity: this.#identityOf(result.claims, rule),
       claims: result.claims,
       issuer: result.issuer,
       ...(result.kid !== undefined ? { kid: result.kid } : {}),
       tokenBytes,
+      rule: rule.name,
+      ...(removal ? { stripHeaders: removal.strip, setHeaders: removal.set } : {}),
     };
   }
 
-  /** Identity depends only on the claims object, which the token cache keeps stable: compute it once per token. */
-  #identityOf(claims: Readonly<Record<string, unknown>>): readonly IdentityHeader[] {
-    let identity = this.#identityCache.get(claims);
+  /** 401, or a login redirect for browser navigations on rules that have one. */
+  #unauthenticated(request: AuthRequest, path: string | null, rule: Rule, reason: ReasonCode, message: string, tokenOffered: boolean): Deny {
+    if (rule.login && isBrowserNavigation(request)) {
+      return { ...buildRedirect(loginLocation(rule.login, request, path), reason, message, this.#deny), rule: rule.name };
+    }
+    return { ...buildDeny({ status: 401, reason, message, tokenOffered }, this.#deny), rule: rule.name };
+  }
+
+  /** Identity depends only on the claims object (kept stable by the token cache) and the rule: computed once. */
+  #identityOf(claims: Readonly<Record<string, unknown>>, rule: Rule): readonly IdentityHeader[] {
+    let perRule = this.#identityCache.get(claims);
+    if (!perRule) this.#identityCache.set(claims, (perRule = new Map()));
+    let identity = perRule.get(rule);
     if (!identity) {
-      identity = Object.freeze(identityHeaders(claims, this.#config.identityHeaders, this.#config.identityHeaderMaxBytes));
-      this.#identityCache.set(claims, identity);
+      const max = this.#config.identityHeaderMaxBytes;
+      const values = new Map<string, string | undefined>();
+      for (const { claim, header } of [...this.#config.identityHeaders, ...rule.identityHeaders]) values.set(header, headerValue(claims[claim], max));
+      const payload = this.#config.policy.payloadHeader;
+      if (payload !== null) values.set(payload, Buffer.from(JSON.stringify(claims)).toString('base64url'));
+      identity = Object.freeze(this.#identityNames.map((name) => Object.freeze({ name, value: values.get(name) })));
+      perRule.set(rule, identity);
     }
     return identity;
   }

@@ -7,50 +7,71 @@ import type { IssuerConfig } from '../config/types.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 
 export type ClaimsResult =
-  | { readonly ok: true }
+  | { readonly ok: true; readonly note?: () => string }
   | { readonly ok: false; readonly reason: ReasonCode; readonly message: string };
 
 type Claims = Readonly<Record<string, unknown>>;
 
 const fail = (reason: ReasonCode, message: string): ClaimsResult => ({ ok: false, reason, message });
+const OK: ClaimsResult = { ok: true };
+/** The note is only rendered by `explain`: lazy, so the hot path formats nothing. */
+const pass = (note: () => string): ClaimsResult => ({ ok: true, note });
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-export function checkClaims(claims: Claims, issuer: IssuerConfig, nowMs: number): ClaimsResult {
-  const now = nowMs / 1000;
-  const leeway = issuer.leewayMs / 1000;
+type Check = (claims: Claims, issuer: IssuerConfig, now: number, leeway: number) => ClaimsResult;
 
-  const { exp, nbf, iat } = claims;
-  if (exp === undefined) return fail(Reasons.claimMissing, 'token has no "exp" claim');
-  if (!isTime(exp)) return fail(Reasons.claimInvalid, '"exp" must be a number');
-  if (nbf !== undefined && !isTime(nbf)) return fail(Reasons.claimInvalid, '"nbf" must be a number');
-  if (iat !== undefined && !isTime(iat)) return fail(Reasons.claimInvalid, '"iat" must be a number');
-
-  if (now - leeway >= exp) return fail(Reasons.tokenExpired, `token expired at ${isoTime(exp)}`);
-  if (nbf !== undefined && now + leeway < nbf) return fail(Reasons.tokenNotYetValid, `token not valid before ${isoTime(nbf)}`);
-  if (iat !== undefined && now + leeway < iat) return fail(Reasons.tokenNotYetValid, `token issued in the future (${isoTime(iat)})`);
-  if (issuer.maxTtlMs !== undefined) {
+/** Each registered-claim check, named for `explain`; `checkClaims` runs them in order and stops at the first failure. */
+export const CLAIM_CHECKS: readonly (readonly [string, Check])[] = [
+  ['exp', ({ exp }, _i, now, leeway) => {
+    if (exp === undefined) return fail(Reasons.claimMissing, 'token has no "exp" claim');
+    if (!isTime(exp)) return fail(Reasons.claimInvalid, '"exp" must be a number');
+    return now - leeway >= exp ? fail(Reasons.tokenExpired, `token expired at ${isoTime(exp)}`) : pass(() => `expires at ${isoTime(exp)}`);
+  }],
+  ['nbf', ({ nbf }, _i, now, leeway) => {
+    if (nbf === undefined) return pass(() => 'no "nbf"');
+    if (!isTime(nbf)) return fail(Reasons.claimInvalid, '"nbf" must be a number');
+    return now + leeway < nbf ? fail(Reasons.tokenNotYetValid, `token not valid before ${isoTime(nbf)}`) : pass(() => `valid since ${isoTime(nbf)}`);
+  }],
+  ['iat', ({ iat, exp }, issuer, now, leeway) => {
+    if (iat !== undefined && !isTime(iat)) return fail(Reasons.claimInvalid, '"iat" must be a number');
+    if (iat !== undefined && now + leeway < iat) return fail(Reasons.tokenNotYetValid, `token issued in the future (${isoTime(iat)})`);
+    if (issuer.maxTtlMs === undefined) return pass(() => iat === undefined ? 'no "iat"' : `issued at ${isoTime(iat)}`);
     if (iat === undefined) return fail(Reasons.claimMissing, 'token has no "iat" claim, needed to check max_ttl');
-    if ((exp - iat) * 1000 > issuer.maxTtlMs) {
+    if (isTime(exp) && (exp - iat) * 1000 > issuer.maxTtlMs) {
       return fail(Reasons.lifetimeTooLong, `token lifetime ${Math.round(exp - iat)}s exceeds max_ttl ${issuer.maxTtlMs / 1000}s`);
     }
-  }
+    const max = issuer.maxTtlMs;
+    return pass(() => `lifetime within max_ttl ${max / 1000}s`);
+  }],
+  ['sub', ({ sub }) => (sub !== undefined && typeof sub !== 'string' ? fail(Reasons.claimInvalid, '"sub" must be a string') : pass(() => sub === undefined ? 'no "sub"' : 'is a string'))],
+  ['aud', ({ aud }, issuer) => {
+    if (aud === undefined) return fail(Reasons.claimMissing, `token has no "aud" claim; expected one of ${describe(issuer.audiences)}`);
+    const received = typeof aud === 'string' ? [aud] : aud;
+    if (!Array.isArray(received) || received.length === 0 || !received.every((a) => typeof a === 'string')) {
+      return fail(Reasons.claimInvalid, '"aud" must be a string or a non-empty array of strings');
+    }
+    if (!received.some((a) => issuer.audiences.includes(a))) {
+      return fail(Reasons.audienceMismatch, `audience mismatch: expected one of ${describe(issuer.audiences)}, got ${describe(received)}`);
+    }
+    return pass(() => `${describe(received)} intersects ${describe(issuer.audiences)}`);
+  }],
+  ['required_claims', (claims, issuer) => {
+    for (const name of issuer.requiredClaims) {
+      if (claims[name] === undefined || claims[name] === null) return fail(Reasons.claimMissing, `token has no "${name}" claim`);
+    }
+    return pass(() => issuer.requiredClaims.length ? `present: ${issuer.requiredClaims.join(', ')}` : 'none required');
+  }],
+];
 
-  if (claims.sub !== undefined && typeof claims.sub !== 'string') return fail(Reasons.claimInvalid, '"sub" must be a string');
-
-  const aud = claims.aud;
-  if (aud === undefined) return fail(Reasons.claimMissing, `token has no "aud" claim; expected one of ${describe(issuer.audiences)}`);
-  const received = typeof aud === 'string' ? [aud] : aud;
-  if (!Array.isArray(received) || received.length === 0 || !received.every((a) => typeof a === 'string')) {
-    return fail(Reasons.claimInvalid, '"aud" must be a string or a non-empty array of strings');
+export function checkClaims(claims: Claims, issuer: IssuerConfig, nowMs: number, each?: (name: string, result: ClaimsResult) => void): ClaimsResult {
+  const now = nowMs / 1000;
+  const leeway = issuer.leewayMs / 1000;
+  for (const [name, check] of CLAIM_CHECKS) {
+    const r = check(claims, issuer, now, leeway);
+    each?.(name, r);
+    if (!r.ok) return r;
   }
-  if (!received.some((a) => issuer.audiences.includes(a))) {
-    return fail(Reasons.audienceMismatch, `audience mismatch: expected one of ${describe(issuer.audiences)}, got ${describe(received)}`);
-  }
-
-  for (const name of issuer.requiredClaims) {
-    if (claims[name] === undefined || claims[name] === null) return fail(Reasons.claimMissing, `token has no "${name}" claim`);
-  }
-  return { ok: true };
+  return OK;
 }
 
 function isoTime(seconds: number): string {

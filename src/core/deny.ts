@@ -9,6 +9,8 @@ export interface DenyInput {
   /** Was a token offered? RFC 6750 3.1: no error attribute when the request had no authentication. */
   readonly tokenOffered: boolean;
   readonly issuer?: string;
+  /** For 403: the scopes the route requires and the token lacks (RFC 6750 `scope` attribute). */
+  readonly scopes?: readonly string[];
 }
 
 export interface DenyContext {
@@ -33,6 +35,12 @@ export function buildDeny(input: DenyInput, ctx: DenyContext): Deny {
     headers.push(['www-authenticate', `Bearer ${attrs.join(', ')}`]);
   } else if (input.status === 403) {
     error = 'forbidden';
+    if (input.tokenOffered) {
+      error = 'insufficient_scope';
+      const attrs = [`realm="${quotable(ctx.realm)}"`, 'error="insufficient_scope"', `error_description="${quotable(input.message)}"`];
+      if (input.scopes?.length) attrs.push(`scope="${quotable(input.scopes.join(' '))}"`);
+      headers.push(['www-authenticate', `Bearer ${attrs.join(', ')}`]);
+    }
   } else {
     error = 'unavailable';
     headers.push(['retry-after', '5']);
@@ -47,5 +55,18 @@ export function buildDeny(input: DenyInput, ctx: DenyContext): Deny {
     body,
     identity: ctx.cleared,
     ...(input.issuer !== undefined ? { issuer: input.issuer } : {}),
+  };
+}
+
+/** A browser navigation without a usable token: 302 to the login page (the reason still says why). */
+export function buildRedirect(location: string, reason: ReasonCode, message: string, ctx: DenyContext): Deny {
+  return {
+    kind: 'deny',
+    status: 302,
+    reason,
+    message,
+    headers: [['location', location], ['content-type', 'application/json']],
+    body: JSON.stringify({ error: 'login_required', reason, message }),
+    identity: ctx.cleared,
   };
 }

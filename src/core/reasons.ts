@@ -6,6 +6,8 @@ export const Reasons = {
   tokenValid: 'token_valid',
   pathExcluded: 'path_excluded',
   preflight: 'cors_preflight',
+  /** Route allows anonymous requests and none was authenticated. */
+  anonymous: 'anonymous',
   // 401: no usable token
   tokenMissing: 'token_missing',
   tokenMalformed: 'token_malformed',
@@ -23,6 +25,14 @@ export const Reasons = {
   claimInvalid: 'claim_invalid',
   // 403
   originalRequestMissing: 'original_request_missing',
+  /** A valid token lacks a scope the route requires (RFC 6750 insufficient_scope). */
+  scopeMissing: 'scope_missing',
+  /** A valid token fails another route requirement (claim value, issuer, audience). */
+  requirementNotMet: 'requirement_not_met',
+  /** The path cannot be normalized unambiguously and routes depend on paths. */
+  pathAmbiguous: 'path_ambiguous',
+  /** Envoy named a policy (context_extensions) that is not configured. */
+  policyUnknown: 'policy_unknown',
   // 503
   keysUnavailable: 'keys_unavailable',
   /** Portcullis could not decide (a bug). Still a deny: Envoy's failure_mode_allow must never turn it into an allow. */

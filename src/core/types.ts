@@ -49,12 +49,18 @@ export interface Allow {
   readonly kid?: string;
   /** Size of the token that was checked (metrics: cookie/header bloat). */
   readonly tokenBytes?: number;
+  /** Name of the rule that decided (route name, `policy NAME`, `default`). */
+  readonly rule?: string;
+  /** Request headers to remove before the upstream sees the request (forward_token: false). Envoy only. */
+  readonly stripHeaders?: readonly string[];
+  /** Request headers to overwrite for the upstream (a Cookie header without the token cookie). Envoy only. */
+  readonly setHeaders?: readonly (readonly [string, string])[];
 }
 
 export interface Deny {
   readonly kind: 'deny';
-  /** HTTP status the client should see: 401 missing/invalid token, 403 not permitted, 503 keys unavailable. */
-  readonly status: 401 | 403 | 503;
+  /** HTTP status the client should see: 302 login redirect, 401 missing/invalid token, 403 not permitted, 503 keys unavailable. */
+  readonly status: 302 | 401 | 403 | 503;
   readonly reason: ReasonCode;
   /** Human readable, safe to show to the client and to log (never contains token material). */
   readonly message: string;
@@ -66,6 +72,7 @@ export interface Deny {
   readonly identity: readonly IdentityHeader[];
   readonly issuer?: string;
   readonly tokenBytes?: number;
+  readonly rule?: string;
 }
 
 export type Decision = Allow | Deny;

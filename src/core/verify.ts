@@ -11,6 +11,7 @@ import { Reasons, type ReasonCode } from './reasons.ts';
 import type { KeySource } from './keys/source.ts';
 import type { KeyEntry } from './keys/keyset.ts';
 import { TokenCache } from './cache.ts';
+import type { Explain } from './explain.ts';
 
 export interface TrustedIssuer {
   readonly config: IssuerConfig;
@@ -53,7 +54,12 @@ export class Verifier {
     return this.#cache;
   }
 
-  async verify(token: string): Promise<VerifyResult> {
+  /** With `explain`, the cache is bypassed and every check reports what it saw. */
+  async verify(token: string, explain?: Explain): Promise<VerifyResult> {
+    if (explain) {
+      const r = await this.#verifyUncached(token, explain);
+      return r.ok ? { ok: true, claims: r.claims, issuer: r.issuer, kid: r.kid } : r;
+    }
     const cached = this.#cache.get(token);
     if (cached) {
       // The key must still be published; time-dependent checks run on every hit.
@@ -77,34 +83,51 @@ export class Verifier {
     return result;
   }
 
-  async #verifyUncached(token: string): Promise<(Extract<VerifyResult, { ok: true }> & { trusted: TrustedIssuer; key: KeyEntry }) | Extract<VerifyResult, { ok: false }>> {
+  async #verifyUncached(token: string, explain?: Explain): Promise<(Extract<VerifyResult, { ok: true }> & { trusted: TrustedIssuer; key: KeyEntry }) | Extract<VerifyResult, { ok: false }>> {
+    const step = (check: string, ok: boolean, detail: string) => explain?.({ check, ok, detail });
     const parsed = parseCompactJws(token);
-    if (!parsed.ok) return { ok: false, status: 401, reason: parsed.reason, message: parsed.message };
+    if (!parsed.ok) {
+      step('token shape', false, parsed.message);
+      return { ok: false, status: 401, reason: parsed.reason, message: parsed.message };
+    }
     const { payload, alg, kid } = parsed.jws;
+    step('token shape', true, `compact JWS, alg ${alg}${kid !== undefined ? `, kid ${JSON.stringify(kid)}` : ', no kid'}`);
 
     const iss = payload.iss;
-    if (typeof iss !== 'string') return { ok: false, status: 401, reason: Reasons.claimMissing, message: 'token has no "iss" claim' };
+    if (typeof iss !== 'string') {
+      step('issuer', false, 'token has no "iss" claim');
+      return { ok: false, status: 401, reason: Reasons.claimMissing, message: 'token has no "iss" claim' };
+    }
     const trusted = this.#issuers.get(iss);
     if (!trusted) {
-      return { ok: false, status: 401, reason: Reasons.issuerUnknown, message: `issuer ${JSON.stringify(iss.slice(0, 128))} is not trusted` };
+      const message = `issuer ${JSON.stringify(iss.slice(0, 128))} is not trusted`;
+      step('issuer', false, `${message} (trusted: ${[...this.#issuers.keys()].join(', ')})`);
+      return { ok: false, status: 401, reason: Reasons.issuerUnknown, message };
     }
-    const fail = (status: 401 | 503, reason: ReasonCode, message: string) => ({ ok: false, status, reason, message, issuer: iss }) as const;
+    step('issuer', true, `${iss} is trusted`);
+    const fail = (status: 401 | 503, reason: ReasonCode, message: string, check: string) => {
+      step(check, false, message);
+      return { ok: false, status, reason, message, issuer: iss } as const;
+    };
 
     if (!(trusted.config.algorithms as readonly string[]).includes(alg)) {
-      return fail(401, Reasons.algorithmNotAllowed, `algorithm ${JSON.stringify(alg.slice(0, 16))} is not allowed for this issuer (allowed: ${trusted.config.algorithms.join(', ')})`);
+      return fail(401, Reasons.algorithmNotAllowed, `algorithm ${JSON.stringify(alg.slice(0, 16))} is not allowed for this issuer (allowed: ${trusted.config.algorithms.join(', ')})`, 'algorithm');
     }
+    step('algorithm', true, `${alg} is allowed`);
     const lookup = await trusted.keys.lookup(kid, alg as Algorithm);
-    if (lookup.kind === 'unavailable') return fail(503, Reasons.keysUnavailable, lookup.message);
-    if (lookup.kind === 'unknown') return fail(401, Reasons.keyUnknown, lookup.message);
+    if (lookup.kind === 'unavailable') return fail(503, Reasons.keysUnavailable, lookup.message, 'key');
+    if (lookup.kind === 'unknown') return fail(401, Reasons.keyUnknown, lookup.message, 'key');
+    step('key', true, `found ${lookup.entry.kty} key${lookup.entry.kid !== undefined ? ` ${JSON.stringify(lookup.entry.kid)}` : ''}`);
 
     try {
       await compactVerify(token, lookup.entry.key, { algorithms: [alg] });
     } catch {
-      return fail(401, Reasons.signatureInvalid, 'signature verification failed');
+      return fail(401, Reasons.signatureInvalid, 'signature verification failed', 'signature');
     }
+    step('signature', true, 'valid');
 
-    const claims = checkClaims(payload, trusted.config, this.#now());
-    if (!claims.ok) return fail(401, claims.reason, claims.message);
+    const claims = checkClaims(payload, trusted.config, this.#now(), explain && ((name, r) => step(`claim ${name}`, r.ok, r.ok ? (r.note?.() ?? 'ok') : r.message)));
+    if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: iss };
     return { ok: true, claims: payload, issuer: iss, kid, trusted, key: lookup.entry };
   }
 }

@@ -57,7 +57,7 @@ describe('config defaults', () => {
 describe('config errors', () => {
   it('reports every problem at once, each with its path', () => {
     expect(problems({ issuers: [{ issuer: 'x', jwks_uri: 'not a url' }], listen: { grpc: 'nope' }, colour: 'blue' })).toEqual([
-      'colour: unknown key (known: listen, realm, issuers, tokens, skip_preflight, excludes, identity_headers, identity_header_max_bytes, forward_auth, cache, telemetry, workers, jwks)',
+      'colour: unknown key (known: listen, realm, issuers, tokens, skip_preflight, excludes, identity_headers, identity_header_max_bytes, routes, policies, login, upstream, forward_auth, cache, telemetry, workers, jwks)',
       'listen.grpc: "nope" must be host:port or unix:/path',
       'issuers[0].jwks_uri: "not a url" is not a valid URL',
       'issuers[0].audiences: required',
@@ -124,5 +124,51 @@ describe('loadConfigFile', () => {
   ])('stops on %s', (_name, spec, problem) => {
     const path = spec.startsWith('/') ? spec : write(spec.split(':')[0]!, spec.slice(spec.indexOf(':') + 1));
     expect(() => loadConfigFile(path)).toThrow(problem);
+  });
+});
+
+describe('route policy config', () => {
+  const issuer = minimal.issuers[0]!;
+  it('builds routes, named policies, the global login and upstream shaping', () => {
+    const c = buildConfig({
+      ...minimal,
+      login: { url: 'https://login.example.com/?rd={return_url}', return_hosts: ['app.example.com'] },
+      routes: [
+        { name: 'admin', match: { paths: ['/admin/**'], methods: ['POST'] }, require: { scopes: ['admin'] } },
+        { match: { hosts: ['*.example.com'] }, policy: 'ops' },
+        { match: { paths: ['/api/**'] }, login: false },
+      ],
+      policies: { ops: { require: { claims: { groups: { contains: 'ops' } } }, identity_headers: { groups: 'x-auth-groups' } } },
+      upstream: { payload_header: 'x-jwt-payload', forward_token: false },
+    }, 'test', process.cwd());
+    expect(c.policy.routes.map((r) => r.rule.name)).toEqual(['admin', 'policy ops', 'routes[2]']);
+    expect(c.policy.routes[0]!.rule).toMatchObject({ require: { scopes: ['admin'] }, anonymous: 'required', login: { url: 'https://login.example.com/?rd={return_url}' } });
+    expect(c.policy.routes[2]!.rule.login).toBeNull();
+    expect(c.policy.policies.get('ops')!.identityHeaders).toEqual([{ claim: 'groups', header: 'x-auth-groups' }]);
+    expect(c.policy).toMatchObject({ payloadHeader: 'x-jwt-payload', forwardToken: false, defaultRule: { name: 'default', anonymous: 'required' } });
+  });
+
+  it('defaults to no routes, token required, token forwarded, no login redirect', () => {
+    expect(buildConfig(minimal, 'test', process.cwd()).policy).toMatchObject({ routes: [], payloadHeader: null, forwardToken: true, defaultRule: { login: null } });
+  });
+
+  it.each([
+    ['a route with both policy and rule fields', { policies: { p: {} }, routes: [{ policy: 'p', require: { scopes: ['a'] } }] }, 'routes[0]: give either policy or rule fields'],
+    ['an unknown policy name', { routes: [{ policy: 'nope' }] }, 'routes[0].policy: no policy named "nope"'],
+    ['a requirement naming an unconfigured issuer', { routes: [{ require: { any: [{ issuers: ['https://other/'] }] } }] }, 'routes[0].require.any[0].issuers[0]: "https://other/" is not a configured issuer'],
+    ['a condition with two operators', { routes: [{ require: { claims: { g: { equals: 1, contains: 2 } } } }] }, 'routes[0].require.claims.g: must be exactly one of'],
+    ['a condition with an object value', { routes: [{ require: { claims: { g: { equals: { a: 1 } } } } }] }, 'routes[0].require.claims.g.equals: must be a string, number or boolean'],
+    ['present: false', { routes: [{ require: { claims: { g: { present: false } } } }] }, 'routes[0].require.claims.g.present: must be true'],
+    ['an unknown requirement key', { routes: [{ require: { role: 'admin' } }] }, 'routes[0].require.role: unknown key'],
+    ['a lower-case method', { routes: [{ match: { methods: ['get'] } }] }, 'routes[0].match.methods[0]: "get" must be an upper-case HTTP method'],
+    ['a bad host pattern', { routes: [{ match: { hosts: ['*evil.com'] } }] }, 'routes[0].match.hosts[0]: "*evil.com" must be a lower-case host name or *.domain'],
+    ['a bad path pattern', { routes: [{ match: { paths: ['admin/**'] } }] }, 'routes[0].match.paths[0]: must start with "/"'],
+    ['a login URL that is not http(s)', { login: { url: 'javascript:alert(1)' } }, 'login.url: must be an http(s) URL'],
+    ['anonymous with an unknown value', { routes: [{ anonymous: 'maybe' }] }, 'routes[0].anonymous: must be one of required, optional'],
+    ['a rule identity header clashing with a global one', { routes: [{ identity_headers: { sub: 'x-auth-subject' } }] }, 'routes[0].identity_headers.sub: "x-auth-subject" is already a global identity header'],
+    ['a rule identity header onto authorization', { policies: { p: { identity_headers: { sub: 'authorization' } } } }, 'policies.p.identity_headers.sub: "authorization" may not carry a claim'],
+    ['a payload header that is an identity header', { upstream: { payload_header: 'x-auth-subject' } }, 'upstream.payload_header: "x-auth-subject" is also an identity header'],
+  ])('refuses %s', (_n, extra, problem) => {
+    expect(problems({ issuers: [issuer], ...extra }).join('\n')).toContain(problem);
   });
 });

@@ -19,6 +19,7 @@ import type {
 export const RpcCode = { ok: 0, permissionDenied: 7, unavailable: 14, unauthenticated: 16 } as const;
 
 const DENY_RPC_CODE: Readonly<Record<Deny['status'], number>> = {
+  302: RpcCode.unauthenticated,
   401: RpcCode.unauthenticated,
   403: RpcCode.permissionDenied,
   503: RpcCode.unavailable,
@@ -147,8 +148,8 @@ export function toCheckResponse(decision: Decision): WireCheckResponse {
     return {
       status: { code: RpcCode.ok, message: '' },
       ok_response: {
-        headers: headerOptions(set.map((header) => [header.name, header.value] as const)),
-        headers_to_remove: remove,
+        headers: headerOptions([...set.map((header) => [header.name, header.value] as const), ...(decision.setHeaders ?? [])]),
+        headers_to_remove: [...remove, ...(decision.stripHeaders ?? []).map(wellFormed)],
       },
       ...(metadata !== undefined ? { dynamic_metadata: metadata } : {}),
     };

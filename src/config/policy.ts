@@ -1,0 +1,80 @@
+/** Builds the core's PolicyConfig from the validated raw keys, with the checks that span several keys. */
+import type { RawConfig } from './schema.ts';
+import type { RawLogin, RawRequirement } from './policy-schema.ts';
+import type { LoginRedirect, PolicyConfig, Requirement, Rule } from '../core/policy/types.ts';
+
+type RawRule = RawConfig['policies'][string];
+
+export function toPolicyConfig(raw: RawConfig, issuers: ReadonlySet<string>, globalHeaders: ReadonlySet<string>, problems: string[]): PolicyConfig {
+  const globalLogin = raw.login === undefined ? null : loginOf(raw.login);
+  const seenHeaders = new Set(globalHeaders);
+
+  const ruleOf = (r: RawRule, name: string, at: string): Rule => {
+    if (r.require) checkIssuers(r.require, `${at}.require`, issuers, problems);
+    const identityHeaders = Object.entries(r.identity_headers).map(([claim, header]) => ({ claim, header: header.toLowerCase() }));
+    for (const { claim, header } of identityHeaders) {
+      if (globalHeaders.has(header)) problems.push(`${at}.identity_headers.${claim}: "${header}" is already a global identity header`);
+      seenHeaders.add(header);
+    }
+    return {
+      name,
+      ...(r.require ? { require: toRequirement(r.require) } : {}),
+      anonymous: r.anonymous,
+      login: r.login === false ? null : r.login === undefined ? globalLogin : loginOf(r.login),
+      identityHeaders,
+    };
+  };
+
+  const policies = new Map<string, Rule>();
+  for (const [name, p] of Object.entries(raw.policies)) policies.set(name, ruleOf(p, `policy ${name}`, `policies.${name}`));
+
+  const routes = raw.routes.map((r, i) => {
+    const at = `routes[${i}]`;
+    const name = r.name ?? at;
+    let rule: Rule;
+    if (r.policy !== undefined) {
+      const named = policies.get(r.policy);
+      const inline = r.require !== undefined || r.login !== undefined || r.anonymous !== 'required' || Object.keys(r.identity_headers).length > 0;
+      if (inline) problems.push(`${at}: give either policy or rule fields (require, anonymous, login, identity_headers), not both`);
+      if (!named) problems.push(`${at}.policy: no policy named ${JSON.stringify(r.policy)} (known: ${[...policies.keys()].join(', ') || 'none'})`);
+      rule = named ?? ruleOf(r, name, at);
+    } else {
+      rule = ruleOf(r, name, at);
+    }
+    return { match: r.match, rule };
+  });
+
+  const payloadHeader = raw.upstream.payload_header?.toLowerCase() ?? null;
+  if (payloadHeader !== null && seenHeaders.has(payloadHeader)) problems.push(`upstream.payload_header: "${payloadHeader}" is also an identity header`);
+
+  return {
+    routes,
+    policies,
+    defaultRule: { name: 'default', anonymous: 'required', login: globalLogin, identityHeaders: [] },
+    payloadHeader,
+    forwardToken: raw.upstream.forward_token,
+  };
+}
+
+function loginOf(l: RawLogin): LoginRedirect {
+  return { url: l.url, returnHosts: l.return_hosts };
+}
+
+function toRequirement(r: RawRequirement): Requirement {
+  return {
+    ...(r.issuers ? { issuers: r.issuers } : {}),
+    ...(r.audiences ? { audiences: r.audiences } : {}),
+    ...(r.scopes ? { scopes: r.scopes } : {}),
+    ...(r.claims ? { claims: r.claims } : {}),
+    ...(r.any ? { any: r.any.map(toRequirement) } : {}),
+    ...(r.all ? { all: r.all.map(toRequirement) } : {}),
+  };
+}
+
+function checkIssuers(r: RawRequirement, at: string, issuers: ReadonlySet<string>, problems: string[]): void {
+  r.issuers?.forEach((iss, i) => {
+    if (!issuers.has(iss)) problems.push(`${at}.issuers[${i}]: ${JSON.stringify(iss)} is not a configured issuer`);
+  });
+  r.any?.forEach((sub, i) => checkIssuers(sub, `${at}.any[${i}]`, issuers, problems));
+  r.all?.forEach((sub, i) => checkIssuers(sub, `${at}.all[${i}]`, issuers, problems));
+}

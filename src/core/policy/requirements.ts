@@ -1,0 +1,83 @@
+/**
+ * Evaluates a route's requirement against verified claims. Pure and precompiled; the result names what was
+ * missing so the 403 can say it (RFC 6750 `insufficient_scope` with the scope attribute).
+ */
+import type { ClaimCondition, Requirement } from './types.ts';
+import { describe } from '../claims.ts';
+
+export type RequirementResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly message: string; readonly missingScopes: readonly string[] };
+
+type Claims = Readonly<Record<string, unknown>>;
+const OK: RequirementResult = { ok: true };
+
+/** Scopes from `scope` (space-separated, RFC 8693/9068) or `scp` (array or space-separated string). */
+export function scopesOf(claims: Claims): Set<string> {
+  const out = new Set<string>();
+  for (const v of [claims.scope, claims.scp]) {
+    if (typeof v === 'string') for (const s of v.split(' ')) if (s) out.add(s);
+    if (Array.isArray(v)) for (const s of v) if (typeof s === 'string') out.add(s);
+  }
+  return out;
+}
+
+const isScalar = (v: unknown): v is string | number | boolean => ['string', 'number', 'boolean'].includes(typeof v);
+
+function conditionHolds(value: unknown, cond: ClaimCondition): boolean {
+  if ('present' in cond) return value !== undefined && value !== null;
+  if ('equals' in cond) return isScalar(value) && value === cond.equals;
+  if ('one_of' in cond) return isScalar(value) && cond.one_of.includes(value);
+  const values = Array.isArray(value) ? value : [value];
+  return values.some((v) => isScalar(v) && v === cond.contains);
+}
+
+function describeCondition(name: string, cond: ClaimCondition): string {
+  if ('present' in cond) return `claim "${name}" must be present`;
+  if ('equals' in cond) return `claim "${name}" must equal ${JSON.stringify(cond.equals)}`;
+  if ('one_of' in cond) return `claim "${name}" must be one of ${JSON.stringify(cond.one_of)}`;
+  return `claim "${name}" must contain ${JSON.stringify(cond.contains)}`;
+}
+
+export function evaluate(req: Requirement, claims: Claims, issuer: string): RequirementResult {
+  if (req.issuers && !req.issuers.includes(issuer)) {
+    return { ok: false, message: `issuer ${JSON.stringify(issuer)} is not allowed on this route (allowed: ${req.issuers.join(', ')})`, missingScopes: [] };
+  }
+  if (req.audiences) {
+    const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : [];
+    if (!aud.some((a) => req.audiences!.includes(a as string))) {
+      return { ok: false, message: `audience not allowed on this route: expected one of ${describe(req.audiences)}, got ${describe(aud.map(String))}`, missingScopes: [] };
+    }
+  }
+  if (req.scopes) {
+    const have = scopesOf(claims);
+    const missing = req.scopes.filter((s) => !have.has(s));
+    if (missing.length > 0) return { ok: false, message: `missing scope: ${missing.join(' ')}`, missingScopes: missing };
+  }
+  if (req.claims) {
+    for (const [name, cond] of Object.entries(req.claims)) {
+      if (!conditionHolds(claims[name], cond)) return { ok: false, message: describeCondition(name, cond), missingScopes: [] };
+    }
+  }
+  if (req.all) {
+    for (const sub of req.all) {
+      const r = evaluate(sub, claims, issuer);
+      if (!r.ok) return r;
+    }
+  }
+  if (req.any && req.any.length > 0) {
+    const failures: RequirementResult[] = [];
+    for (const sub of req.any) {
+      const r = evaluate(sub, claims, issuer);
+      if (r.ok) return OK;
+      failures.push(r);
+    }
+    const reasons = failures.map((f) => (f.ok ? '' : f.message));
+    return {
+      ok: false,
+      message: `none of the alternatives holds: ${reasons.join('; or ')}`,
+      missingScopes: [...new Set(failures.flatMap((f) => (f.ok ? [] : f.missingScopes)))],
+    };
+  }
+  return OK;
+}

@@ -1,0 +1,63 @@
+/** Route policies as the core sees them once config validation has built them (see config/schema.ts). */
+
+/** A claim condition: `equals` a value, is `one_of` several, `contains` a value (array claims), or is `present`. */
+export type ClaimCondition =
+  | { readonly equals: string | number | boolean }
+  | { readonly one_of: readonly (string | number | boolean)[] }
+  | { readonly contains: string | number | boolean }
+  | { readonly present: true };
+
+/** Everything listed must hold (AND); `any` needs one of its entries, `all` every one. */
+export interface Requirement {
+  readonly issuers?: readonly string[];
+  readonly audiences?: readonly string[];
+  readonly scopes?: readonly string[];
+  readonly claims?: Readonly<Record<string, ClaimCondition>>;
+  readonly any?: readonly Requirement[];
+  readonly all?: readonly Requirement[];
+}
+
+export interface LoginRedirect {
+  /** Login page; `{return_url}` is replaced by the percent-encoded URL of the original request. */
+  readonly url: string;
+  /** Hosts a return URL may point at (exact or `*.example.com`). Others get no return URL. */
+  readonly returnHosts: readonly string[];
+}
+
+/** What a matched route (or named policy, or the default) asks of a request. */
+export interface Rule {
+  readonly name: string;
+  readonly require?: Requirement;
+  /** `optional`: verify a token when one is sent, allow without one (no identity). */
+  readonly anonymous: 'required' | 'optional';
+  /** Browser navigations denied for a missing/invalid token are redirected here; null = plain 401. */
+  readonly login: LoginRedirect | null;
+  /** Extra claim → header mappings on top of the global identity_headers. */
+  readonly identityHeaders: readonly { readonly claim: string; readonly header: string }[];
+}
+
+export interface RouteMatch {
+  /** Exact host or `*.example.com` (any subdomain, not the apex); empty = any host. */
+  readonly hosts: readonly string[];
+  /** Exact paths or globs (same syntax as excludes); empty = any path. */
+  readonly paths: readonly string[];
+  /** Upper-case methods; empty = any method. */
+  readonly methods: readonly string[];
+}
+
+export interface Route {
+  readonly match: RouteMatch;
+  readonly rule: Rule;
+}
+
+export interface PolicyConfig {
+  readonly routes: readonly Route[];
+  /** Named rules, selectable by Envoy `context_extensions: { policy: NAME }`. */
+  readonly policies: ReadonlyMap<string, Rule>;
+  /** Applies when no route matches. */
+  readonly defaultRule: Rule;
+  /** Forward the verified payload as base64url JSON in this header (like Envoy's forward_payload_header). */
+  readonly payloadHeader: string | null;
+  /** false: remove the token (its header and cookie) before the request reaches upstream (Envoy). */
+  readonly forwardToken: boolean;
+}
