@@ -48,6 +48,8 @@ export interface KeySourceStatus {
   readonly fetchedAt: number | null;
   readonly lastAttemptAt: number | null;
   readonly lastError: string | null;
+  /** Delay chosen for the next background load after the last attempt (refresh or backoff), in ms. */
+  readonly nextLoadInMs: number | null;
   readonly keys: readonly Readonly<Record<string, string>>[];
 }
 
@@ -61,6 +63,7 @@ export class KeySource {
   #lastOnDemandAt: number | null = null;
   #lastError: string | null = null;
   #failures = 0;
+  #nextLoadInMs: number | null = null;
   #inflight: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
@@ -136,6 +139,7 @@ export class KeySource {
       fetchedAt: this.#fetchedAt,
       lastAttemptAt: this.#lastAttemptAt,
       lastError: this.#lastError,
+      nextLoadInMs: this.#nextLoadInMs,
       keys: this.#set?.entries.map((e) => e.publicJwk) ?? [],
     };
   }
@@ -178,7 +182,9 @@ export class KeySource {
   }
 
   #schedule(delayMs: number): void {
-    if (this.#stopped || this.#o.static) return;
+    if (this.#o.static) return;
+    this.#nextLoadInMs = delayMs;
+    if (this.#stopped) return;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.reload(), delayMs);
     this.#timer.unref();

@@ -159,3 +159,34 @@ describe('KeySource', () => {
     expect(status.keys[0]).not.toHaveProperty('d');
   });
 });
+
+describe('KeySource background schedule', () => {
+  it.each([
+    ['no Cache-Control: the refresh interval', undefined, 300_000],
+    ['max-age within bounds', 'public, max-age=120', 120_000],
+    ['max-age below min_refresh: clamped up', 'max-age=5', 30_000],
+    ['max-age above refresh_interval: clamped down', 'max-age=86400', 300_000],
+    ['max-age=0: clamped up', 'no-cache, max-age=0', 30_000],
+  ])('refreshes after %s', async (_name, cacheControl, delay) => {
+    const { k1, server, source } = await setup();
+    server.behaviour = { kind: 'serve', body: jwksOf(k1), ...(cacheControl ? { cacheControl } : {}) };
+    await source.start();
+    expect(source.status().nextLoadInMs).toBe(delay);
+  });
+
+  it('backs off exponentially from the cooldown, with at most 25 % jitter, capped at the refresh interval', async () => {
+    const { server, source, clock } = await setup();
+    server.behaviour = { kind: 'status', status: 500 };
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await source.reload();
+      delays.push(source.status().nextLoadInMs!);
+      clock.t += 1000;
+    }
+    const bases = [30_000, 60_000, 120_000, 240_000, 300_000, 300_000];
+    delays.forEach((d, i) => {
+      expect(d).toBeGreaterThanOrEqual(bases[i]!);
+      expect(d).toBeLessThanOrEqual(bases[i]! * 1.25);
+    });
+  });
+});
