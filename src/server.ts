@@ -8,10 +8,13 @@ import type { Config } from './config/types.ts';
 import { createCore, keysView, type Core, type Runtime } from './app.ts';
 import { startGrpcServer } from './transports/grpc/server.ts';
 import { startHttpServer } from './transports/http/server.ts';
+import { createTelemetry, instrumentAuthorizer, startAdminServer, type AdminServer, type TelemetryOptions } from './telemetry/index.ts';
 
 export interface StartOptions {
   /** Extra routes on the HTTP listener (the demo serves its JWKS here). `/keys` is always there. */
   readonly routes?: ReadonlyMap<string, (req: IncomingMessage, res: ServerResponse) => void>;
+  /** Traces, metrics and decision logs (main passes its OpenTelemetry SDK and log writer). Default: metrics only. */
+  readonly telemetry?: TelemetryOptions;
 }
 
 export interface Running {
@@ -19,12 +22,24 @@ export interface Running {
   readonly grpcAddress: string;
   readonly httpAddress: string;
   readonly httpUrl: string;
+  /** The listen.admin listener (/metrics), when configured. */
+  readonly adminUrl?: string;
   close(): Promise<void>;
 }
 
 export async function startPortcullis(config: Config, runtime: Runtime, options: StartOptions = {}): Promise<Running> {
-  const core = createCore(config, runtime);
+  const telemetry = createTelemetry(config, { now: runtime.now, ...options.telemetry });
+  const core = createCore(config, {
+    ...runtime,
+    onKeyEvent: (event) => {
+      telemetry.onKeyEvent(event);
+      runtime.onKeyEvent?.(event);
+    },
+  });
+  telemetry.observe(core);
+  const authorizer = instrumentAuthorizer(core.authorizer, telemetry);
   const routes = new Map(options.routes);
+  if (telemetry.metricsRoute !== undefined && config.listen.admin === undefined) routes.set('/metrics', telemetry.metricsRoute);
   routes.set('/keys', (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method_not_allowed"}');
@@ -35,16 +50,25 @@ export async function startPortcullis(config: Config, runtime: Runtime, options:
   const http = await startHttpServer({
     address: config.listen.http,
     config,
-    authorizer: core.authorizer,
+    authorizer,
     readiness: core.readiness,
     routes,
   });
   let grpc;
   try {
-    grpc = await startGrpcServer(config.listen.grpc, core.authorizer, core.readiness);
+    grpc = await startGrpcServer(config.listen.grpc, authorizer, core.readiness);
   } catch (e) {
     await http.close();
     throw e;
+  }
+  let admin: AdminServer | undefined;
+  if (config.listen.admin !== undefined && telemetry.metricsRoute !== undefined) {
+    try {
+      admin = await startAdminServer(config.listen.admin, new Map([['/metrics', telemetry.metricsRoute]]));
+    } catch (e) {
+      await Promise.all([grpc.close(), http.close()]);
+      throw e;
+    }
   }
   await core.start();
   return {
@@ -52,9 +76,11 @@ export async function startPortcullis(config: Config, runtime: Runtime, options:
     grpcAddress: grpc.address,
     httpAddress: http.address,
     httpUrl: http.url,
+    ...(admin !== undefined ? { adminUrl: admin.url } : {}),
     async close() {
       core.stop();
-      await Promise.all([grpc.close(), http.close()]);
+      await Promise.all([grpc.close(), http.close(), admin?.close()]);
+      await telemetry.shutdown();
     },
   };
 }

@@ -1,0 +1,227 @@
+/**
+ * Metrics through the OpenTelemetry metrics API on a MeterProvider of our own (one per running server, never the
+ * global one). Read two ways:
+ *  - Prometheus: @opentelemetry/exporter-prometheus as a pull reader that never opens a port of its own; our /metrics
+ *    route collects from it and serializes with its PrometheusSerializer.
+ *  - OTLP push: the periodic readers the SDK setup hands over when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set.
+ *
+ * Per decision: one counter add and one or two histogram records (latency; token size when a token was offered),
+ * with attribute objects built once. Everything else (cache stats, key-set state) is read from the core only when
+ * a reader collects. Names follow Prometheus conventions; labels are low-cardinality only (transport, decision,
+ * reason, configured issuer, outcome) — never a subject, path, kid or client address.
+ */
+import { diag, type Attributes, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
+import { MeterProvider, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import type { Resource } from '@opentelemetry/resources';
+import type { AuthRequest, Decision } from '../core/types.ts';
+import type { KeySourceEvent, KeySourceStatus } from '../core/keys/source.ts';
+import type { CacheStats } from '../core/cache.ts';
+import { INSTRUMENTATION_SCOPE, SERVICE_VERSION } from './sdk.ts';
+
+/** The core state read at collection time (`Core` from app.ts fits). */
+export interface ObservedCore {
+  readonly sources: readonly { status(): KeySourceStatus }[];
+  readonly verifier: { readonly cache: { readonly stats: Readonly<CacheStats>; readonly size: number; readonly bytes: number } };
+}
+
+export interface MetricsOptions {
+  readonly resource: Resource;
+  /** Serve the Prometheus exposition (telemetry.metrics). */
+  readonly prometheus: boolean;
+  /** OTLP push readers (may be empty). */
+  readonly readers: readonly IMetricReader[];
+  /** The service clock (key-set age). */
+  readonly now: () => number;
+  /** Decision log lines dropped so far (the log destination did not keep up). */
+  readonly logDropped?: () => number;
+}
+
+/** Every metric name, as Prometheus shows it (the README and the dashboard test list them from here). */
+export const METRIC_NAMES = {
+  decisions: 'portcullis_decisions_total',
+  decisionDuration: 'portcullis_decision_duration_seconds',
+  tokenSize: 'portcullis_token_size_bytes',
+  jwksFetches: 'portcullis_jwks_fetches_total',
+  jwksKeys: 'portcullis_jwks_keys',
+  jwksAge: 'portcullis_jwks_age_seconds',
+  jwksReady: 'portcullis_jwks_ready',
+  cacheHits: 'portcullis_token_cache_hits_total',
+  cacheMisses: 'portcullis_token_cache_misses_total',
+  cacheNegativeHits: 'portcullis_token_cache_negative_hits_total',
+  cacheEntries: 'portcullis_token_cache_entries',
+  cacheBytes: 'portcullis_token_cache_bytes',
+  configReloads: 'portcullis_config_reloads_total',
+  logDropped: 'portcullis_decision_log_dropped_total',
+} as const;
+
+const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const SIZE_BUCKETS = [256, 512, 1024, 2048, 4096, 8192, 16_384, 32_768, 65_536, 131_072];
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+type Transport = AuthRequest['transport'];
+type Kind = Decision['kind'];
+
+export class PortcullisMetrics {
+  readonly #provider: MeterProvider;
+  readonly #meter: Meter;
+  readonly #prometheus: PrometheusExporter | undefined;
+  readonly #serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
+  readonly #now: () => number;
+  readonly #decisions: Counter;
+  readonly #duration: Histogram;
+  readonly #tokenSize: Histogram;
+  readonly #jwksFetches: Counter;
+  readonly #configReloads: Counter;
+  /** transport → decision → reason → attributes, built on first use. */
+  readonly #decisionAttrs = new Map<string, Attributes>();
+  readonly #durationAttrs = new Map<string, Attributes>();
+  readonly #transportAttrs = new Map<string, Attributes>();
+  readonly #issuerAttrs = new Map<string, { ok: Attributes; error: Attributes; plain: Attributes }>();
+
+  constructor(options: MetricsOptions) {
+    this.#now = options.now;
+    // withoutScopeInfo: no otel_scope_* label on every series; target_info still carries the resource.
+    this.#prometheus = options.prometheus ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true }) : undefined;
+    this.#provider = new MeterProvider({
+      resource: options.resource,
+      readers: [...(this.#prometheus ? [this.#prometheus] : []), ...options.readers],
+    });
+    const meter = (this.#meter = this.#provider.getMeter(INSTRUMENTATION_SCOPE, SERVICE_VERSION));
+
+    this.#decisions = meter.createCounter(METRIC_NAMES.decisions, {
+      description: 'Authorization decisions by transport (grpc = Envoy ext_authz, http = forward auth), decision and reason code.',
+    });
+    this.#duration = meter.createHistogram(METRIC_NAMES.decisionDuration, {
+      description: 'Time to decide, from the transport handing over the request to the decision (includes key fetches it waited for).',
+      unit: 's',
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    });
+    this.#tokenSize = meter.createHistogram(METRIC_NAMES.tokenSize, {
+      description: 'Size of the offered token (cookie and header bloat makes proxies refuse requests).',
+      unit: 'By',
+      advice: { explicitBucketBoundaries: SIZE_BUCKETS },
+    });
+    this.#jwksFetches = meter.createCounter(METRIC_NAMES.jwksFetches, {
+      description: 'Key set loads (JWKS fetch, discovery, file or inline) by configured issuer and outcome (ok, error).',
+    });
+    this.#configReloads = meter.createCounter(METRIC_NAMES.configReloads, { description: 'Configuration reloads by outcome (ok, error).' });
+    this.#configReloads.add(0, { outcome: 'ok' });
+    this.#configReloads.add(0, { outcome: 'error' });
+
+    if (options.logDropped !== undefined) {
+      const dropped = options.logDropped;
+      meter
+        .createObservableCounter(METRIC_NAMES.logDropped, { description: 'Decision log lines dropped because the log destination did not keep up.' })
+        .addCallback((result) => result.observe(dropped()));
+    }
+  }
+
+  /** Prometheus exposition is served (telemetry.metrics). */
+  get prometheus(): boolean {
+    return this.#prometheus !== undefined;
+  }
+
+  /** Hot path: one counter add, one latency record, one size record when a token was offered. */
+  decision(transport: Transport, decision: Decision, seconds: number): void {
+    this.#decisions.add(1, this.#decisionAttributes(transport, decision.kind, decision.reason));
+    this.#duration.record(seconds, this.#durationAttributes(transport, decision.kind));
+    if (decision.tokenBytes !== undefined) this.#tokenSize.record(decision.tokenBytes, this.#transportAttributes(transport));
+  }
+
+  keyEvent(event: KeySourceEvent): void {
+    const attrs = this.#issuer(event.issuer);
+    this.#jwksFetches.add(1, event.type === 'loaded' ? attrs.ok : attrs.error);
+  }
+
+  configReload(outcome: 'ok' | 'error'): void {
+    this.#configReloads.add(1, { outcome });
+  }
+
+  /** Registers the collection-time readings of the core's state: token cache and per-issuer key sets. */
+  observe(core: ObservedCore): void {
+    for (const source of core.sources) {
+      // Both outcome series exist from the start, so `increase(...{outcome="error"}[5m])` alerts see a zero, not nothing.
+      const attrs = this.#issuer(source.status().issuer);
+      this.#jwksFetches.add(0, attrs.ok);
+      this.#jwksFetches.add(0, attrs.error);
+    }
+    const m = this.#meter;
+    const hits = m.createObservableCounter(METRIC_NAMES.cacheHits, { description: 'Verified-token cache lookups that found the token.' });
+    const misses = m.createObservableCounter(METRIC_NAMES.cacheMisses, { description: 'Verified-token cache lookups that did not (the token was verified).' });
+    const negative = m.createObservableCounter(METRIC_NAMES.cacheNegativeHits, { description: 'Tokens answered from the short-lived cache of permanent failures.' });
+    const entries = m.createObservableGauge(METRIC_NAMES.cacheEntries, { description: 'Tokens in the verified-token cache.' });
+    const bytes = m.createObservableGauge(METRIC_NAMES.cacheBytes, { description: 'Estimated memory held by the verified-token cache.', unit: 'By' });
+    const keys = m.createObservableGauge(METRIC_NAMES.jwksKeys, { description: 'Usable keys in the current key set, per issuer.' });
+    const age = m.createObservableGauge(METRIC_NAMES.jwksAge, { description: 'Time since the key set was last loaded successfully, per issuer.', unit: 's' });
+    const ready = m.createObservableGauge(METRIC_NAMES.jwksReady, { description: '1 when the issuer has a usable (not too stale) key set, else 0.' });
+    m.addBatchObservableCallback((result) => {
+      const cache = core.verifier.cache;
+      result.observe(hits, cache.stats.hits);
+      result.observe(misses, cache.stats.misses);
+      result.observe(negative, cache.stats.negativeHits);
+      result.observe(entries, cache.size);
+      result.observe(bytes, cache.bytes);
+      const now = this.#now();
+      for (const source of core.sources) {
+        const status = source.status();
+        const attrs = this.#issuer(status.issuer).plain;
+        result.observe(keys, status.keys.length, attrs);
+        result.observe(ready, status.ready ? 1 : 0, attrs);
+        if (status.fetchedAt !== null) result.observe(age, Math.max(0, (now - status.fetchedAt) / 1000), attrs);
+      }
+    }, [hits, misses, negative, entries, bytes, keys, age, ready]);
+  }
+
+  /** The Prometheus text exposition (version 0.0.4) of everything recorded so far. */
+  async scrape(): Promise<string> {
+    if (this.#prometheus === undefined) throw new Error('Prometheus metrics are off (telemetry.metrics: false)');
+    const { resourceMetrics, errors } = await this.#prometheus.collect();
+    if (errors.length > 0) diag.error('metrics collection errors', ...errors);
+    return this.#serializer.serialize(resourceMetrics);
+  }
+
+  /** Final OTLP export, then stop. */
+  async shutdown(): Promise<void> {
+    await this.#provider.shutdown();
+  }
+
+  #decisionAttributes(transport: Transport, kind: Kind, reason: string): Attributes {
+    const key = `${transport}\u0000${kind}\u0000${reason}`;
+    let attrs = this.#decisionAttrs.get(key);
+    if (attrs === undefined) {
+      attrs = Object.freeze({ transport, decision: kind, reason });
+      this.#decisionAttrs.set(key, attrs);
+    }
+    return attrs;
+  }
+
+  #durationAttributes(transport: Transport, kind: Kind): Attributes {
+    const key = `${transport}\u0000${kind}`;
+    let attrs = this.#durationAttrs.get(key);
+    if (attrs === undefined) {
+      attrs = Object.freeze({ transport, decision: kind });
+      this.#durationAttrs.set(key, attrs);
+    }
+    return attrs;
+  }
+
+  #transportAttributes(transport: Transport): Attributes {
+    let attrs = this.#transportAttrs.get(transport);
+    if (attrs === undefined) {
+      attrs = Object.freeze({ transport });
+      this.#transportAttrs.set(transport, attrs);
+    }
+    return attrs;
+  }
+
+  #issuer(issuer: string): { ok: Attributes; error: Attributes; plain: Attributes } {
+    let attrs = this.#issuerAttrs.get(issuer);
+    if (attrs === undefined) {
+      attrs = { ok: Object.freeze({ issuer, outcome: 'ok' }), error: Object.freeze({ issuer, outcome: 'error' }), plain: Object.freeze({ issuer }) };
+      this.#issuerAttrs.set(issuer, attrs);
+    }
+    return attrs;
+  }
+}
