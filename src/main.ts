@@ -7,7 +7,8 @@ import { ConfigError, loadConfigFile } from './config/load.ts';
 import { defaultRuntime } from './app.ts';
 import { startPortcullis } from './server.ts';
 import { createDemo } from './demo.ts';
-import { jsonLogger } from './log.ts';
+import { bufferedLineWriter, jsonLogger } from './log.ts';
+import { startOpenTelemetry } from './telemetry/index.ts';
 import { isWorker, reportReady, supervise } from './cluster.ts';
 
 const USAGE = `usage: portcullis [--config FILE] [--listen-grpc ADDR] [--listen-http ADDR]
@@ -68,7 +69,19 @@ async function main(): Promise<number> {
     );
   }
 
-  const running = await startPortcullis(config, runtime, demo ? { routes: demo.routes } : {});
+  // The OpenTelemetry SDK from the OTEL_* variables (tracing only when they ask for it), before the server starts.
+  const otel = await startOpenTelemetry();
+  for (const warning of otel.warnings) log.log('warn', `opentelemetry: ${warning}`);
+  const decisionLog = bufferedLineWriter(process.stdout);
+  log.log('info', 'telemetry', {
+    ...otel.summary,
+    metrics: config.telemetry.metrics ? `${config.listen.admin ?? config.listen.http}/metrics` : false,
+    decision_log_level: config.telemetry.logLevel,
+  });
+  const running = await startPortcullis(config, runtime, {
+    ...(demo ? { routes: demo.routes } : {}),
+    telemetry: { sdk: otel, log: decisionLog },
+  });
   if (demo) process.stdout.write(demo.banner(running.grpcAddress, running.httpUrl));
   const ready = running.core.readiness.isReady();
   if (isWorker()) reportReady({ grpc: running.grpcAddress, http: running.httpUrl, ready });
@@ -83,6 +96,8 @@ async function main(): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await running.close();
+  await otel.shutdown();
+  await decisionLog.flush();
   return 0;
 }
 
