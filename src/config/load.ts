@@ -113,6 +113,13 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
   if (admin !== undefined && (admin === raw.listen.grpc || admin === raw.listen.http) && !admin.endsWith(':0')) problems.push('listen.admin: must differ from grpc and http');
   if (tokenHeaders.length === 0 && raw.tokens.cookies.length === 0) problems.push('tokens: at least one header or cookie must carry the token');
   if (['/healthz', '/readyz', '/keys', '/metrics'].includes(raw.forward_auth.path)) problems.push(`forward_auth.path: ${raw.forward_auth.path} is reserved`);
+  const envoyPrefix = raw.envoy_http?.path_prefix;
+  if (envoyPrefix !== undefined) {
+    // Every request under the prefix is an Envoy authorization request: nothing else may live there.
+    for (const [key, p] of [['forward_auth.path', raw.forward_auth.path], ...['/healthz', '/readyz', '/keys', '/metrics'].map((r) => ['reserved path', r])] as const) {
+      if (p === envoyPrefix || p.startsWith(`${envoyPrefix}/`)) problems.push(`envoy_http.path_prefix: ${envoyPrefix} would take over the ${key} ${p}`);
+    }
+  }
 
   return {
     listen: { grpc: raw.listen.grpc, http: raw.listen.http, ...(admin !== undefined ? { admin } : {}) },
@@ -123,7 +130,8 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     excludes: raw.excludes,
     identityHeaders,
     identityHeaderMaxBytes: raw.identity_header_max_bytes,
-    forwardAuth: { path: raw.forward_auth.path, originalRequest: raw.forward_auth.original_request },
+    forwardAuth: { path: raw.forward_auth.path, originalRequest: raw.forward_auth.original_request, redirectStatus: raw.forward_auth.redirect_status },
+    ...(envoyPrefix !== undefined ? { envoyHttp: { pathPrefix: envoyPrefix } } : {}),
     jwks: {
       refreshIntervalMs: raw.jwks.refresh_interval,
       minRefreshMs: raw.jwks.min_refresh,

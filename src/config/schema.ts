@@ -26,6 +26,24 @@ export function insecureUrlProblem(url: string, allowInsecureHttp: boolean): str
   return LOOPBACK.has(u.hostname) || allowInsecureHttp ? null : 'plain http lets anyone on the path replace the keys; use https (or set allow_insecure_http: true)';
 }
 
+/**
+ * `forward_auth.redirect_status`: how a login redirect is answered on the forward-auth endpoint. 302 (Caddy,
+ * Traefik pass it to the browser); 401 + Location for nginx, whose auth_request turns anything but 2xx/401/403 into
+ * a 500 (deploy/nginx/nginx.conf then builds the 302 itself).
+ */
+const redirectStatus: Parser<302 | 401> = (v, path, errors) => {
+  if (v === 302 || v === 401) return v;
+  errors.push(`${path}: must be 302 or 401, got ${JSON.stringify(v)}`);
+  return INVALID;
+};
+
+/** `envoy_http.path_prefix`: a plain absolute path without a trailing slash (Envoy sends prefix + original path). */
+function pathPrefixProblem(s: string): string | null {
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(s)) return `"${s}" must be a path like "/envoy": segments of letters, digits, "-", ".", "_", "~", no trailing "/"`;
+  if (/\/\.\.?(?:\/|$)/.test(s)) return `"${s}" must not contain "." or ".." segments`;
+  return null;
+}
+
 const headerName = string((s) => (HEADER_NAME.test(s) ? null : `"${s}" is not a valid header name`));
 
 function url(): Parser<string> {
@@ -97,9 +115,11 @@ export const configSchema = object({
     object({
       path: def(string((s) => (s.startsWith('/') && !s.includes('?') ? null : 'must be a path starting with "/"')), '/auth'),
       original_request: def(oneOf(['x-forwarded', 'x-original'] as const), 'x-forwarded'),
+      redirect_status: def(redirectStatus, 302),
     }),
-    { path: '/auth', original_request: 'x-forwarded' },
+    { path: '/auth', original_request: 'x-forwarded', redirect_status: 302 },
   ),
+  envoy_http: opt(object({ path_prefix: req(string(pathPrefixProblem)) })),
   cache: def(
     object({
       max_entries: def(integer(0, 10_000_000), 100_000),

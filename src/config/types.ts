@@ -73,7 +73,15 @@ export interface Config {
     readonly path: string;
     /** Which header family carries the original request; the other family is ignored. */
     readonly originalRequest: OriginalRequestHeaders;
+    /**
+     * Status of a login redirect on the forward-auth endpoint: 302 (default), or 401 with the Location header for
+     * nginx, whose auth_request only passes 2xx/401/403 (nginx.conf builds the 302). Always set by config/load.ts;
+     * optional only so partial test configs stay valid (absent = 302).
+     */
+    readonly redirectStatus?: 302 | 401;
   };
+  /** Envoy ext_authz HTTP mode on the HTTP listener: requests under `pathPrefix` are authorization requests. Absent = off. */
+  readonly envoyHttp?: { readonly pathPrefix: string };
   readonly jwks: {
     readonly refreshIntervalMs: number;
     readonly minRefreshMs: number;
