@@ -17,6 +17,7 @@ import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Config, OriginalRequestHeaders } from '../../config/types.ts';
 import type { AuthRequest, Authorizer, Decision, Deny, IdentityHeader } from '../../core/types.ts';
 import { Reasons } from '../../core/reasons.ts';
+import { quotable } from '../../core/deny.ts';
 
 interface FamilyHeaders {
   readonly method: string;
@@ -53,6 +54,10 @@ export interface ForwardAuthOptions {
   readonly originalRequest: OriginalRequestHeaders;
   /** Lower-cased names of every configured identity header (`config.identityHeaders[].header`). */
   readonly identityHeaders: readonly string[];
+  /** `forward_auth.redirect_status`: 401 answers a login redirect as 401 + Location (nginx). Default 302. */
+  readonly redirectStatus?: 302 | 401;
+  /** Realm for the challenge of a redirect answered as 401. Default "portcullis". */
+  readonly realm?: string;
 }
 
 /** The identity header names the adapter must clear on answers it builds itself. */
@@ -127,6 +132,20 @@ export function originalRequestMissing(identityHeaders: readonly string[]): Deny
 /** The deny answered when anything throws: still a deny, never a crash, never an allow. */
 export function internalError(identityHeaders: readonly string[]): Deny {
   return jsonDeny(503, Reasons.internalError, 'internal_error', 'Internal error.', identityHeaders);
+}
+
+/**
+ * A login redirect answered as 401 (`forward_auth.redirect_status: 401`): nginx's auth_request passes only 2xx, 401
+ * and 403, so the 302 is built by nginx from our Location (deploy/nginx/nginx.conf, `@portcullis_login`). The 401
+ * keeps the Location and adds the RFC 6750 challenge a 401 must carry (with error="invalid_token" when a token was
+ * sent and failed); every other decision is returned unchanged.
+ */
+export function redirectAsUnauthorized(decision: Decision, realm = 'portcullis'): Decision {
+  if (decision.kind !== 'deny' || decision.status !== 302) return decision;
+  const attrs = [`realm="${quotable(realm)}"`];
+  if (decision.reason !== Reasons.tokenMissing) attrs.push('error="invalid_token"', `error_description="${quotable(decision.message)}"`);
+  const headers = decision.headers.filter(([name]) => name.toLowerCase() !== 'www-authenticate');
+  return { ...decision, status: 401, headers: [...headers, ['www-authenticate', `Bearer ${attrs.join(', ')}`]] };
 }
 
 /**
@@ -214,6 +233,7 @@ export async function handleForwardAuth(req: IncomingMessage, res: ServerRespons
     decision = request === undefined
       ? originalRequestMissing(opts.identityHeaders)
       : await opts.authorizer.check(request);
+    if (opts.redirectStatus === 401) decision = redirectAsUnauthorized(decision, opts.realm);
   } catch {
     decision = internalError(opts.identityHeaders);
   }

@@ -8,14 +8,15 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../../config/types.ts';
 import type { Authorizer, Readiness } from '../../core/types.ts';
 import { handleForwardAuth, identityHeaderNames } from './forward-auth.ts';
+import { envoyOriginalPath, handleEnvoyHttp } from './envoy-http.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface HttpServerOptions {
   /** "host:port" (port 0 picks a free one; IPv6 as "[::1]:port") or "unix:/path/to.sock". */
   readonly address: string;
-  /** Only forwardAuth and identityHeaders are read; a whole Config fits. */
-  readonly config: Pick<Config, 'forwardAuth' | 'identityHeaders'>;
+  /** Only forwardAuth, identityHeaders, envoyHttp and realm are read; a whole Config fits. */
+  readonly config: Pick<Config, 'forwardAuth' | 'identityHeaders' | 'envoyHttp'> & Partial<Pick<Config, 'realm'>>;
   readonly authorizer: Authorizer;
   readonly readiness: Readiness;
   /** Extra exact-path routes (any method), consulted after the built-in ones. */
@@ -76,8 +77,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     authorizer: opts.authorizer,
     originalRequest: opts.config.forwardAuth.originalRequest,
     identityHeaders: identityHeaderNames(opts.config),
+    redirectStatus: opts.config.forwardAuth.redirectStatus ?? 302,
+    ...(opts.config.realm !== undefined ? { realm: opts.config.realm } : {}),
   };
   const forwardAuthPath = opts.config.forwardAuth.path;
+  // Envoy ext_authz HTTP mode: every request under the prefix is an authorization request (envoy-http.ts).
+  const envoyHttp = opts.config.envoyHttp === undefined
+    ? undefined
+    : { authorizer: opts.authorizer, pathPrefix: opts.config.envoyHttp.pathPrefix, identityHeaders: forwardAuth.identityHeaders };
 
   const health = (req: IncomingMessage, res: ServerResponse, ok: boolean, body: unknown): void => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -92,6 +99,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       const path = pathOf(req.url);
       if (path === forwardAuthPath) {
         handleForwardAuth(req, res, forwardAuth).catch(() => res.destroy());
+        return;
+      }
+      if (envoyHttp !== undefined && envoyOriginalPath(req.url ?? '', envoyHttp.pathPrefix) !== undefined) {
+        handleEnvoyHttp(req, res, envoyHttp).catch(() => res.destroy());
         return;
       }
       if (path === '/healthz') return health(req, res, true, { status: 'ok' });
