@@ -12,11 +12,17 @@ import { startOpenTelemetry } from './telemetry/index.ts';
 import { isWorker, reportReady, supervise } from './cluster.ts';
 
 const USAGE = `usage: portcullis [--config FILE] [--listen-grpc ADDR] [--listen-http ADDR]
+       portcullis explain --config FILE [--method M] [--path P] [--host H] [--header 'Name: value']... [TOKEN]
   --config FILE        YAML configuration (default: $PORTCULLIS_CONFIG; none = demo mode)
   --listen-grpc ADDR   override listen.grpc (host:port or unix:/path)
-  --listen-http ADDR   override listen.http`;
+  --listen-http ADDR   override listen.http
+  explain              print every check one request passes or fails (portcullis explain --help)`;
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'explain') {
+    const { runExplain } = await import('./cli/explain.ts');
+    return runExplain(process.argv.slice(3));
+  }
   let args;
   try {
     args = parseArgs({

@@ -1,0 +1,258 @@
+/**
+ * `portcullis explain --config FILE [--method M] [--path P] [--host H] [--header 'Name: value']... [TOKEN]`
+ *
+ * The tool for "it works direct but not behind the proxy": loads the config, loads the keys exactly as the service
+ * does (and says so when it cannot), runs the real decision for one request and prints, in plain words, every check
+ * it passed or failed and the answer a proxy would get. The reason codes are the same stable codes as in deny
+ * bodies, logs and metrics.
+ *
+ * The token itself is never printed (only its size and the same fingerprint the decision log uses). Exit code 0 for
+ * allow, 1 for deny, 2 for usage or configuration errors.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from '../config/load.ts';
+import type { Config } from '../config/types.ts';
+import { createCore, defaultRuntime, type Runtime } from '../app.ts';
+import { CoreAuthorizer } from '../core/authorizer.ts';
+import type { ExplainStep } from '../core/explain.ts';
+import type { AuthRequest, Decision } from '../core/types.ts';
+import { tokenFingerprint } from '../telemetry/decision-log.ts';
+
+export const EXPLAIN_USAGE = `usage: portcullis explain --config FILE [options] [TOKEN | -]
+  Runs the real decision for one request and prints every check it passed or failed.
+  --config FILE            YAML configuration (default: $PORTCULLIS_CONFIG)
+  --method M               original request method (default GET)
+  --path P                 original request target, raw, query included (default /)
+  --host H                 original host[:port] (default: empty)
+  --scheme S               original scheme, http or https (default https)
+  --header 'Name: value'   an original request header; repeat for more (Accept: text/html for a browser)
+  --policy NAME            as if Envoy named this policy in context_extensions
+  --at TIME                decide at this time (ISO 8601 or Unix seconds) instead of now
+  TOKEN                    sent as the first configured token source (default Authorization: Bearer);
+                           "-" reads it from stdin (keeps it out of shell history); omit it for no token
+Exit code: 0 allow, 1 deny, 2 usage or configuration error. The token is never printed.`;
+
+export interface ExplainIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** Reads the token for "-". */
+  readonly stdin?: () => string;
+  readonly runtime?: Runtime;
+}
+
+const processIo: ExplainIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  stdin: () => readFileSync(0, 'utf8'),
+};
+
+class UsageError extends Error {}
+
+const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Plain-words hints for the reasons operators most often meet behind a proxy. */
+const HINTS: Readonly<Record<string, string>> = {
+  token_missing: 'the proxy must pass the Authorization header (Envoy HTTP mode: allowed_headers; nginx: do not clear it) or the token cookie',
+  audience_mismatch: "the token was issued for another audience; add it to the issuer's audiences, or get a token for this API",
+  issuer_unknown: 'the "iss" claim must equal a configured issuer exactly (a trailing slash counts)',
+  key_unknown: "the token's kid is not in the issuer's key set: another environment's token, or keys not yet published",
+  signature_invalid: 'the key with this kid did not make this signature: a token from another environment, or a modified token',
+  token_expired: 'get a fresh token; check the clock of this machine and of the IdP (leeway applies)',
+  token_not_yet_valid: 'the clocks disagree: check NTP on this machine and on the IdP',
+  path_ambiguous: 'the path has encoded slashes, dot segments, ";", "\\" or double encoding: the proxy and the app could read it differently',
+  keys_unavailable: 'the key source cannot be read: check the URL or file and the network from this machine',
+  scope_missing: 'the token lacks a scope this route requires',
+  requirement_not_met: "the token's claims do not meet this route's requirement",
+  policy_unknown: 'the Envoy route names a policy that is not in the config',
+};
+
+interface Options {
+  readonly configPath: string;
+  readonly request: AuthRequest;
+  readonly token: string | undefined;
+  readonly tokenWhere: string;
+  readonly at: number | undefined;
+}
+
+export async function runExplain(argv: readonly string[], io: ExplainIo = processIo): Promise<number> {
+  let config: Config;
+  let options: Options;
+  try {
+    const parsed = parseOptions(argv, io);
+    if (parsed === 'help') {
+      io.out(`${EXPLAIN_USAGE}\n`);
+      return 0;
+    }
+    config = loadConfigFile(parsed.configPath);
+    options = withToken(parsed, config);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      io.err(`portcullis explain: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      io.err(`portcullis explain: ${e.message}\n${EXPLAIN_USAGE}\n`);
+      return 2;
+    }
+    throw e;
+  }
+
+  const base = io.runtime ?? defaultRuntime;
+  const runtime: Runtime = options.at === undefined ? base : { ...base, now: () => options.at! };
+  const core = createCore(config, runtime);
+  try {
+    await core.start();
+    const lines: string[] = [];
+    const print = (line = '') => lines.push(line);
+    const r = options.request;
+    print(`request: ${r.method} ${r.scheme}://${r.host || '(no host)'}${r.path}${r.contextExtensions.size ? ` (Envoy policy ${JSON.stringify(r.contextExtensions.get('policy'))})` : ''}`);
+    // Header values are shown except where a token can travel (token headers, Cookie).
+    const secret = new Set(['authorization', 'cookie', ...config.tokens.headers.map((h) => h.name)]);
+    for (const [name, values] of r.headers) {
+      for (const value of values) print(`  header ${name}: ${secret.has(name) ? `(${Buffer.byteLength(value)} bytes, not shown)` : JSON.stringify(value)}`);
+    }
+    print(options.token === undefined
+      ? '  token: none'
+      : `  token: ${Buffer.byteLength(options.token)} bytes in ${options.tokenWhere}, fingerprint ${tokenFingerprint(options.token)} (sha-256; the token itself is never printed)`);
+    if (options.at !== undefined) print(`  time: ${new Date(options.at).toISOString()}`);
+    print();
+    print('keys:');
+    for (const source of core.sources) {
+      const st = source.status();
+      print(st.ready
+        ? `  ✔ ${st.issuer}: ${st.keys.length} key${st.keys.length === 1 ? '' : 's'} (${st.keys.map((k) => k.kid ?? `${k.kty} without kid`).join(', ')}) from ${st.location}`
+        : `  ✘ ${st.issuer}: keys unavailable from ${st.location}: ${st.lastError ?? 'not loaded'} — its tokens are denied keys_unavailable`);
+    }
+    print();
+    print('checks:');
+    const steps: ExplainStep[] = [];
+    const authorizer = core.authorizer instanceof CoreAuthorizer ? core.authorizer : new CoreAuthorizer(config, core.verifier);
+    const decision = await authorizer.check(r, (step) => steps.push(step));
+    for (const step of steps) print(`  ${step.ok ? '✔' : '✘'} ${step.check}: ${step.detail}`);
+    if (steps.length === 0) print('  (none)');
+    print();
+    describeDecision(decision, config, print);
+    io.out(`${lines.join('\n')}\n`);
+    return decision.kind === 'allow' ? 0 : 1;
+  } finally {
+    core.stop();
+  }
+}
+
+function describeDecision(d: Decision, config: Config, print: (line?: string) => void): void {
+  if (d.kind === 'allow') {
+    print(`decision: ALLOW (${d.reason})${d.rule !== undefined ? `, rule ${d.rule}` : ''}${d.issuer !== undefined ? `, issuer ${d.issuer}` : ''}`);
+    if (d.identity.length) {
+      print('  identity headers for the upstream:');
+      for (const { name, value } of d.identity) {
+        const shown = value === undefined
+          ? '(not set: removed, never the client\'s own value)'
+          : name === config.policy.payloadHeader ? `(base64url JSON of the verified claims, ${value.length} bytes)` : JSON.stringify(value);
+        print(`    ${name}: ${shown}`);
+      }
+    }
+    if (d.stripHeaders?.length || d.setHeaders?.length) {
+      const removed = [...(d.stripHeaders ?? []), ...(d.setHeaders ?? []).map(([n]) => `${n} (token cookie only)`)];
+      print(`  token removed before the upstream (upstream.forward_token: false): ${removed.join(', ')}`);
+    }
+    return;
+  }
+  print(`decision: DENY ${d.status} ${d.reason}: ${d.message}${d.rule !== undefined ? ` (rule ${d.rule})` : ''}`);
+  for (const [name, value] of d.headers) {
+    if (name === 'content-type') continue;
+    print(`  ${name === 'www-authenticate' ? 'WWW-Authenticate' : name === 'location' ? 'Location' : name === 'retry-after' ? 'Retry-After' : name}: ${value}`);
+  }
+  if (d.status === 302) {
+    print(config.forwardAuth.redirectStatus === 401
+      ? '  forward auth answers this redirect as 401 with the Location (forward_auth.redirect_status: 401, for nginx)'
+      : '  a login redirect: browser navigations only; API calls get 401');
+  }
+  print(`  body: ${d.body}`);
+  const hint = HINTS[d.reason];
+  if (hint !== undefined) print(`  hint: ${hint}`);
+}
+
+function parseOptions(argv: readonly string[], io: ExplainIo): Options | 'help' {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        method: { type: 'string' },
+        path: { type: 'string' },
+        host: { type: 'string' },
+        scheme: { type: 'string' },
+        header: { type: 'string', multiple: true },
+        policy: { type: 'string' },
+        at: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help) return 'help';
+  const configPath = values.config ?? process.env.PORTCULLIS_CONFIG;
+  if (!configPath) throw new UsageError('--config FILE is required');
+  if (positionals.length > 1) throw new UsageError(`expected at most one TOKEN, got ${positionals.length} arguments`);
+
+  const method = (values.method ?? 'GET').toUpperCase();
+  if (!TOKEN_CHARS.test(method)) throw new UsageError(`--method ${JSON.stringify(values.method)} is not an HTTP method`);
+  const scheme = (values.scheme ?? 'https').toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') throw new UsageError('--scheme must be http or https');
+  const path = values.path ?? '/';
+  if (path === '') throw new UsageError('--path must not be empty');
+
+  const headers = new Map<string, string[]>();
+  for (const h of values.header ?? []) {
+    const m = /^([^:\s]+):[ \t]*(.*)$/.exec(h);
+    if (!m || !TOKEN_CHARS.test(m[1]!)) throw new UsageError(`--header ${JSON.stringify(h)} must look like 'Name: value'`);
+    const name = m[1]!.toLowerCase();
+    headers.set(name, [...(headers.get(name) ?? []), m[2]!]);
+  }
+
+  let token = positionals[0];
+  if (token === '-') {
+    if (!io.stdin) throw new UsageError('cannot read the token from stdin');
+    token = io.stdin().trim();
+    if (token === '') throw new UsageError('no token on stdin');
+  }
+
+  let at: number | undefined;
+  if (values.at !== undefined) {
+    at = /^\d+(\.\d+)?$/.test(values.at) ? Number(values.at) * 1000 : Date.parse(values.at);
+    if (!Number.isFinite(at)) throw new UsageError(`--at ${JSON.stringify(values.at)} is not a time (ISO 8601 or Unix seconds)`);
+  }
+
+  const request: AuthRequest = {
+    transport: 'http',
+    method,
+    host: values.host ?? '',
+    scheme,
+    path,
+    headers,
+    contextExtensions: values.policy !== undefined ? new Map([['policy', values.policy]]) : new Map(),
+  };
+  return { configPath, request, token, tokenWhere: '', at };
+}
+
+/** Puts the token where the configured first token source expects it (default `Authorization: Bearer …`). */
+function withToken(options: Options, config: Config): Options {
+  if (options.token === undefined) return options;
+  const headers = new Map(options.request.headers as Map<string, string[]>);
+  const source = config.tokens.headers[0];
+  let where: string;
+  if (source !== undefined) {
+    headers.set(source.name, [...(headers.get(source.name) ?? []), `${source.prefix}${options.token}`]);
+    where = `${source.name} header`;
+  } else {
+    const cookie = config.tokens.cookies[0]!;
+    headers.set('cookie', [...(headers.get('cookie') ?? []), `${cookie}=${options.token}`]);
+    where = `cookie ${cookie}`;
+  }
+  return { ...options, request: { ...options.request, headers }, tokenWhere: where };
+}
