@@ -18,6 +18,11 @@ export interface ProxyTargets {
   readonly authAddress: string;
   /** The protected app, "127.0.0.1:port". */
   readonly upstreamAddress: string;
+  /**
+   * Extra host names the site answers to besides 127.0.0.1 (clients then send `Host: name:port`). Caddy matches a
+   * site by Host, so they are added to its site address; nginx's only server answers every Host anyway.
+   */
+  readonly hosts?: readonly string[];
 }
 
 export interface RunningProxy {
@@ -65,7 +70,8 @@ export async function startCaddy(targets: ProxyTargets): Promise<RunningProxy> {
     XDG_CONFIG_HOME: join(dir, 'config'), // 2.6.2 has no persist_config option: its autosave lands here
     XDG_DATA_HOME: join(dir, 'data'),
     CADDY_ADMIN: 'off',
-    PORTCULLIS_SITE: `http://127.0.0.1:${port}`,
+    // Several site addresses: Caddy 2.6.2 substitutes {$VAR} before parsing, so ", " separates addresses.
+    PORTCULLIS_SITE: ['127.0.0.1', ...(targets.hosts ?? [])].map((host) => `http://${host}:${port}`).join(', '),
     PORTCULLIS_HTTP: targets.authAddress,
     PORTCULLIS_UPSTREAM: targets.upstreamAddress,
   };
