@@ -5,7 +5,13 @@ import type { LoginRedirect, PolicyConfig, Requirement, Rule } from '../core/pol
 
 type RawRule = RawConfig['policies'][string];
 
-export function toPolicyConfig(raw: RawConfig, issuers: ReadonlySet<string>, globalHeaders: ReadonlySet<string>, problems: string[]): PolicyConfig {
+export function toPolicyConfig(
+  raw: RawConfig,
+  issuers: ReadonlySet<string>,
+  globalHeaders: ReadonlySet<string>,
+  tokenHeaders: ReadonlySet<string>,
+  problems: string[],
+): PolicyConfig {
   const globalLogin = raw.login === undefined ? null : loginOf(raw.login);
   const seenHeaders = new Set(globalHeaders);
 
@@ -14,6 +20,7 @@ export function toPolicyConfig(raw: RawConfig, issuers: ReadonlySet<string>, glo
     const identityHeaders = Object.entries(r.identity_headers).map(([claim, header]) => ({ claim, header: header.toLowerCase() }));
     for (const { claim, header } of identityHeaders) {
       if (globalHeaders.has(header)) problems.push(`${at}.identity_headers.${claim}: "${header}" is already a global identity header`);
+      if (tokenHeaders.has(header)) problems.push(`${at}.identity_headers.${claim}: "${header}" is also a token header`);
       seenHeaders.add(header);
     }
     return {
@@ -46,6 +53,7 @@ export function toPolicyConfig(raw: RawConfig, issuers: ReadonlySet<string>, glo
 
   const payloadHeader = raw.upstream.payload_header?.toLowerCase() ?? null;
   if (payloadHeader !== null && seenHeaders.has(payloadHeader)) problems.push(`upstream.payload_header: "${payloadHeader}" is also an identity header`);
+  if (payloadHeader !== null && tokenHeaders.has(payloadHeader)) problems.push(`upstream.payload_header: "${payloadHeader}" is also a token header`);
 
   return {
     routes,

@@ -168,6 +168,8 @@ describe('route policy config', () => {
     ['a rule identity header clashing with a global one', { routes: [{ identity_headers: { sub: 'x-auth-subject' } }] }, 'routes[0].identity_headers.sub: "x-auth-subject" is already a global identity header'],
     ['a rule identity header onto authorization', { policies: { p: { identity_headers: { sub: 'authorization' } } } }, 'policies.p.identity_headers.sub: "authorization" may not carry a claim'],
     ['a payload header that is an identity header', { upstream: { payload_header: 'x-auth-subject' } }, 'upstream.payload_header: "x-auth-subject" is also an identity header'],
+    ['a rule identity header that is a token header', { tokens: { headers: [{ name: 'x-token' }] }, routes: [{ identity_headers: { sub: 'x-token' } }] }, 'routes[0].identity_headers.sub: "x-token" is also a token header'],
+    ['a payload header that is a token header', { tokens: { headers: [{ name: 'x-token' }] }, upstream: { payload_header: 'x-token' } }, 'upstream.payload_header: "x-token" is also a token header'],
   ])('refuses %s', (_n, extra, problem) => {
     expect(problems({ issuers: [issuer], ...extra }).join('\n')).toContain(problem);
   });

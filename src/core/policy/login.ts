@@ -31,7 +31,7 @@ export function returnUrl(request: AuthRequest, normalizedPath: string | null, r
   const host = bareHost(rawHost);
   if (!HOST_SYNTAX.test(host) || !hostMatcher(returnHosts)(host)) return '';
   const port = rawHost.slice(host.length);
-  if (port !== '' && !/^:\d{1,5}$/.test(port)) return '';
+  if (port !== '' && !(/^:\d{1,5}$/.test(port) && Number(port.slice(1)) >= 1 && Number(port.slice(1)) <= 65535)) return '';
   const scheme = request.scheme === 'http' ? 'http' : 'https';
   const path = normalizedPath.split('/').map(encodeURIComponent).join('/');
   const q = request.path.indexOf('?');

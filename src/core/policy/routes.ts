@@ -48,7 +48,8 @@ export class RouteTable {
       return {
         host: match.hosts.length ? hostMatcher(match.hosts) : null,
         path: paths.length ? (p: string) => paths.some((m) => m(p)) : null,
-        methods: match.methods.length ? new Set(match.methods) : null,
+        // Backends answer HEAD with their GET handler, so a rule for GET must also hold for HEAD.
+        methods: match.methods.length ? new Set(match.methods.includes('GET') ? [...match.methods, 'HEAD'] : match.methods) : null,
         rule,
       };
     });

@@ -51,6 +51,8 @@ describe('returnUrl', () => {
     ['a tab in the host', 'app.example.com\t.evil.com', '/'],
     ['CR LF in the host', 'app.example.com\r\nLocation: https://evil.com', '/'],
     ['a non-numeric port', 'app.example.com:evil.com', '/'],
+    ['a port out of range', 'app.example.com:99999', '/'],
+    ['port zero', 'app.example.com:0', '/'],
     ['an empty host', '', '/'],
     ['an IP literal', '127.0.0.1', '/'],
     ['a unicode look-alike', 'app.exаmple.com', '/'],

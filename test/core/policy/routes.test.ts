@@ -50,6 +50,14 @@ describe('RouteTable.select', () => {
     expect(s.kind === 'rule' && s.rule.name).toBe(name);
   });
 
+  it('applies a GET rule to HEAD too (backends answer HEAD with their GET handler)', () => {
+    const t2 = table([{ match: m([], ['/admin/**'], ['GET']), rule: rule('admin') }]);
+    const s = t2.select(request({ method: 'HEAD', path: '/admin/x' }), '/admin/x');
+    expect(s.kind === 'rule' && s.rule.name).toBe('admin');
+    const post = t2.select(request({ method: 'POST', path: '/admin/x' }), '/admin/x');
+    expect(post.kind === 'rule' && post.rule.name).toBe('default');
+  });
+
   it('lets Envoy name a policy through context_extensions, whatever the path', () => {
     const s = t.select(request({ path: '/admin/x', contextExtensions: new Map([['policy', 'admin']]) }), '/admin/x');
     expect(s.kind === 'rule' && s.rule.name).toBe('policy admin');
