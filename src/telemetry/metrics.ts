@@ -5,9 +5,10 @@
  *    route collects from it and serializes with its PrometheusSerializer.
  *  - OTLP push: the periodic readers the SDK setup hands over when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set.
  *
- * Per decision: one counter add and one or two histogram records (latency; token size when a token was offered),
- * with attribute objects built once. Everything else (cache stats, key-set state) is read from the core only when
- * a reader collects. Names follow Prometheus conventions; labels are low-cardinality only (transport, decision,
+ * Per decision: one in-process count (published by an observable counter when a reader collects: an SDK counter
+ * add costs as much as a histogram record, mostly attribute hashing), one latency histogram record, and one token
+ * size record when a token was offered; attribute objects are built once. Everything else (cache stats, key-set
+ * state) is read from the core only when a reader collects. Names follow Prometheus conventions; labels are low-cardinality only (transport, decision,
  * reason, configured issuer, outcome) — never a subject, path, kid or client address.
  */
 import { diag, type Attributes, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
@@ -61,6 +62,17 @@ const SIZE_BUCKETS = [256, 512, 1024, 2048, 4096, 8192, 16_384, 32_768, 65_536, 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 type Transport = AuthRequest['transport'];
+
+interface DecisionCount {
+  count: number;
+  readonly attributes: Attributes;
+}
+
+interface Slot {
+  /** Latency histogram attributes: transport, decision. */
+  readonly attributes: Attributes;
+  readonly reasons: Map<string, DecisionCount>;
+}
 type Kind = Decision['kind'];
 
 export class PortcullisMetrics {
@@ -69,14 +81,13 @@ export class PortcullisMetrics {
   readonly #prometheus: PrometheusExporter | undefined;
   readonly #serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
   readonly #now: () => number;
-  readonly #decisions: Counter;
   readonly #duration: Histogram;
   readonly #tokenSize: Histogram;
   readonly #jwksFetches: Counter;
   readonly #configReloads: Counter;
-  /** transport → decision → reason → attributes, built on first use. */
-  readonly #decisionAttrs = new Map<string, Attributes>();
-  readonly #durationAttrs = new Map<string, Attributes>();
+  /** transport → decision → its latency attributes and a count per reason; built on first use, no key strings. */
+  readonly #slots = new Map<Transport, Map<Kind, Slot>>();
+  readonly #decisionCounts: DecisionCount[] = [];
   readonly #transportAttrs = new Map<string, Attributes>();
   readonly #issuerAttrs = new Map<string, { ok: Attributes; error: Attributes; plain: Attributes }>();
 
@@ -90,9 +101,13 @@ export class PortcullisMetrics {
     });
     const meter = (this.#meter = this.#provider.getMeter(INSTRUMENTATION_SCOPE, SERVICE_VERSION));
 
-    this.#decisions = meter.createCounter(METRIC_NAMES.decisions, {
-      description: 'Authorization decisions by transport (grpc = Envoy ext_authz, http = forward auth), decision and reason code.',
-    });
+    meter
+      .createObservableCounter(METRIC_NAMES.decisions, {
+        description: 'Authorization decisions by transport (grpc = Envoy ext_authz, http = forward auth), decision and reason code.',
+      })
+      .addCallback((result) => {
+        for (const { count, attributes } of this.#decisionCounts) result.observe(count, attributes);
+      });
     this.#duration = meter.createHistogram(METRIC_NAMES.decisionDuration, {
       description: 'Time to decide, from the transport handing over the request to the decision (includes key fetches it waited for).',
       unit: 's',
@@ -123,10 +138,17 @@ export class PortcullisMetrics {
     return this.#prometheus !== undefined;
   }
 
-  /** Hot path: one counter add, one latency record, one size record when a token was offered. */
+  /** Hot path: one count, one latency record, one size record when a token was offered. */
   decision(transport: Transport, decision: Decision, seconds: number): void {
-    this.#decisions.add(1, this.#decisionAttributes(transport, decision.kind, decision.reason));
-    this.#duration.record(seconds, this.#durationAttributes(transport, decision.kind));
+    const slot = this.#slot(transport, decision.kind);
+    let counted = slot.reasons.get(decision.reason);
+    if (counted === undefined) {
+      counted = { count: 0, attributes: Object.freeze({ transport, decision: decision.kind, reason: decision.reason }) };
+      slot.reasons.set(decision.reason, counted);
+      this.#decisionCounts.push(counted);
+    }
+    counted.count++;
+    this.#duration.record(seconds, slot.attributes);
     if (decision.tokenBytes !== undefined) this.#tokenSize.record(decision.tokenBytes, this.#transportAttributes(transport));
   }
 
@@ -187,24 +209,12 @@ export class PortcullisMetrics {
     await this.#provider.shutdown();
   }
 
-  #decisionAttributes(transport: Transport, kind: Kind, reason: string): Attributes {
-    const key = `${transport}\u0000${kind}\u0000${reason}`;
-    let attrs = this.#decisionAttrs.get(key);
-    if (attrs === undefined) {
-      attrs = Object.freeze({ transport, decision: kind, reason });
-      this.#decisionAttrs.set(key, attrs);
-    }
-    return attrs;
-  }
-
-  #durationAttributes(transport: Transport, kind: Kind): Attributes {
-    const key = `${transport}\u0000${kind}`;
-    let attrs = this.#durationAttrs.get(key);
-    if (attrs === undefined) {
-      attrs = Object.freeze({ transport, decision: kind });
-      this.#durationAttrs.set(key, attrs);
-    }
-    return attrs;
+  #slot(transport: Transport, kind: Kind): Slot {
+    let kinds = this.#slots.get(transport);
+    if (kinds === undefined) this.#slots.set(transport, (kinds = new Map()));
+    let slot = kinds.get(kind);
+    if (slot === undefined) kinds.set(kind, (slot = { attributes: Object.freeze({ transport, decision: kind }), reasons: new Map() }));
+    return slot;
   }
 
   #transportAttributes(transport: Transport): Attributes {

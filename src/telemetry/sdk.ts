@@ -44,7 +44,7 @@ export interface OpenTelemetrySdk {
   readonly warnings: readonly string[];
   /** Exports what is buffered. */
   forceFlush(): Promise<void>;
-  /** Exports what is buffered, then unregisters the global provider and context manager. */
+  /** Exports what is buffered, then unregisters the global provider and context manager. Never rejects. */
   shutdown(): Promise<void>;
 }
 
@@ -130,9 +130,13 @@ export async function startOpenTelemetry(env: Env = process.env, options: StartO
     forceFlush: async () => {
       await provider?.forceFlush();
     },
+    // Never rejects: spans that cannot be exported at shutdown (collector down, export limit) are reported, and the
+    // service still stops cleanly.
     shutdown: async () => {
       try {
         await provider?.shutdown();
+      } catch (e) {
+        diagWrite(`${JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: 'opentelemetry: spans not exported at shutdown', detail: (e as Error).message })}\n`);
       } finally {
         if (provider !== undefined) {
           trace.disable();
