@@ -71,8 +71,8 @@ export class DecisionLog {
       status: allow ? 200 : decision.status,
       ...(allow ? {} : { message: decision.message }),
       transport: request.transport,
-      method: request.method,
-      host: request.host,
+      method: clip(request.method, 32),
+      host: clip(request.host, 256),
       path: pathOnly(request.path),
       client_address: request.clientAddress,
       issuer: decision.issuer,
@@ -104,9 +104,14 @@ export function routeOf(decision: Decision): string | undefined {
   return typeof rule === 'string' && rule !== '' ? rule : undefined;
 }
 
+/** Client-controlled text, bounded (a proxy may pass headers of tens of KiB). */
+export function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 /** The path without its query string (tokens and other secrets travel there) or fragment, clipped. */
 export function pathOnly(path: string): string {
   const end = path.search(/[?#]/);
   const bare = end === -1 ? path : path.slice(0, end);
-  return bare.length > MAX_PATH ? `${bare.slice(0, MAX_PATH)}…` : bare;
+  return clip(bare, MAX_PATH);
 }

@@ -23,7 +23,7 @@ import type { AuthRequest, Authorizer, Decision, Deny } from '../core/types.ts';
 import { Reasons } from '../core/reasons.ts';
 import type { PortcullisMetrics } from './metrics.ts';
 import type { DecisionLog } from './decision-log.ts';
-import { pathOnly, routeOf } from './decision-log.ts';
+import { clip, pathOnly, routeOf } from './decision-log.ts';
 import { extractParent, extractSpanContext } from './propagation.ts';
 
 /** What the decorator needs from createTelemetry (index.ts). */
@@ -118,12 +118,12 @@ function requestAttributes(request: AuthRequest, forwardAuthPath: string): Attri
     ? { [ATTR_RPC_SYSTEM_NAME]: 'grpc', [ATTR_RPC_METHOD]: CHECK_METHOD }
     : { [ATTR_HTTP_ROUTE]: forwardAuthPath };
   attributes['portcullis.transport'] = request.transport;
-  if (request.method !== '') attributes['portcullis.request.method'] = request.method;
-  if (request.host !== '') attributes['portcullis.request.host'] = request.host;
+  if (request.method !== '') attributes['portcullis.request.method'] = clip(request.method, 32);
+  if (request.host !== '') attributes['portcullis.request.host'] = clip(request.host, 256);
   if (request.path !== '') attributes['portcullis.request.path'] = pathOnly(request.path);
   if (request.clientAddress !== undefined) {
     const { address, port } = splitAddress(request.clientAddress);
-    attributes[ATTR_CLIENT_ADDRESS] = address;
+    attributes[ATTR_CLIENT_ADDRESS] = clip(address, 256);
     if (port !== undefined) attributes[ATTR_CLIENT_PORT] = port;
   }
   return attributes;

@@ -170,6 +170,19 @@ describe('log level and allow sampling', () => {
   });
 });
 
+describe('client-controlled fields', () => {
+  it('are bounded, and the path loses its query string and fragment', () => {
+    const out = lineSink();
+    const logger = new DecisionLog({ level: 'info', allowRate: 0, recordSubject: false, tokens: TOKENS, out });
+    const deny = { kind: 'deny', status: 401, reason: 'token_missing', message: 'no token', headers: [], body: '', identity: [] } as const;
+    logger.write('info', request({ host: 'h'.repeat(10_000), path: `/${'p'.repeat(2000)}?access_token=secret#frag` }), deny, 0, undefined);
+    const line = out.records()[0]!;
+    expect((line.host as string).length).toBe(257);
+    expect((line.path as string).length).toBe(513);
+    expect(out.lines[0]).not.toMatch(/secret|frag/);
+  });
+});
+
 describe('the decorator', () => {
   it('logs an authorizer that throws as internal_error at error level and rethrows', async () => {
     const out = lineSink();
