@@ -139,10 +139,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   // No 'clientError' listener on purpose: node's default answers 400 / 408 / 431 and closes the socket, and a
   // socket error never reaches the process.
 
+  return serveOn(server, target);
+}
+
+/** Binds `server` to a listen address ("host:port", port 0 allowed, or "unix:/path"); close() drains idle connections. */
+export async function serveOn(server: Server, address: string | ListenTarget): Promise<RunningHttpServer> {
+  const target = typeof address === 'string' ? parseListenAddress(address) : address;
   await listen(server, target);
-  const bound = boundAddress(server, target);
   return {
-    ...bound,
+    ...boundAddress(server, target),
     close: () => new Promise<void>((resolve, reject) => {
       server.close((err) => (err ? reject(err) : resolve()));
       server.closeIdleConnections();

@@ -1,26 +1,9 @@
 /** CheckRequest → AuthRequest, end to end: a client built from Envoy's upstream protos calls the real server. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startGrpcServer, type GrpcServerHandle } from '../../../src/transports/grpc/server.ts';
-import { connectEnvoyClient, type EnvoyClient } from '../../support/envoy-client.ts';
-import { deny, stubAuthorizer, stubReadiness } from './fixtures.ts';
+import { describe, expect, it } from 'vitest';
+import { deny, stubAuthorizer, useStubServer } from './fixtures.ts';
 
 const authorizer = stubAuthorizer();
-const errors: unknown[] = [];
-let server: GrpcServerHandle;
-let client: EnvoyClient;
-
-beforeAll(async () => {
-  server = await startGrpcServer('127.0.0.1:0', authorizer, stubReadiness(), { onError: (e) => errors.push(e) });
-  client = connectEnvoyClient(server.address);
-});
-afterAll(async () => {
-  client.close();
-  await server.close();
-});
-beforeEach(() => {
-  authorizer.requests.length = 0;
-  errors.length = 0;
-});
+const grpc = useStubServer(authorizer);
 
 function httpRequest(http: object, attributes: object = {}) {
   return { attributes: { request: { http }, ...attributes } };
@@ -28,7 +11,7 @@ function httpRequest(http: object, attributes: object = {}) {
 
 describe('ext_authz CheckRequest → AuthRequest', () => {
   it('passes the upper-cased method, host, scheme and the raw, undecoded path with its query', async () => {
-    await client.check(httpRequest({ method: 'get', host: 'api.example.com:8443', scheme: 'https', path: '/a%2Fb/../c?x=1&y=%20' }));
+    await grpc.client.check(httpRequest({ method: 'get', host: 'api.example.com:8443', scheme: 'https', path: '/a%2Fb/../c?x=1&y=%20' }));
     expect(authorizer.last()).toMatchObject({
       transport: 'grpc',
       method: 'GET',
@@ -39,7 +22,7 @@ describe('ext_authz CheckRequest → AuthRequest', () => {
   });
 
   it('keeps each entry of the headers map as a one-value list under its lower-case name, without pseudo-headers', async () => {
-    await client.check(
+    await grpc.client.check(
       httpRequest({
         method: 'GET',
         path: '/',
@@ -61,7 +44,7 @@ describe('ext_authz CheckRequest → AuthRequest', () => {
   });
 
   it('keeps repeated header_map entries apart and in order, reading raw_value bytes and falling back to value', async () => {
-    await client.check(
+    await grpc.client.check(
       httpRequest({
         method: 'GET',
         path: '/',
@@ -105,18 +88,18 @@ describe('ext_authz CheckRequest → AuthRequest', () => {
       },
     ],
   ])('falls back to the pseudo-headers in %s when the http fields are empty', async (_source, http) => {
-    await client.check(httpRequest(http));
+    await grpc.client.check(httpRequest(http));
     expect(authorizer.last()).toMatchObject({ method: 'POST', host: 'h.example', path: '/p?q=1', scheme: 'https' });
     expect(authorizer.last().headers.size).toBe(0);
   });
 
   it('prefers the http fields over the pseudo-headers', async () => {
-    await client.check(httpRequest({ method: 'GET', host: 'field.example', path: '/field', headers: { ':authority': 'pseudo.example', ':path': '/pseudo' } }));
+    await grpc.client.check(httpRequest({ method: 'GET', host: 'field.example', path: '/field', headers: { ':authority': 'pseudo.example', ':path': '/pseudo' } }));
     expect(authorizer.last()).toMatchObject({ host: 'field.example', path: '/field' });
   });
 
   it('passes the route context_extensions', async () => {
-    await client.check(httpRequest({ method: 'GET', path: '/' }, { context_extensions: { audience: 'billing', mode: 'strict' } }));
+    await grpc.client.check(httpRequest({ method: 'GET', path: '/' }, { context_extensions: { audience: 'billing', mode: 'strict' } }));
     expect(Object.fromEntries(authorizer.last().contextExtensions)).toEqual({ audience: 'billing', mode: 'strict' });
   });
 
@@ -126,14 +109,14 @@ describe('ext_authz CheckRequest → AuthRequest', () => {
     ['a named port', { socket_address: { address: '10.0.0.1', named_port: 'https' } }, '10.0.0.1:https'],
     ['a pipe', { pipe: { path: '/run/envoy.sock' } }, '/run/envoy.sock'],
   ])('reports %s of the source peer as clientAddress', async (_kind, address, expected) => {
-    await client.check(httpRequest({ method: 'GET', path: '/' }, { source: { address } }));
+    await grpc.client.check(httpRequest({ method: 'GET', path: '/' }, { source: { address } }));
     expect(authorizer.last().clientAddress).toBe(expected);
   });
 
   it('asks the Authorizer about an empty CheckRequest with empty fields and answers its deny', async () => {
     authorizer.answer = deny(401);
     try {
-      const response = await client.check({});
+      const response = await grpc.client.check({});
       expect(authorizer.last()).toEqual({
         transport: 'grpc',
         method: '',
@@ -148,6 +131,6 @@ describe('ext_authz CheckRequest → AuthRequest', () => {
     } finally {
       authorizer.answer = stubAuthorizer().answer;
     }
-    expect(errors).toEqual([]);
+    expect(grpc.errors).toEqual([]);
   });
 });

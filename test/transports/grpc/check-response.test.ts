@@ -1,11 +1,10 @@
 /** Decision → CheckResponse, end to end through a client built from Envoy's upstream protos, plus the never-an-RPC-error guarantees. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeGenericClientConstructor, credentials, type Client, type ServiceError } from '@grpc/grpc-js';
-import { startGrpcServer, type GrpcServerHandle } from '../../../src/transports/grpc/server.ts';
 import { guardedAuthorizationService } from '../../../src/transports/grpc/check-service.ts';
 import { MAX_STRUCT_DEPTH } from '../../../src/transports/grpc/struct.ts';
-import { connectEnvoyClient, structToJs, upstreamDefinitions, type EnvoyClient } from '../../support/envoy-client.ts';
-import { allow, deny, stubAuthorizer, stubReadiness } from './fixtures.ts';
+import { structToJs, upstreamDefinitions } from '../../support/envoy-client.ts';
+import { allow, deny, stubAuthorizer, useStubServer } from './fixtures.ts';
 import type { Decision } from '../../../src/core/types.ts';
 
 /** Envoy's own (upstream) decoder for CheckResponse bytes. */
@@ -14,28 +13,13 @@ const upstreamCheck = (upstreamDefinitions['envoy.service.auth.v3.Authorization'
 };
 
 const authorizer = stubAuthorizer();
-const errors: unknown[] = [];
-let server: GrpcServerHandle;
-let client: EnvoyClient;
-
-beforeAll(async () => {
-  server = await startGrpcServer('127.0.0.1:0', authorizer, stubReadiness(), { onError: (e) => errors.push(e) });
-  client = connectEnvoyClient(server.address);
-});
-afterAll(async () => {
-  client.close();
-  await server.close();
-});
-beforeEach(() => {
-  authorizer.requests.length = 0;
-  errors.length = 0;
-});
+const grpc = useStubServer(authorizer);
 
 const REQUEST = { attributes: { request: { http: { method: 'GET', host: 'api.example.com', path: '/orders?id=7', headers: { authorization: 'Bearer t' } } } } };
 
 async function answerTo(answer: typeof authorizer.answer): Promise<any> {
   authorizer.answer = answer;
-  return client.check(REQUEST);
+  return grpc.client.check(REQUEST);
 }
 
 const INTERNAL_ERROR = {
@@ -165,7 +149,7 @@ describe('ext_authz failures', () => {
     const response = await answerTo(answer);
     expect(response).toMatchObject(INTERNAL_ERROR);
     expect(response.denied_response.headers.map((h: any) => [h.header.key, h.header.value])).toEqual([['content-type', 'application/json']]);
-    expect(errors).toHaveLength(1);
+    expect(grpc.errors).toHaveLength(1);
   });
 
   it('treats bytes that are not a CheckRequest as an empty request and answers the Authorizer\'s deny', async () => {
@@ -184,14 +168,14 @@ describe('ext_authz failures', () => {
       },
       'Raw',
     );
-    const raw = new Raw(server.address, credentials.createInsecure()) as unknown as Client & { Check: Function };
+    const raw = new Raw(grpc.server.address, credentials.createInsecure()) as unknown as Client & { Check: Function };
     try {
       const response = await new Promise<any>((resolve, reject) =>
         raw.Check(Buffer.from([0x0a, 0xff, 0xff, 0xff]), (error: ServiceError | null, value: unknown) => (error ? reject(error) : resolve(value))),
       );
       expect(response.status.code).toBe(16);
       expect(authorizer.last()).toMatchObject({ method: '', host: '', path: '', headers: new Map() });
-      expect(errors).toHaveLength(1);
+      expect(grpc.errors).toHaveLength(1);
     } finally {
       raw.close();
     }

@@ -1,3 +1,6 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { startGrpcServer, type GrpcServerHandle } from '../../../src/transports/grpc/server.ts';
+import { connectEnvoyClient, type EnvoyClient } from '../../support/envoy-client.ts';
 /** Stubs for the gRPC transport tests: an Authorizer that records and answers as told, a Readiness we flip by hand. */
 import type { Allow, AuthRequest, Authorizer, Decision, Deny, Readiness } from '../../../src/core/types.ts';
 import { Reasons } from '../../../src/core/reasons.ts';
@@ -78,4 +81,25 @@ export function waitFor<T>(subscribe: (push: (item: T) => void) => void, predica
       }
     });
   });
+}
+
+/**
+ * A real gRPC server on port 0 answering with `authorizer`, and a client built from Envoy's upstream protos,
+ * started and stopped around the calling test file; recorded requests and errors are cleared before each test.
+ */
+export function useStubServer(authorizer: StubAuthorizer): { readonly client: EnvoyClient; readonly errors: unknown[]; readonly server: GrpcServerHandle } {
+  const state = { errors: [] as unknown[] } as { client: EnvoyClient; errors: unknown[]; server: GrpcServerHandle };
+  beforeAll(async () => {
+    state.server = await startGrpcServer('127.0.0.1:0', authorizer, stubReadiness(), { onError: (e) => state.errors.push(e) });
+    state.client = connectEnvoyClient(state.server.address);
+  });
+  afterAll(async () => {
+    state.client.close();
+    await state.server.close();
+  });
+  beforeEach(() => {
+    authorizer.requests.length = 0;
+    state.errors.length = 0;
+  });
+  return state;
 }
