@@ -13,8 +13,11 @@ export interface Child {
   /** Last lines of stderr, for error messages. */
   stderrTail(): string;
   stop(): Promise<void>;
-  /** The child's process.memoryUsage() over IPC (bench/server.ts and bench/floors.ts answer), or undefined. */
-  memory(): Promise<NodeJS.MemoryUsage | undefined>;
+  /**
+   * The child's process.memoryUsage() over IPC (bench/server.ts and bench/floors.ts answer), or undefined.
+   * `gc`: run a full collection first when the child was started with --expose-gc.
+   */
+  memory(gc?: boolean): Promise<(NodeJS.MemoryUsage & { collected: boolean }) | undefined>;
 }
 
 export interface SpawnOptions {
@@ -83,21 +86,21 @@ export async function spawnChild(o: SpawnOptions): Promise<Child> {
       await exitPromise;
       clearTimeout(t);
     },
-    memory() {
+    memory(gc = false) {
       if (exited || !proc.connected) return Promise.resolve(undefined);
       return new Promise((resolve) => {
         const t = setTimeout(() => {
           proc.off('message', on);
           resolve(undefined);
         }, 2000);
-        const on = (m: { type?: string; memory?: NodeJS.MemoryUsage }): void => {
+        const on = (m: { type?: string; memory?: NodeJS.MemoryUsage; collected?: boolean }): void => {
           if (m?.type !== 'stats') return;
           clearTimeout(t);
           proc.off('message', on);
-          resolve(m.memory);
+          resolve(m.memory ? { ...m.memory, collected: m.collected === true } : undefined);
         };
         proc.on('message', on);
-        proc.send({ type: 'stats' });
+        proc.send({ type: 'stats', gc });
       });
     },
   };

@@ -29,8 +29,12 @@ while (!running.core.readiness.isReady()) {
   await new Promise((r) => setTimeout(r, 20));
 }
 
-process.on('message', (m: { type?: string }) => {
-  if (m?.type === 'stats') process.send?.({ type: 'stats', memory: process.memoryUsage() });
+process.on('message', (m: { type?: string; gc?: boolean }) => {
+  if (m?.type !== 'stats') return;
+  // With --expose-gc (the flood does that) a full collection first, so heapUsed is the live heap, not garbage.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (m.gc && gc) gc();
+  process.send?.({ type: 'stats', memory: process.memoryUsage(), collected: Boolean(m.gc && gc) });
 });
 
 process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, grpc: running.grpcAddress, http: running.httpUrl })}\n`);
