@@ -13,7 +13,7 @@ import { extractToken } from './token.ts';
 import { headerValue } from './identity.ts';
 import { buildDeny, buildRedirect, type DenyContext } from './deny.ts';
 import type { Verifier } from './verify.ts';
-import { inSpan } from './tracing.ts';
+import { inChildSpan } from './tracing.ts';
 import type { Explain } from './explain.ts';
 import { RouteTable } from './policy/routes.ts';
 import type { Rule } from './policy/types.ts';
@@ -99,9 +99,9 @@ export class CoreAuthorizer implements Authorizer {
     step('token', true, `found in ${found.source}`);
 
     const tokenBytes = found.token.length;
-    const result = await inSpan('portcullis.verify_token', { 'portcullis.token.source': found.source }, async (span) => {
+    const result = await inChildSpan('portcullis.verify_token', { 'portcullis.token.source': found.source }, async (span) => {
       const r = await this.#verifier.verify(found.token, explain);
-      span.setAttributes({
+      span?.setAttributes({
         'portcullis.token.valid': r.ok,
         ...(r.issuer !== undefined ? { 'portcullis.issuer': r.issuer } : {}),
         ...(r.ok && r.kid !== undefined ? { 'portcullis.kid': r.kid } : {}),
@@ -118,7 +118,7 @@ export class CoreAuthorizer implements Authorizer {
     }
 
     if (rule.require) {
-      const r = await inSpan('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, async () => evaluate(rule.require!, result.claims, result.issuer));
+      const r = await inChildSpan('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, async () => evaluate(rule.require!, result.claims, result.issuer));
       step('requirements', r.ok, r.ok ? `rule ${rule.name} is satisfied` : r.message);
       if (!r.ok) {
         const reason = r.missingScopes.length ? Reasons.scopeMissing : Reasons.requirementNotMet;

@@ -1,13 +1,13 @@
 /**
  * Child spans where time goes (token verification, JWKS fetch, policy evaluation), through the OpenTelemetry API
- * only. Without an SDK registered (tracing not configured) the API hands out no-op spans, so this costs next to
- * nothing; the SDK, exporters and the server span live outside the core.
- * Attributes never carry a token, a signature or key material.
+ * only. Without an SDK registered (tracing not configured) the API hands out no-op spans; the SDK, exporters and the
+ * server span live outside the core. Attributes never carry a token, a signature or key material.
  */
 import { SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
 
 const tracer = trace.getTracer('portcullis');
 
+/** A span of its own (or a child of the active one): for rare work such as key fetches, which may run in the background. */
 export async function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
   return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
@@ -19,4 +19,12 @@ export async function inSpan<T>(name: string, attributes: Attributes, fn: (span:
       span.end();
     }
   });
+}
+
+/**
+ * A child of the active span, only when that span is recording (tracing on and the request sampled). Otherwise `fn`
+ * runs with no span at all: the per-request hot path pays nothing for tracing it does not use.
+ */
+export function inChildSpan<T>(name: string, attributes: Attributes, fn: (span: Span | undefined) => Promise<T>): Promise<T> {
+  return trace.getActiveSpan()?.isRecording() ? inSpan(name, attributes, fn) : fn(undefined);
 }

@@ -3,7 +3,7 @@
  * CheckRequest → AuthRequest and Decision → CheckResponse. No I/O, no Authorizer calls.
  */
 import { isUtf8 } from 'node:buffer';
-import type { AuthRequest, Decision, Deny, IdentityHeader } from '../../core/types.ts';
+import type { Allow, AuthRequest, Decision, Deny, IdentityHeader } from '../../core/types.ts';
 import { Reasons } from '../../core/reasons.ts';
 import { toStruct, wellFormed } from './struct.ts';
 import type {
@@ -138,19 +138,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function toCheckResponse(decision: Decision): WireCheckResponse {
   if (decision.kind === 'allow') {
-    const set = decision.identity.filter((header): header is IdentityHeader & { value: string } => header.value !== undefined);
-    const setNames = new Set(set.map((header) => header.name.toLowerCase()));
-    // Envoy applies removals after additions, so a name that is also set must not be removed.
-    const remove = decision.identity
-      .filter((header) => header.value === undefined && !setNames.has(header.name.toLowerCase()))
-      .map((header) => wellFormed(header.name.toLowerCase()));
     const metadata = allowMetadata(decision.claims, decision.issuer);
+    const ok = decision.stripHeaders === undefined && decision.setHeaders === undefined ? okForIdentity(decision.identity) : okResponse(decision);
     return {
       status: { code: RpcCode.ok, message: '' },
-      ok_response: {
-        headers: headerOptions([...set.map((header) => [header.name, header.value] as const), ...(decision.setHeaders ?? [])]),
-        headers_to_remove: [...remove, ...(decision.stripHeaders ?? []).map(wellFormed)],
-      },
+      ok_response: ok,
       ...(metadata !== undefined ? { dynamic_metadata: metadata } : {}),
     };
   }
@@ -161,6 +153,33 @@ export function toCheckResponse(decision: Decision): WireCheckResponse {
       headers: headerOptions(decision.headers),
       body: wellFormed(decision.body),
     },
+  };
+}
+
+type OkResponse = NonNullable<WireCheckResponse['ok_response']>;
+
+/** Identity arrays are frozen and shared per token and rule (see the authorizer), so their translation is too. */
+const okCache = new WeakMap<readonly IdentityHeader[], OkResponse>();
+
+function okForIdentity(identity: readonly IdentityHeader[]): OkResponse {
+  let ok = okCache.get(identity);
+  if (ok === undefined) {
+    ok = okResponse({ identity });
+    okCache.set(identity, ok);
+  }
+  return ok;
+}
+
+function okResponse(decision: Pick<Allow, 'identity' | 'stripHeaders' | 'setHeaders'>): OkResponse {
+  const set = decision.identity.filter((header): header is IdentityHeader & { value: string } => header.value !== undefined);
+  const setNames = new Set(set.map((header) => header.name.toLowerCase()));
+  // Envoy applies removals after additions, so a name that is also set must not be removed.
+  const remove = decision.identity
+    .filter((header) => header.value === undefined && !setNames.has(header.name.toLowerCase()))
+    .map((header) => wellFormed(header.name.toLowerCase()));
+  return {
+    headers: headerOptions([...set.map((header) => [header.name, header.value] as const), ...(decision.setHeaders ?? [])]),
+    headers_to_remove: [...remove, ...(decision.stripHeaders ?? []).map(wellFormed)],
   };
 }
 
@@ -193,7 +212,15 @@ function headerOptions(headers: readonly (readonly [string, string])[]): WireHea
   });
 }
 
+/** The verified claims object is kept stable by the token cache, so its Struct is built once per token. */
+const metadataCache = new WeakMap<object, Struct>();
+
 function allowMetadata(claims: Readonly<Record<string, unknown>> | undefined, issuer: string | undefined): Struct | undefined {
   if (claims === undefined) return undefined;
-  return toStruct(issuer === undefined ? { claims } : { claims, issuer });
+  let struct = metadataCache.get(claims);
+  if (struct === undefined) {
+    struct = toStruct(issuer === undefined ? { claims } : { claims, issuer });
+    metadataCache.set(claims, struct);
+  }
+  return struct;
 }

@@ -170,7 +170,21 @@ const OWNED = new Set(['content-length', 'transfer-encoding', 'connection', 'kee
  * present: set on allow (empty when the decision leaves it unset), empty on deny, so a proxy that copies headers from
  * our answer can never pass through a client's own value. Throws if a name or value cannot be written.
  */
+/** Allow answers depend only on the identity array, which the authorizer shares per token and rule: render once. */
+const allowCache = new WeakMap<readonly IdentityHeader[], { readonly names: readonly string[]; readonly rendered: RenderedDecision }>();
+
 export function renderDecision(decision: Decision, identityHeaders: readonly string[]): RenderedDecision {
+  if (decision.kind === 'allow') {
+    const hit = allowCache.get(decision.identity);
+    if (hit !== undefined && hit.names === identityHeaders) return hit.rendered;
+    const rendered = renderUncached(decision, identityHeaders);
+    if (Object.isFrozen(decision.identity)) allowCache.set(decision.identity, { names: identityHeaders, rendered });
+    return rendered;
+  }
+  return renderUncached(decision, identityHeaders);
+}
+
+function renderUncached(decision: Decision, identityHeaders: readonly string[]): RenderedDecision {
   const identity = new Map<string, string>();
   for (const name of identityHeaders) identity.set(name.toLowerCase(), '');
   for (const { name, value } of decision.identity) {
