@@ -599,13 +599,15 @@ async function main(): Promise<void> {
     const base = treeMemory(tree());
     const curve: { done: number; rssKb: number }[] = [];
     let done = 0;
-    let peakRss = base.rssKb;
     let i = 0;
+    let peakHeapTotal = 0;
+    let heapPolls = 0;
     const r = await measure(f.child, `flood ${n} tokens`, () => {
       const sampler = setInterval(() => {
         const m = treeMemory(tree());
-        peakRss = Math.max(peakRss, m.rssKb);
         curve.push({ done, rssKb: m.rssKb });
+        // The V8 heap's committed size, once a second (the child answers over IPC).
+        if (heapPolls++ % 4 === 0) void f.child.memory().then((mu) => (peakHeapTotal = Math.max(peakHeapTotal, mu?.heapTotal ?? 0)));
       }, 250);
       return rawHttp({ port: f.httpPort, prefix: faPrefix, suffix: faSuffix, connections: httpConns, next: () => tokens[i++], onProgress: (d) => (done = d) })
         .finally(() => clearInterval(sampler));
@@ -630,8 +632,9 @@ async function main(): Promise<void> {
       verdict: r.errors ? '**errors**' : verdict(hwmKb < 300 * 1024, `by ${fmtMb(hwmKb - 300 * 1024)}`),
       notes: [
         `RSS along the flood: ${deciles.join(', ')}`,
-        mem ? `at the end V8 heap ${fmtMb(mem.heapTotal / 1024)} committed, ${fmtMb(mem.heapUsed / 1024)} used, external ${fmtMb(mem.external / 1024)}, so ${fmtMb(end.rssKb - mem.heapTotal / 1024)} of RSS outside the V8 heap` : '',
-        live?.collected ? `after a full GC: ${fmtMb(live.heapUsed / 1024)} live heap, RSS ${fmtMb(afterGc.rssKb)}` : '',
+        peakHeapTotal || mem ? `V8 heap committed up to ${fmtMb(Math.max(peakHeapTotal, mem?.heapTotal ?? 0) / 1024)} during the flood` : '',
+        mem ? `at the end ${fmtMb(mem.heapTotal / 1024)} committed, ${fmtMb(mem.heapUsed / 1024)} used, external ${fmtMb(mem.external / 1024)}` : '',
+        live?.collected ? `after a full GC ${fmtMb(live.heapUsed / 1024)} live (RSS stays ${fmtMb(afterGc.rssKb)}: V8 keeps the pages it grew into)` : '',
         `cache max_entries ${configured ?? 'default'}`,
         n < 1_000_000 ? `⚠ ${n.toLocaleString('en-US')} tokens, not 1,000,000 (--flood-tokens)` : '',
         noise(summarize([r])),
