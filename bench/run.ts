@@ -676,7 +676,7 @@ function report(machine: MachineInfo, versions: Record<string, string>, micro: M
   lines.push(`**Machine:** ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, Linux ${machine.kernel}; Node ${machine.node}; ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ') || 'no external load generators'}  `);
   lines.push(`**Date:** ${machine.date}  `);
   lines.push(`**Command:** \`${opt.command}\` (${opt.durationS} s per run, ${opt.rounds} round${opt.rounds > 1 ? 's' : ''} alternating target/floor${opt.quick ? ', quick mode' : ''})  `);
-  lines.push(`**Portcullis:** ${opt.entry === 'main' ? 'src/main.ts --config' : 'bench/server.ts (startPortcullis, one process)'}, commit ${machine.commit}${Object.keys(opt.extraConfig).length ? `, config ${JSON.stringify(opt.extraConfig)}` : ''}; servers and floors each in their own process, load generators on the same machine`);
+  lines.push(`**Portcullis:** ${opt.entry === 'main' ? 'src/main.ts --config' : 'bench/server.ts (startPortcullis in one process, default telemetry: metrics on, no decision log, no OpenTelemetry SDK)'}, commit ${machine.commit}${Object.keys(opt.extraConfig).length ? `, config ${JSON.stringify(opt.extraConfig)}` : ''}; servers and floors each in their own process, load generators on the same machine`);
   lines.push('');
   lines.push('| Scenario | How | Portcullis | Floor | Portcullis / floor | Target | Result | Notes |');
   lines.push('|---|---|---|---|---|---|---|---|');
