@@ -25,6 +25,7 @@
  * own copy never reaches the upstream. A deny answers the core's status, headers and body, and no identity headers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clientAddressOf, headerMap, single } from './headers.ts';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { AuthRequest, Authorizer, Decision } from '../../core/types.ts';
 import { internalError, type RenderedDecision } from './forward-auth.ts';
@@ -50,30 +51,19 @@ export function envoyOriginalPath(url: string, pathPrefix: string): string | und
   return rest.startsWith('/') || rest === '*' ? rest : undefined;
 }
 
-function single(req: IncomingMessage, name: string): string | undefined {
-  const values = req.headersDistinct[name];
-  if (values === undefined || values.length !== 1) return undefined;
-  const value = values[0]?.trim();
-  return value === undefined || value === '' ? undefined : value;
-}
-
 /** The AuthRequest an Envoy HTTP-mode authorization request describes; `undefined` when not under the prefix. */
 export function toEnvoyAuthRequest(req: IncomingMessage, pathPrefix: string): AuthRequest | undefined {
   const path = envoyOriginalPath(req.url ?? '', pathPrefix);
   if (path === undefined) return undefined;
-  const headers = new Map<string, readonly string[]>();
-  for (const [name, values] of Object.entries(req.headersDistinct)) {
-    if (values !== undefined) headers.set(name, values);
-  }
+  const headers = headerMap(req);
   // Envoy sanitizes X-Forwarded-Proto (set from the downstream connection unless the downstream is trusted);
   // it only reaches us when allowed_headers lists it, and only decides http vs https in a login return URL.
-  const proto = single(req, 'x-forwarded-proto')?.toLowerCase();
-  const forwardedFor = req.headersDistinct['x-forwarded-for']?.[0]?.split(',')[0]?.trim();
-  const clientAddress = forwardedFor !== undefined && forwardedFor !== '' ? forwardedFor : req.socket.remoteAddress;
+  const proto = single(headers, 'x-forwarded-proto')?.trim().toLowerCase();
+  const clientAddress = clientAddressOf(req, headers);
   return {
     transport: 'http',
     method: (req.method ?? '').toUpperCase(),
-    host: single(req, 'host') ?? '',
+    host: single(headers, 'host')?.trim() ?? '',
     scheme: proto === 'http' || proto === 'https' ? proto : '',
     path,
     headers,

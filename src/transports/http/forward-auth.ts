@@ -17,6 +17,7 @@ import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Config, OriginalRequestHeaders } from '../../config/types.ts';
 import type { AuthRequest, Authorizer, Decision, Deny, IdentityHeader } from '../../core/types.ts';
 import { Reasons } from '../../core/reasons.ts';
+import { clientAddressOf, headerMap, single } from './headers.ts';
 import { quotable } from '../../core/deny.ts';
 
 interface FamilyHeaders {
@@ -65,50 +66,30 @@ export function identityHeaderNames(config: Pick<Config, 'identityHeaders'>): re
   return config.identityHeaders.map((h) => h.header.toLowerCase());
 }
 
-/** The value of a header sent exactly once and non-empty; `undefined` when missing, repeated or empty. */
-function single(req: IncomingMessage, name: string): string | undefined {
-  const values = req.headersDistinct[name];
-  if (values === undefined || values.length !== 1) return undefined;
-  const value = values[0];
-  return value === undefined || value.trim() === '' ? undefined : value;
-}
-
 /**
  * Reads the original request from `family` only. Returns `undefined` when the method or URI cannot be known
  * (missing, repeated, empty, or a method that is not a token); the caller answers `original_request_missing`.
  */
 export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeaders): AuthRequest | undefined {
   const names = FAMILIES[family];
-  const method = single(req, names.method)?.trim();
-  const path = single(req, names.uri);
+  const headers = headerMap(req);
+  const method = single(headers, names.method)?.trim();
+  const path = single(headers, names.uri);
   if (method === undefined || !TOKEN.test(method) || path === undefined) return undefined;
 
-  const hostHeader = req.headersDistinct[names.host] === undefined && names.hostFallback !== undefined
-    ? names.hostFallback
-    : names.host;
-  const proto = single(req, names.proto)?.trim().toLowerCase() ?? '';
-
-  const headers = new Map<string, readonly string[]>();
-  for (const [name, values] of Object.entries(req.headersDistinct)) {
-    if (values !== undefined) headers.set(name, values);
-  }
-
-  const clientAddress = firstForwardedFor(req) ?? req.socket.remoteAddress;
+  const hostHeader = !headers.has(names.host) && names.hostFallback !== undefined ? names.hostFallback : names.host;
+  const proto = single(headers, names.proto)?.trim().toLowerCase() ?? '';
+  const clientAddress = clientAddressOf(req, headers);
   return {
     transport: 'http',
     method: method.toUpperCase(),
-    host: single(req, hostHeader)?.trim() ?? '',
+    host: single(headers, hostHeader)?.trim() ?? '',
     scheme: SCHEME.test(proto) ? proto : '',
     path,
     headers,
     contextExtensions: new Map(),
     ...(clientAddress === undefined ? {} : { clientAddress }),
   };
-}
-
-function firstForwardedFor(req: IncomingMessage): string | undefined {
-  const first = req.headersDistinct['x-forwarded-for']?.[0]?.split(',')[0]?.trim();
-  return first === undefined || first === '' ? undefined : first;
 }
 
 function jsonDeny(status: 403 | 503, reason: Deny['reason'], error: string, message: string, identity: readonly string[]): Deny {
