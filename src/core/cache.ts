@@ -42,6 +42,7 @@ export class TokenCache {
   readonly #verified: LRUCache<string, CachedToken> | null;
   readonly #failed: LRUCache<string, CachedFailure> | null;
   readonly stats: CacheStats = { hits: 0, misses: 0, negativeHits: 0 };
+  readonly #doorkeeper = new Doorkeeper(1 << 18);
 
   constructor(limits: CacheLimits) {
     this.#verified =
@@ -71,9 +72,14 @@ export class TokenCache {
     return hit;
   }
 
-  /** `ttlMs` is how long until the token expires (with leeway); nothing is stored for a token about to expire. */
+  /**
+   * `ttlMs` is how long until the token expires (with leeway); nothing is stored for a token about to expire.
+   * A token is admitted on its second verification only: a flood of single-use tokens never enters the cache (it
+   * would only churn it, and grow the heap), while a real client's token is cached from its second request on.
+   */
   set(token: string, value: CachedToken, ttlMs: number): void {
-    if (ttlMs >= 1) this.#verified?.set(token, value, { ttl: Math.ceil(ttlMs) });
+    if (ttlMs < 1 || !this.#verified || !this.#doorkeeper.admit(token)) return;
+    this.#verified.set(token, value, { ttl: Math.ceil(ttlMs) });
   }
 
   delete(token: string): void {
@@ -96,5 +102,36 @@ export class TokenCache {
 
   get bytes(): number {
     return this.#verified?.calculatedSize ?? 0;
+  }
+}
+
+/**
+ * Remembers, in fixed memory, which tokens were seen once: a table of 32-bit fingerprints indexed by another hash.
+ * `admit` answers true when the token was seen before (a collision can only delay admission or admit early; both
+ * are harmless: admission decides caching, never validity).
+ */
+class Doorkeeper {
+  readonly #slots: Uint32Array;
+  readonly #mask: number;
+
+  constructor(size: number) {
+    this.#slots = new Uint32Array(size);
+    this.#mask = size - 1;
+  }
+
+  admit(token: string): boolean {
+    // Two FNV-1a variants over the signature end of the token (the part that differs between tokens).
+    let a = 0x811c9dc5;
+    let b = 0x01000193;
+    for (let i = Math.max(0, token.length - 128); i < token.length; i++) {
+      const c = token.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+    }
+    const slot = (a >>> 0) & this.#mask;
+    const print = (b | 1) >>> 0;
+    if (this.#slots[slot] === print) return true;
+    this.#slots[slot] = print;
+    return false;
   }
 }

@@ -29,18 +29,28 @@ async function setup(limits = { maxEntries: 100, maxBytes: 1_000_000, negativeTt
 }
 
 describe('verified-token cache', () => {
-  it('verifies a token once and answers repeats from the cache with the same claims', async () => {
+  it('caches a token from its second verification and answers repeats from the cache with the same claims', async () => {
     const { k1, cache, verifier } = await setup();
     const token = await signToken(k1);
     const first = await verifier.verify(token);
-    const second = await verifier.verify(token);
-    expect(second).toEqual(first);
-    expect(cache.stats).toMatchObject({ hits: 1, misses: 1 });
+    expect(cache.size).toBe(0);
+    await verifier.verify(token);
+    expect(cache.size).toBe(1);
+    const third = await verifier.verify(token);
+    expect(third).toEqual(first);
+    expect(cache.stats).toMatchObject({ hits: 1, misses: 2 });
+  });
+
+  it('never admits a flood of single-use tokens (it would only churn the cache and grow the heap)', async () => {
+    const { k1, cache, verifier } = await setup();
+    for (let i = 0; i < 50; i++) expect(await verifier.verify(await signToken(k1, { jti: String(i) }))).toMatchObject({ ok: true });
+    expect(cache.size).toBe(0);
   });
 
   it('still checks exp on every hit', async () => {
     const { k1, verifier, clock } = await setup();
     const token = await signToken(k1, { exp: NOW_S + 10 });
+    expect(await verifier.verify(token)).toMatchObject({ ok: true });
     expect(await verifier.verify(token)).toMatchObject({ ok: true });
     clock.t += 71_000; // past exp + 60 s leeway
     expect(await verifier.verify(token)).toMatchObject({ ok: false, reason: 'token_expired' });
@@ -50,6 +60,8 @@ describe('verified-token cache', () => {
     const { k1, k2, keys, cache, verifier, clock } = await setup();
     const token = await signToken(k1);
     await verifier.verify(token);
+    await verifier.verify(token);
+    expect(cache.size).toBe(1);
     server.behaviour = { kind: 'serve', body: jwksOf(k2) };
     clock.t += 300_000;
     await keys.reload();
@@ -61,10 +73,12 @@ describe('verified-token cache', () => {
     const { k1, keys, cache, verifier, clock } = await setup();
     const token = await signToken(k1);
     await verifier.verify(token);
+    await verifier.verify(token);
     clock.t += 300_000;
     await keys.reload();
     expect(await verifier.verify(token)).toMatchObject({ ok: true });
-    expect(cache.stats.hits).toBe(1);
+    expect(cache.stats).toMatchObject({ hits: 1, misses: 2 });
+    expect(cache.size).toBe(1);
   });
 
   it('never answers a tampered token from the entry of the genuine one', async () => {
@@ -78,13 +92,21 @@ describe('verified-token cache', () => {
 
   it('stays within its entry bound', async () => {
     const { k1, cache, verifier } = await setup({ maxEntries: 3, maxBytes: 1_000_000, negativeTtlMs: 0 });
-    for (let i = 0; i < 10; i++) await verifier.verify(await signToken(k1, { jti: String(i) }));
+    for (let i = 0; i < 10; i++) {
+      const token = await signToken(k1, { jti: String(i) });
+      await verifier.verify(token);
+      await verifier.verify(token);
+    }
     expect(cache.size).toBe(3);
   });
 
   it('stays within its byte bound', async () => {
     const { k1, cache, verifier } = await setup({ maxEntries: 1000, maxBytes: 8_000, negativeTtlMs: 0 });
-    for (let i = 0; i < 20; i++) await verifier.verify(await signToken(k1, { jti: String(i) }));
+    for (let i = 0; i < 20; i++) {
+      const token = await signToken(k1, { jti: String(i) });
+      await verifier.verify(token);
+      await verifier.verify(token);
+    }
     expect(cache.bytes).toBeLessThanOrEqual(8_000);
     expect(cache.size).toBeGreaterThan(0);
   });

@@ -7,7 +7,7 @@
  * A failed or bad load never replaces a good set (stale-if-error), up to `maxStaleMs`.
  * Concurrent needs share one load. Time comes from the injected clock; loads from the injected loader.
  */
-import { parseKeySet, type KeyEntry, type KeySet } from './keyset.ts';
+import { KeySet, parseKeySet, type KeyEntry } from './keyset.ts';
 import type { Algorithm } from '../../config/types.ts';
 
 export interface LoadedDocument {
@@ -162,7 +162,7 @@ export class KeySource {
       const parsed = parseKeySet(doc);
       if (!parsed.ok) throw new Error(parsed.error);
       const changed = !sameKeys(this.#set, parsed.set);
-      this.#set = parsed.set;
+      this.#set = carryOver(this.#set, parsed.set);
       this.#fetchedAt = this.#o.now();
       this.#lastError = null;
       this.#failures = 0;
@@ -189,6 +189,17 @@ export class KeySource {
     this.#timer = setTimeout(() => void this.reload(), delayMs);
     this.#timer.unref();
   }
+}
+
+/**
+ * Keeps the entry objects of keys that are still published, so tokens cached against them stay cached across
+ * reloads (the token cache checks `holds(entry)` by identity); only removed or changed keys drop their tokens.
+ */
+function carryOver(previous: KeySet | null, next: KeySet): KeySet {
+  if (!previous) return next;
+  const old = new Map(previous.entries.map((e) => [JSON.stringify(e.publicJwk), e]));
+  const entries = next.entries.map((e) => old.get(JSON.stringify(e.publicJwk)) ?? e);
+  return new KeySet(entries, next.skipped);
 }
 
 function sameKeys(a: KeySet | null, b: KeySet): boolean {
