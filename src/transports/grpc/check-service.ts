@@ -16,7 +16,7 @@ export async function answerCheck(authorizer: Authorizer, message: unknown, repo
     const request = toAuthRequest(message);
     return toCheckResponse(await authorizer.check(transportHeaders === undefined ? request : { ...request, transportHeaders }));
   } catch (error) {
-    report(error, 'ext_authz check');
+    report(error, 'ext_authz check (answered deny internal_error)');
     return internalErrorResponse();
   }
 }
@@ -35,7 +35,7 @@ export function guardedAuthorizationService(report: ErrorReporter): ServiceDefin
         try {
           return method.requestDeserialize(bytes);
         } catch (error) {
-          report(error, 'ext_authz request decode');
+          report(error, 'ext_authz request decode (answered as an empty request, which is denied)');
           return {};
         }
       },
@@ -43,7 +43,7 @@ export function guardedAuthorizationService(report: ErrorReporter): ServiceDefin
         try {
           return method.responseSerialize(value);
         } catch (error) {
-          report(error, 'ext_authz response encode');
+          report(error, 'ext_authz response encode (answered deny internal_error)');
           return method.responseSerialize(internalErrorResponse());
         }
       },

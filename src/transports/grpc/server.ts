@@ -34,7 +34,7 @@ const DEFAULT_DRAIN_MS = 2000;
 
 const stderrReporter: ErrorReporter = (error, context) => {
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.stderr.write(`portcullis: ${context} failed, answered deny internal_error: ${detail}\n`);
+  process.stderr.write(`portcullis: ${context} failed: ${detail}\n`);
 };
 
 export async function startGrpcServer(
