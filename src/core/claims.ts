@@ -5,6 +5,7 @@
  */
 import type { IssuerConfig } from '../config/types.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
+import { clip } from './text.ts';
 
 export type ClaimsResult =
   | { readonly ok: true; readonly note?: () => string }
@@ -81,6 +82,6 @@ function isoTime(seconds: number): string {
 
 /** Lists values for a message; values from a token are clipped so a hostile token cannot bloat logs or headers. */
 export function describe(values: readonly string[]): string {
-  const shown = values.slice(0, 5).map((v) => JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v));
+  const shown = values.slice(0, 5).map((v) => JSON.stringify(clip(v)));
   return `[${shown.join(', ')}${values.length > 5 ? `, … ${values.length - 5} more` : ''}]`;
 }

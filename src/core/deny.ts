@@ -25,21 +25,27 @@ export function quotable(text: string, max = 200): string {
   return clean.length > max ? `${clean.slice(0, max - 3)}...` : clean;
 }
 
+/** The RFC 6750 `WWW-Authenticate: Bearer …` value; `error` only when a token was offered (section 3.1). */
+export function bearerChallenge(realm: string, error?: { code: 'invalid_token' | 'insufficient_scope'; description: string; scopes?: readonly string[] }): string {
+  const attrs = [`realm="${quotable(realm)}"`];
+  if (error) {
+    attrs.push(`error="${error.code}"`, `error_description="${quotable(error.description)}"`);
+    if (error.scopes?.length) attrs.push(`scope="${quotable(error.scopes.join(' '))}"`);
+  }
+  return `Bearer ${attrs.join(', ')}`;
+}
+
 export function buildDeny(input: DenyInput, ctx: DenyContext): Deny {
   const headers: [string, string][] = [['content-type', 'application/json']];
   let error: string;
   if (input.status === 401) {
     error = input.tokenOffered ? 'invalid_token' : 'unauthorized';
-    const attrs = [`realm="${quotable(ctx.realm)}"`];
-    if (input.tokenOffered) attrs.push('error="invalid_token"', `error_description="${quotable(input.message)}"`);
-    headers.push(['www-authenticate', `Bearer ${attrs.join(', ')}`]);
+    headers.push(['www-authenticate', bearerChallenge(ctx.realm, input.tokenOffered ? { code: 'invalid_token', description: input.message } : undefined)]);
   } else if (input.status === 403) {
     error = 'forbidden';
     if (input.tokenOffered) {
       error = 'insufficient_scope';
-      const attrs = [`realm="${quotable(ctx.realm)}"`, 'error="insufficient_scope"', `error_description="${quotable(input.message)}"`];
-      if (input.scopes?.length) attrs.push(`scope="${quotable(input.scopes.join(' '))}"`);
-      headers.push(['www-authenticate', `Bearer ${attrs.join(', ')}`]);
+      headers.push(['www-authenticate', bearerChallenge(ctx.realm, { code: 'insufficient_scope', description: input.message, ...(input.scopes ? { scopes: input.scopes } : {}) })]);
     }
   } else {
     error = 'unavailable';

@@ -17,6 +17,7 @@ import type { AuthRequest, Decision } from '../core/types.ts';
 import { Reasons } from '../core/reasons.ts';
 import { extractToken } from '../core/token.ts';
 import { jsonLogger, type Level, type LineWriter, type Logger } from '../log.ts';
+import { clip } from '../core/text.ts';
 
 export interface DecisionLogOptions {
   /** telemetry.log_level */
@@ -105,9 +106,7 @@ export function routeOf(decision: Decision): string | undefined {
 }
 
 /** Client-controlled text, bounded (a proxy may pass headers of tens of KiB). */
-export function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
-}
+export { clip };
 
 /** The path without its query string (tokens and other secrets travel there) or fragment, clipped. */
 export function pathOnly(path: string): string {

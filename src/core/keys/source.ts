@@ -9,6 +9,7 @@
  */
 import { KeySet, parseKeySet, type KeyEntry } from './keyset.ts';
 import type { Algorithm } from '../../config/types.ts';
+import { clip } from '../text.ts';
 
 export interface LoadedDocument {
   readonly doc: unknown;
@@ -205,8 +206,4 @@ function carryOver(previous: KeySet | null, next: KeySet): KeySet {
 function sameKeys(a: KeySet | null, b: KeySet): boolean {
   if (!a || a.entries.length !== b.entries.length) return false;
   return a.entries.every((e, i) => JSON.stringify(e.publicJwk) === JSON.stringify(b.entries[i]!.publicJwk));
-}
-
-function clip(s: string): string {
-  return s.length > 64 ? `${s.slice(0, 64)}…` : s;
 }

@@ -18,7 +18,7 @@ import type { Config, OriginalRequestHeaders } from '../../config/types.ts';
 import type { AuthRequest, Authorizer, Decision, Deny, IdentityHeader } from '../../core/types.ts';
 import { Reasons } from '../../core/reasons.ts';
 import { clientAddressOf, headerMap, single } from './headers.ts';
-import { quotable } from '../../core/deny.ts';
+import { bearerChallenge } from '../../core/deny.ts';
 
 interface FamilyHeaders {
   readonly method: string;
@@ -123,10 +123,9 @@ export function internalError(identityHeaders: readonly string[]): Deny {
  */
 export function redirectAsUnauthorized(decision: Decision, realm = 'portcullis'): Decision {
   if (decision.kind !== 'deny' || decision.status !== 302) return decision;
-  const attrs = [`realm="${quotable(realm)}"`];
-  if (decision.reason !== Reasons.tokenMissing) attrs.push('error="invalid_token"', `error_description="${quotable(decision.message)}"`);
+  const challenge = bearerChallenge(realm, decision.reason === Reasons.tokenMissing ? undefined : { code: 'invalid_token', description: decision.message });
   const headers = decision.headers.filter(([name]) => name.toLowerCase() !== 'www-authenticate');
-  return { ...decision, status: 401, headers: [...headers, ['www-authenticate', `Bearer ${attrs.join(', ')}`]] };
+  return { ...decision, status: 401, headers: [...headers, ['www-authenticate', challenge]] };
 }
 
 /**
