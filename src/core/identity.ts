@@ -1,11 +1,10 @@
 /**
- * Claims → identity headers for the upstream. A value that is unsafe as a header value (CR, LF, other control
- * characters) or too long is withheld, never truncated: a truncated identity could name someone else.
+ * Claims → identity header values for the upstream. A value that is not safe header text (core/text.ts: control
+ * characters including C1, unpaired surrogates) or is too long is withheld, never truncated or repaired: a
+ * truncated or repaired identity could name someone else (`al\ud800ice` and `al\udbffice` would both become
+ * `al\ufffdice`).
  */
-import type { IdentityHeaderMapping } from '../config/types.ts';
-import type { IdentityHeader } from './types.ts';
-
-const UNSAFE = /[\u0000-\u001f\u007f]/;
+import { isSafeHeaderValue } from './text.ts';
 
 export function headerValue(claim: unknown, maxBytes: number): string | undefined {
   let text: string;
@@ -14,17 +13,6 @@ export function headerValue(claim: unknown, maxBytes: number): string | undefine
   else if (Array.isArray(claim) && claim.length > 0 && claim.every((c) => ['string', 'number', 'boolean'].includes(typeof c))) {
     text = claim.join(',');
   } else return undefined;
-  if (text === '' || UNSAFE.test(text) || Buffer.byteLength(text) > maxBytes) return undefined;
+  if (text === '' || !isSafeHeaderValue(text) || Buffer.byteLength(text) > maxBytes) return undefined;
   return text;
-}
-
-export function identityHeaders(
-  claims: Readonly<Record<string, unknown>> | undefined,
-  mappings: readonly IdentityHeaderMapping[],
-  maxBytes: number,
-): IdentityHeader[] {
-  return mappings.map(({ claim, header }) => ({
-    name: header,
-    value: claims === undefined ? undefined : headerValue(claims[claim], maxBytes),
-  }));
 }

@@ -4,6 +4,7 @@
  * signature; we accept exactly one spelling so that a token string identifies one token (cache keys, replay).
  */
 import { Reasons, type ReasonCode } from './reasons.ts';
+import { decodeUtf8 } from './text.ts';
 
 export interface ParsedJws {
   readonly header: Readonly<Record<string, unknown>>;
@@ -34,14 +35,19 @@ export function isCanonicalBase64url(s: string): boolean {
   return rem === 2 ? (last & 0x0f) === 0 : (last & 0x03) === 0;
 }
 
-function decodeJsonObject(segment: string): Record<string, unknown> | null {
+type Decoded = Record<string, unknown> | 'not_utf8' | 'not_object';
+
+/** RFC 7515 §5.2 / RFC 7519 §7.2: the segment's bytes must be strict UTF-8 before they are JSON. */
+function decodeJsonObject(segment: string): Decoded {
+  const text = decodeUtf8(Buffer.from(segment, 'base64url'));
+  if (text === null) return 'not_utf8';
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    value = JSON.parse(text);
   } catch {
-    return null;
+    return 'not_object';
   }
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : 'not_object';
 }
 
 export function parseCompactJws(token: string): ParseResult {
@@ -53,9 +59,11 @@ export function parseCompactJws(token: string): ParseResult {
     return malformed('segments must be unpadded canonical base64url');
   }
   const header = decodeJsonObject(h);
-  if (!header) return malformed('header is not a JSON object');
+  if (header === 'not_utf8') return malformed('header is not valid UTF-8');
+  if (header === 'not_object') return malformed('header is not a JSON object');
   const payload = decodeJsonObject(p);
-  if (!payload) return malformed('payload is not a JSON object');
+  if (payload === 'not_utf8') return malformed('payload is not valid UTF-8');
+  if (payload === 'not_object') return malformed('payload is not a JSON object');
   const alg = header.alg;
   if (typeof alg !== 'string' || alg === '') return malformed('header has no "alg"');
   if (header.kid !== undefined && typeof header.kid !== 'string') return malformed('"kid" must be a string');

@@ -6,8 +6,9 @@
  * nothing that grants access (a `null` path is never excluded). Ambiguous means some server behind the proxy
  * could read it differently from us:
  *   - an encoded `/` or `\` (`%2F`, `%5C`) or a raw `\` (IIS, some routers treat it as a separator);
- *   - NUL or any control character, raw or encoded;
- *   - invalid percent-encoding or bytes that are not UTF-8;
+ *   - text that is not safe path text (core/text.ts): any control character (C0, DEL, C1), invalid UTF-8,
+ *     overlong forms, surrogates or U+FFFD, raw or percent-encoded;
+ *   - invalid percent-encoding;
  *   - a `%` that survives decoding (double encoding: `%252e` is `%2e` to us and `.` to a decoding backend);
  *   - a `;` (path parameters: Tomcat/Spring read `/public/..;/admin` as `/admin`);
  *   - a `.` or `..` segment, raw or encoded (backends disagree on resolving them: see below);
@@ -15,7 +16,8 @@
  *   - anything that is not origin-form (`*`, absolute-form, empty).
  * Never parse with `new URL(path, base)`: `//healthz/../admin` would become host `healthz`.
  */
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+import { decodeUtf8, isSafePathText } from './text.ts';
+
 const HEX = /^[0-9A-Fa-f]{2}$/;
 
 export function normalizePath(raw: string): string | null {
@@ -28,10 +30,7 @@ export function normalizePath(raw: string): string | null {
 
   const decoded = percentDecode(target);
   if (decoded === null) return null;
-  for (let i = 0; i < decoded.length; i++) {
-    const c = decoded.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f || c === 0x5c /* \ */ || c === 0x25 /* % */ || c === 0x3b /* ; */) return null;
-  }
+  if (!isSafePathText(decoded) || /[\\%;]/.test(decoded)) return null;
   const merged = decoded.replace(/\/{2,}/g, '/');
   // Dot segments: a backend that resolves them and one that routes them literally read `/admin/../public/x` as
   // different paths (Express routes it under /admin). Browsers never send them, so such a path is ambiguous.
@@ -39,7 +38,10 @@ export function normalizePath(raw: string): string | null {
   return merged;
 }
 
-/** Strict decoding: every `%` must start a valid escape, the bytes must be UTF-8, and `/` or `\` must not be encoded. */
+/**
+ * Strict decoding: every `%` must start a valid escape, the bytes must be UTF-8, and `/` or `\` must not be encoded.
+ * A target without `%` is returned as it is; the safe-text check after decoding covers it like any other.
+ */
 function percentDecode(s: string): string | null {
   if (!s.includes('%')) return s;
   const bytes: number[] = [];
@@ -55,13 +57,13 @@ function percentDecode(s: string): string | null {
     } else if (ch < 0x80) {
       bytes.push(ch);
     } else {
-      // Raw non-ASCII in a request target is not valid HTTP; re-encode it so decoding stays exact.
-      bytes.push(...Buffer.from(s[i]!, 'utf8'));
+      // Raw non-ASCII (already text: adapters decode wire bytes with core/text.ts fromWire); re-encode it so
+      // decoding stays exact. A lone surrogate encodes as U+FFFD, which the safe-text check then refuses.
+      const cp = s.codePointAt(i)!;
+      const char = String.fromCodePoint(cp);
+      bytes.push(...Buffer.from(char.isWellFormed() ? char : '\ufffd', 'utf8'));
+      if (cp > 0xffff) i++;
     }
   }
-  try {
-    return utf8.decode(Uint8Array.from(bytes));
-  } catch {
-    return null;
-  }
+  return decodeUtf8(Uint8Array.from(bytes));
 }

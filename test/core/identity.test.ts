@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { headerValue, identityHeaders } from '../../src/core/identity.ts';
+import { headerValue } from '../../src/core/identity.ts';
 
 describe('headerValue', () => {
   it.each([
@@ -8,6 +8,8 @@ describe('headerValue', () => {
     ['a boolean', true, 'true'],
     ['an array of strings, comma-joined', ['ops', 'dev'], 'ops,dev'],
     ['UTF-8 text', 'José', 'José'],
+    ['text just past C1 (U+00A0)', 'a\u00a0b', 'a\u00a0b'],
+    ['a surrogate pair (astral character)', 'a😀b', 'a😀b'],
   ])('writes %s', (_name, claim, expected) => {
     expect(headerValue(claim, 64)).toBe(expected);
   });
@@ -24,25 +26,15 @@ describe('headerValue', () => {
     ['null', null],
     ['an empty string', ''],
     ['an empty array', []],
+    ['C1 NEL (U+0085)', 'a\u0085b'],
+    ['C1 U+0080', 'a\u0080b'],
+    ['C1 CSI (U+009B)', 'a\u009bb'],
+    ['C1 U+009F', 'a\u009fb'],
+    ['an unpaired high surrogate (would collide after repair)', 'al\ud800ice'],
+    ['an unpaired low surrogate', 'al\udc00ice'],
     ['a value over the byte bound (never truncated)', 'x'.repeat(65)],
     ['multi-byte text over the byte bound', 'é'.repeat(33)],
   ])('withholds %s', (_name, claim) => {
     expect(headerValue(claim, 64)).toBeUndefined();
-  });
-});
-
-describe('identityHeaders', () => {
-  const mappings = [
-    { claim: 'sub', header: 'x-auth-subject' },
-    { claim: 'email', header: 'x-auth-email' },
-  ];
-  it('answers every configured header in order, undefined where the claim is absent', () => {
-    expect(identityHeaders({ sub: 'alice' }, mappings, 64)).toEqual([
-      { name: 'x-auth-subject', value: 'alice' },
-      { name: 'x-auth-email', value: undefined },
-    ]);
-  });
-  it('answers every header undefined without claims', () => {
-    expect(identityHeaders(undefined, mappings, 64).map((h) => h.value)).toEqual([undefined, undefined]);
   });
 });

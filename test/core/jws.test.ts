@@ -4,6 +4,16 @@ import { isCanonicalBase64url, parseCompactJws } from '../../src/core/jws.ts';
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const token = (header: unknown, payload: unknown = { iss: 'x' }, sig = 'c2ln') => `${b64(header)}.${b64(payload)}.${sig}`;
 
+/** A JSON object around invalid UTF-8 bytes (latin1 string = one char per byte). */
+const raw = (latin1: string) => Buffer.from(latin1, 'latin1').toString('base64url');
+const badUtf8: [string, string][] = [
+  ['a stray 0xFF byte', '{"sub":"admin\xff"}'],
+  ['a lone continuation byte', '{"sub":"admin\x80"}'],
+  ['an overlong "." (C0 AE)', '{"sub":"\xc0\xae"}'],
+  ['an encoded surrogate (ED A0 80)', '{"sub":"a\xed\xa0\x80"}'],
+  ['a truncated sequence', '{"sub":"\xe2\x82"}'],
+];
+
 describe('isCanonicalBase64url', () => {
   it.each([
     ['QQ', true], // "A"
@@ -41,7 +51,18 @@ describe('parseCompactJws', () => {
     ['b64: false (RFC 7797)', token({ alg: 'ES256', b64: false, crit: ['b64'] })],
     ['an unknown crit extension', token({ alg: 'ES256', crit: ['exp'] })],
     ['a non-canonical signature', token({ alg: 'ES256' }, { iss: 'x' }, 'QR')],
+    ...badUtf8.map(([name, bytes]) => [`a payload with ${name}`, `${b64({ alg: 'ES256' })}.${raw(bytes)}.c2ln`] as [string, string]),
+    ...badUtf8.map(([name, bytes]) => [`a header with ${name}`, `${raw(bytes.replace('sub', 'alg'))}.${b64({ iss: 'x' })}.c2ln`] as [string, string]),
   ])('refuses %s as malformed', (_name, t) => {
     expect(parseCompactJws(t)).toMatchObject({ ok: false, reason: 'token_malformed' });
+  });
+
+  it.each(badUtf8)('says which segment is not UTF-8 (%s)', (_name, bytes) => {
+    expect(parseCompactJws(`${b64({ alg: 'ES256' })}.${raw(bytes)}.c2ln`)).toMatchObject({ message: 'payload is not valid UTF-8' });
+    expect(parseCompactJws(`${raw(bytes.replace('sub', 'alg'))}.${b64({ iss: 'x' })}.c2ln`)).toMatchObject({ message: 'header is not valid UTF-8' });
+  });
+
+  it('keeps multi-byte UTF-8 text', () => {
+    expect(parseCompactJws(token({ alg: 'ES256' }, { iss: 'x', sub: 'José 😀' }))).toMatchObject({ ok: true, jws: { payload: { sub: 'José 😀' } } });
   });
 });

@@ -11,6 +11,10 @@ describe('normalizePath', () => {
     ['/a/.well-known/x', '/a/.well-known/x'],
     ['/%70ublic/a', '/public/a'],
     ['/caf%C3%A9', '/café'],
+    ['/café', '/café'],
+    ['/a%C2%A0b', '/a\u00a0b'],
+    ['/emoji/%F0%9F%98%80', '/emoji/😀'],
+    ['/emoji/😀%20x', '/emoji/😀 x'],
     ['/', '/'],
     ['/a/', '/a/'],
   ])('normalizes %j to %j', (raw, expected) => {
@@ -46,6 +50,21 @@ describe('normalizePath', () => {
     ['absolute-form', 'http://evil/public/a'],
     ['empty', ''],
     ['query only', '?/public/a'],
+    ['raw DEL', '/public/a\u007f'],
+    ['raw C1 NEL (U+0085)', '/public/a\u0085b'],
+    ['raw C1 CSI (U+009B)', '/public/a\u009bb'],
+    ['encoded C1 NEL', '/public/%C2%85'],
+    ['encoded C1 CSI', '/public/%C2%9B'],
+    ['encoded C1 U+0080', '/public/%C2%80'],
+    ['encoded DEL', '/public/%7F'],
+    ['a raw replacement character (what a transport puts for bad bytes)', '/public/\ufffd'],
+    ['an encoded replacement character', '/public/%EF%BF%BD'],
+    ['a raw lone surrogate', '/public/a\ud800b'],
+    ['an encoded surrogate', '/public/%ED%A0%80'],
+    ['an encoded 0xFF', '/public/%FF'],
+    ['an encoded lone continuation byte', '/public/%80'],
+    ['an overlong slash', '/public%C0%AFadmin'],
+    ['raw text mixed with an invalid escape sequence', '/publié/%C3'],
   ])('refuses to normalize a path with %s', (_name, raw) => {
     expect(normalizePath(raw)).toBeNull();
   });
