@@ -17,7 +17,7 @@ import { createCore, defaultRuntime, type Runtime } from '../app.ts';
 import { CoreAuthorizer } from '../core/authorizer.ts';
 import type { ExplainStep } from '../core/explain.ts';
 import type { AuthRequest, Decision } from '../core/types.ts';
-import { tokenFingerprint } from '../telemetry/decision-log.ts';
+import { maskHeader, tokenFingerprint } from '../core/sources.ts';
 
 export const EXPLAIN_USAGE = `usage: portcullis explain --config FILE [options] [TOKEN | -]
   Runs the real decision for one request and prints every check it passed or failed.
@@ -107,10 +107,9 @@ export async function runExplain(argv: readonly string[], io: ExplainIo = proces
     const print = (line = '') => lines.push(line);
     const r = options.request;
     print(`request: ${r.method} ${r.scheme}://${r.host || '(no host)'}${r.path}${r.contextExtensions.size ? ` (Envoy policy ${JSON.stringify(r.contextExtensions.get('policy'))})` : ''}`);
-    // Header values are shown except where a token can travel (token headers, Cookie).
-    const secret = new Set(['authorization', 'cookie', ...config.tokens.headers.map((h) => h.name)]);
+    // Header values are shown, except the tokens in them (token headers and token cookies: core/sources.ts).
     for (const [name, values] of r.headers) {
-      for (const value of values) print(`  header ${name}: ${secret.has(name) ? `(${Buffer.byteLength(value)} bytes, not shown)` : JSON.stringify(value)}`);
+      for (const value of values) print(`  header ${name}: ${JSON.stringify(maskHeader(name, value, config.tokens))}`);
     }
     print(options.token === undefined
       ? '  token: none'

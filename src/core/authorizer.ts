@@ -9,7 +9,7 @@ import type { Allow, AuthRequest, Authorizer, Decision, Deny, IdentityHeader } f
 import { Reasons, type ReasonCode } from './reasons.ts';
 import { normalizePath } from './path.ts';
 import { compileExcludes, type PathMatcher } from './glob.ts';
-import { extractToken } from './token.ts';
+import { findToken, removeTokens } from './sources.ts';
 import { headerValue } from './identity.ts';
 import { buildDeny, buildRedirect, type DenyContext } from './deny.ts';
 import type { Verifier } from './verify.ts';
@@ -19,7 +19,7 @@ import { RouteTable } from './policy/routes.ts';
 import type { Rule } from './policy/types.ts';
 import { evaluate } from './policy/requirements.ts';
 import { isBrowserNavigation, loginLocation } from './policy/login.ts';
-import { upstreamTokenRemoval } from './upstream.ts';
+
 
 export class CoreAuthorizer implements Authorizer {
   readonly #config: Config;
@@ -83,7 +83,7 @@ export class CoreAuthorizer implements Authorizer {
     const rule = selected.rule;
     step('route', true, `rule ${rule.name} (anonymous ${rule.anonymous})`);
 
-    const found = extractToken(request.headers, this.#config.tokens);
+    const found = findToken(request.headers, this.#config.tokens);
     if (found.kind === 'none') {
       if (rule.anonymous === 'optional') {
         step('token', true, 'none sent; this rule allows anonymous requests');
@@ -131,7 +131,7 @@ export class CoreAuthorizer implements Authorizer {
       }
     }
 
-    const removal = this.#config.policy.forwardToken ? null : upstreamTokenRemoval(request.headers, this.#config.tokens);
+    const removal = this.#config.policy.forwardToken ? null : removeTokens(request.headers, this.#config.tokens);
     return {
       kind: 'allow',
       reason: Reasons.tokenValid,

@@ -10,12 +10,11 @@
  *
  * Lines go to a LineWriter that queues and writes off the request path (log.ts bufferedLineWriter).
  */
-import { createHash } from 'node:crypto';
 import type { SpanContext } from '@opentelemetry/api';
 import type { Config } from '../config/types.ts';
 import type { AuthRequest, Decision } from '../core/types.ts';
 import { Reasons } from '../core/reasons.ts';
-import { extractToken } from '../core/token.ts';
+import { findToken, tokenFingerprint } from '../core/sources.ts';
 import { jsonLogger, type Level, type LineWriter, type Logger } from '../log.ts';
 import { clip } from '../core/text.ts';
 
@@ -89,15 +88,11 @@ export class DecisionLog {
   }
 
   #fingerprint(request: AuthRequest): string | undefined {
-    const found = extractToken(request.headers, this.#tokens);
+    const found = findToken(request.headers, this.#tokens);
     return found.kind === 'token' ? tokenFingerprint(found.token) : undefined;
   }
 }
 
-/** First 12 hex digits of SHA-256(token): enough to tell tokens apart in logs, useless to replay or reverse. */
-export function tokenFingerprint(token: string): string {
-  return createHash('sha256').update(token).digest('hex').slice(0, 12);
-}
 
 /** The rule that decided (Decision.rule, once routes exist), if the decision names one. */
 export function routeOf(decision: Decision): string | undefined {

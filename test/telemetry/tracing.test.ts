@@ -8,7 +8,7 @@ import { buildConfig } from '../../src/config/load.ts';
 import { startPortcullis, type Running } from '../../src/server.ts';
 import { startOpenTelemetry, type OpenTelemetrySdk } from '../../src/telemetry/index.ts';
 import { CHECK_METHOD, FORWARD_AUTH_SPAN } from '../../src/telemetry/instrument.ts';
-import { tokenFingerprint } from '../../src/telemetry/decision-log.ts';
+import { tokenFingerprint } from '../../src/core/sources.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { AUDIENCE, ISSUER, jwksOf, makeKey, NOW_S, signToken, type TestKey } from '../support/tokens.ts';
 import {

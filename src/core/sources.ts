@@ -1,0 +1,189 @@
+/**
+ * Where a token travels, in one place: every token source (configured headers with an optional scheme prefix, and
+ * cookies) knows how to FIND its token, REMOVE it for the upstream (`upstream.forward_token: false`) and MASK it in
+ * explain output. Extraction, stripping and masking all walk the same parsed pieces, so a token the finder accepts
+ * is a token the stripper removes (a finder that split the Cookie header on ',' and a stripper that split only on
+ * ';' let `theme=dark, access_token=…` through to the upstream).
+ *
+ * Never the URL. Offering two different tokens is ambiguous and denied (which one would the upstream use?).
+ *
+ * Big tokens may be split over numbered cookies (`access_token_0`, `access_token_1`, …, contiguous from 0, as
+ * oauth2-proxy does past 4 KB): the finder joins them, bounded by `tokens.max_bytes`; the stripper removes every
+ * chunk whether or not it was used.
+ */
+import { createHash } from 'node:crypto';
+import type { HeaderMap } from './types.ts';
+import type { Config } from '../config/types.ts';
+import { Reasons, type ReasonCode } from './reasons.ts';
+
+export type TokenSources = Config['tokens'];
+
+export type TokenResult =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'token'; readonly token: string; readonly source: string }
+  | { readonly kind: 'error'; readonly reason: ReasonCode; readonly message: string };
+
+/** Header operations that keep the token from the upstream (Envoy applies them; see core/upstream docs in README). */
+export interface TokenRemoval {
+  /** Request headers to remove. */
+  readonly strip: readonly string[];
+  /** Request headers to overwrite (the Cookie header without the token cookies). */
+  readonly set: readonly (readonly [string, string])[];
+}
+
+/** One `name=value` piece of a Cookie header, with the separator that preceded it (kept when rewriting). */
+interface CookiePiece {
+  readonly separator: string;
+  readonly raw: string;
+  readonly name: string;
+  /** Unquoted value; `undefined` for a piece without '='. */
+  readonly value: string | undefined;
+}
+
+const MAX_CHUNKS = 32;
+const CHUNK = /^(.+)_(\d{1,2})$/;
+
+/**
+ * RFC 6265 cookie-string. Proxies that merge repeated headers may use ';' or ',' (Envoy's `headers` map
+ * comma-joins), so both separate pieces; a value in double quotes is unquoted.
+ */
+function cookiePieces(header: string): CookiePiece[] {
+  const pieces: CookiePiece[] = [];
+  const re = /([;,]?)([^;,]*)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(header)) !== null && m[0] !== '') {
+    const raw = m[2]!;
+    const eq = raw.indexOf('=');
+    let value = eq === -1 ? undefined : raw.slice(eq + 1).trim();
+    if (value !== undefined && value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    pieces.push({ separator: m[1]!, raw, name: (eq === -1 ? raw : raw.slice(0, eq)).trim(), value });
+  }
+  return pieces;
+}
+
+/** Which configured cookie a piece belongs to: the cookie itself, or one of its numbered chunks. */
+function tokenCookieOf(name: string, cookies: readonly string[]): { readonly cookie: string; readonly chunk?: number } | undefined {
+  if (cookies.includes(name)) return { cookie: name };
+  const m = CHUNK.exec(name);
+  if (m && cookies.includes(m[1]!) && (m[2] === '0' || !m[2]!.startsWith('0'))) return { cookie: m[1]!, chunk: Number(m[2]) };
+  return undefined;
+}
+
+/** `Bearer <token>`: scheme compared case-insensitively (RFC 7235), one or more spaces after it. */
+function stripPrefix(value: string, prefix: string): string | null {
+  if (prefix === '') return value === '' ? null : value;
+  const scheme = prefix.trimEnd();
+  if (value.length < scheme.length || value.slice(0, scheme.length).toLowerCase() !== scheme.toLowerCase()) return null;
+  const rest = value.slice(scheme.length);
+  if (scheme.length === prefix.length) return rest; // prefix without a separator, e.g. "jwt="
+  if (rest !== '' && rest[0] !== ' ') return null; // "Bearerx..." is another scheme
+  return rest.replace(/^ +/, '');
+}
+
+/** The one token a request offers, or why there is none that can be used. */
+export function findToken(headers: HeaderMap, sources: TokenSources): TokenResult {
+  const found = new Map<string, string>(); // token -> where it came from
+  for (const { name, prefix } of sources.headers) {
+    for (const value of headers.get(name) ?? []) {
+      // A JWT never contains a comma, so comma-merged repeats (Envoy's `headers` map) split safely.
+      for (const part of value.split(',')) {
+        const token = stripPrefix(part.trim(), prefix);
+        if (token !== null && !found.has(token)) found.set(token, `header ${name}`);
+      }
+    }
+  }
+  if (sources.cookies.length > 0) {
+    const chunks = new Map<string, Map<number, string[]>>();
+    for (const value of headers.get('cookie') ?? []) {
+      for (const piece of cookiePieces(value)) {
+        const of = piece.value === undefined ? undefined : tokenCookieOf(piece.name, sources.cookies);
+        if (of === undefined) continue;
+        if (of.chunk === undefined) {
+          if (!found.has(piece.value!)) found.set(piece.value!, `cookie ${of.cookie}`);
+          continue;
+        }
+        let byIndex = chunks.get(of.cookie);
+        if (!byIndex) chunks.set(of.cookie, (byIndex = new Map()));
+        byIndex.set(of.chunk, [...(byIndex.get(of.chunk) ?? []), piece.value!]);
+      }
+    }
+    for (const [cookie, byIndex] of chunks) {
+      const joined = joinChunks(cookie, byIndex, sources.maxBytes);
+      if (typeof joined !== 'string') return joined;
+      if (!found.has(joined)) found.set(joined, `cookie ${cookie} (${byIndex.size} chunks)`);
+    }
+  }
+  if (found.size === 0) return { kind: 'none' };
+  for (const token of found.keys()) {
+    if (Buffer.byteLength(token) > sources.maxBytes) return tooLarge(sources.maxBytes);
+  }
+  if (found.size > 1) {
+    const where = [...new Set(found.values())].join(', ');
+    return { kind: 'error', reason: Reasons.tokenAmbiguous, message: `more than one distinct token offered (${where})` };
+  }
+  const [[token, source]] = found as unknown as [[string, string]];
+  return { kind: 'token', token, source };
+}
+
+function tooLarge(maxBytes: number): TokenResult {
+  return { kind: 'error', reason: Reasons.tokenTooLarge, message: `token is larger than ${maxBytes} bytes` };
+}
+
+/** Chunks 0..n-1, each exactly once: anything else (a gap, a repeat, too many) is ambiguous, not guessed at. */
+function joinChunks(cookie: string, byIndex: ReadonlyMap<number, readonly string[]>, maxBytes: number): string | Extract<TokenResult, { kind: 'error' }> {
+  const ambiguous = { kind: 'error', reason: Reasons.tokenAmbiguous, message: `the chunks of cookie ${cookie} are not numbered 0 to n-1 exactly once` } as const;
+  if (byIndex.size > MAX_CHUNKS) return tooLarge(maxBytes) as Extract<TokenResult, { kind: 'error' }>;
+  let joined = '';
+  for (let i = 0; i < byIndex.size; i++) {
+    const values = byIndex.get(i);
+    if (values === undefined || values.length !== 1) return ambiguous;
+    joined += values[0];
+    if (joined.length > maxBytes) return tooLarge(maxBytes) as Extract<TokenResult, { kind: 'error' }>;
+  }
+  return joined;
+}
+
+/**
+ * `upstream.forward_token: false`: every token header is removed and the Cookie header is rewritten without any
+ * token cookie or chunk (other cookies keep their bytes and separators), or removed when nothing else is left.
+ */
+export function removeTokens(headers: HeaderMap, sources: TokenSources): TokenRemoval {
+  const strip = sources.headers.map((h) => h.name).filter((name) => headers.has(name));
+  const set: [string, string][] = [];
+  const cookies = headers.get('cookie');
+  if (cookies && sources.cookies.length > 0) {
+    const kept: string[] = [];
+    let removed = false;
+    for (const header of cookies) {
+      let rest = '';
+      for (const piece of cookiePieces(header)) {
+        if (tokenCookieOf(piece.name, sources.cookies) !== undefined) removed = true;
+        else if (piece.raw.trim() !== '') rest += rest === '' ? piece.raw.trim() : `${piece.separator}${piece.raw}`;
+      }
+      if (rest !== '') kept.push(rest);
+    }
+    if (removed) {
+      if (kept.length > 0) set.push(['cookie', kept.join('; ')]);
+      else strip.push('cookie');
+    }
+  }
+  return { strip, set };
+}
+
+/**
+ * A request header value as explain may print it: token headers only by size, the Cookie header with every token
+ * cookie's value replaced by its size, everything else as it is.
+ */
+export function maskHeader(name: string, value: string, sources: TokenSources): string {
+  const hidden = (v: string) => `(${Buffer.byteLength(v)} bytes, not shown)`;
+  if (sources.headers.some((h) => h.name === name)) return hidden(value);
+  if (name !== 'cookie') return value;
+  return cookiePieces(value)
+    .map((p) => `${p.separator}${p.value !== undefined && tokenCookieOf(p.name, sources.cookies) !== undefined ? `${p.raw.slice(0, p.raw.indexOf('=') + 1)}${hidden(p.value)}` : p.raw}`)
+    .join('');
+}
+
+/** First 12 hex digits of SHA-256(token): enough to tell tokens apart in logs, useless to replay or reverse. */
+export function tokenFingerprint(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 12);
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { findToken, maskHeader, removeTokens } from '../../src/core/sources.ts';
+
+const JWT = 'aaa.bbb.ccc';
+const OTHER = 'ddd.eee.fff';
+const sources = {
+  headers: [
+    { name: 'authorization', prefix: 'Bearer ' },
+    { name: 'x-token', prefix: '' },
+  ],
+  cookies: ['access_token'],
+  maxBytes: 64,
+};
+const h = (entries: Record<string, string | string[]>) =>
+  new Map(Object.entries(entries).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+
+/** Every Cookie header shape the finder accepts a token in: the stripper must remove the token from each one. */
+const COOKIE_SHAPES: [string, Record<string, string | string[]>][] = [
+  ['the access_token cookie', { cookie: `a=1; access_token=${JWT}; b=2` }],
+  ['the cookie first', { cookie: `access_token=${JWT}; b=2` }],
+  ['the cookie alone', { cookie: `access_token=${JWT}` }],
+  ['a comma-merged Cookie header', { cookie: `theme=dark, access_token=${JWT}` }],
+  ['a comma without a space', { cookie: `theme=dark,access_token=${JWT}` }],
+  ['no space after ";"', { cookie: `theme=dark;access_token=${JWT}` }],
+  ['spaces around "="', { cookie: `theme=dark;  access_token = ${JWT} ` }],
+  ['a quoted cookie value', { cookie: `access_token="${JWT}"` }],
+  ['a trailing separator', { cookie: `access_token=${JWT};` }],
+  ['two Cookie headers', { cookie: ['theme=dark', `access_token=${JWT}`] }],
+  ['chunked cookies', { cookie: `a=1; access_token_0=aaa.b; access_token_1=bb.ccc` }],
+  ['chunks out of order and comma-merged', { cookie: `access_token_1=bb.ccc, a=1, access_token_0=aaa.b` }],
+  ['chunks over two Cookie headers', { cookie: ['access_token_0=aaa.b', 'access_token_1=bb.ccc; z=9'] }],
+];
+
+describe('findToken', () => {
+  it.each([
+    ['a Bearer authorization header', { authorization: `Bearer ${JWT}` }],
+    ['a lower-case scheme', { authorization: `bearer ${JWT}` }],
+    ['an upper-case scheme', { authorization: `BEARER ${JWT}` }],
+    ['several spaces after the scheme', { authorization: `Bearer   ${JWT}` }],
+    ['a configured extra header without prefix', { 'x-token': JWT }],
+    ['the access_token cookie', { cookie: `a=1; access_token=${JWT}; b=2` }],
+    ['a quoted cookie value', { cookie: `access_token="${JWT}"` }],
+    ['the same token in header and cookie', { authorization: `Bearer ${JWT}`, cookie: `access_token=${JWT}` }],
+    ['the same token twice in the header', { authorization: [`Bearer ${JWT}`, `Bearer ${JWT}`] }],
+    ...COOKIE_SHAPES,
+  ])('finds the token in %s', (_name, headers) => {
+    expect(findToken(h(headers), sources)).toMatchObject({ kind: 'token', token: JWT });
+  });
+
+  it.each([
+    ['no headers', {}],
+    ['another authorization scheme', { authorization: 'Basic dXNlcjpwYXNz' }],
+    ['a scheme that only starts like Bearer', { authorization: `Bearerx ${JWT}` }],
+    ['an unrelated cookie', { cookie: `session=${JWT}` }],
+    ['a cookie whose name only ends like ours', { cookie: `xaccess_token=${JWT}` }],
+  ])('finds no token with %s', (_name, headers) => {
+    expect(findToken(h(headers), sources)).toEqual({ kind: 'none' });
+  });
+
+  it.each([
+    ['two Authorization headers', { authorization: [`Bearer ${JWT}`, `Bearer ${OTHER}`] }],
+    ['a comma-merged Authorization header', { authorization: `Bearer ${JWT}, Bearer ${OTHER}` }],
+    ['two access_token cookies', { cookie: `access_token=${JWT}; access_token=${OTHER}` }],
+    ['two cookie headers', { cookie: [`access_token=${JWT}`, `access_token=${OTHER}`] }],
+    ['header and cookie disagreeing', { authorization: `Bearer ${JWT}`, cookie: `access_token=${OTHER}` }],
+    ['Authorization and extra header disagreeing', { authorization: `Bearer ${JWT}`, 'x-token': OTHER }],
+  ])('denies %s as ambiguous', (_name, headers) => {
+    expect(findToken(h(headers), sources)).toMatchObject({ kind: 'error', reason: 'token_ambiguous' });
+  });
+
+  it('denies a token over the size bound before anything else', () => {
+    expect(findToken(h({ authorization: `Bearer ${'a'.repeat(65)}` }), sources)).toMatchObject({ kind: 'error', reason: 'token_too_large' });
+  });
+
+  it('never reads a token from the URL (there is no URL source at all)', () => {
+    expect(findToken(h({ ':path': `/x?access_token=${JWT}` }), sources)).toEqual({ kind: 'none' });
+  });
+
+  it('hands an empty Bearer value on as a token, so it is denied as malformed rather than missing', () => {
+    expect(findToken(h({ authorization: 'Bearer ' }), sources)).toMatchObject({ kind: 'token', token: '' });
+  });
+});
+
+describe('findToken with chunked cookies', () => {
+  it.each([
+    ['a gap in the numbering', `access_token_0=aaa; access_token_2=ccc`],
+    ['a missing first chunk', `access_token_1=bbb`],
+    ['a repeated chunk', `access_token_0=aaa.b; access_token_0=xxx; access_token_1=bb.ccc`],
+    ['chunks disagreeing with the whole cookie', `access_token=${OTHER}; access_token_0=aaa.b; access_token_1=bb.ccc`],
+  ])('denies %s as ambiguous', (_name, cookie) => {
+    expect(findToken(h({ cookie }), sources)).toMatchObject({ kind: 'error', reason: 'token_ambiguous' });
+  });
+
+  it('denies joined chunks over the size bound', () => {
+    const cookie = Array.from({ length: 4 }, (_, i) => `access_token_${i}=${'a'.repeat(20)}`).join('; ');
+    expect(findToken(h({ cookie }), sources)).toMatchObject({ kind: 'error', reason: 'token_too_large' });
+  });
+
+  it('does not read a chunk with a leading zero or of an unconfigured cookie', () => {
+    expect(findToken(h({ cookie: `access_token_01=${JWT}; session_0=${JWT}` }), sources)).toEqual({ kind: 'none' });
+  });
+});
+
+describe('removeTokens (upstream.forward_token: false)', () => {
+  it.each([...COOKIE_SHAPES, ['a Bearer header', { authorization: `Bearer ${JWT}` }], ['an extra header', { 'x-token': JWT }]] as const)(
+    'leaves no token for the upstream with %s',
+    (_name, headers) => {
+      const request = h(headers);
+      const { strip, set } = removeTokens(request, sources);
+      const upstream = new Map(request);
+      for (const name of strip) upstream.delete(name);
+      for (const [name, value] of set) upstream.set(name, [value]);
+      expect(findToken(upstream, sources)).toEqual({ kind: 'none' });
+      expect(JSON.stringify([...upstream])).not.toContain('aaa');
+    },
+  );
+
+  it.each([
+    ['other cookies keep their bytes and separators', `a=1; access_token=${JWT}; b="x y"`, 'a=1; b="x y"'],
+    ['a comma-merged header keeps its commas', `theme=dark, access_token=${JWT}, lang=en`, 'theme=dark, lang=en'],
+    ['chunks are removed with the cookie', `access_token_0=aaa; a=1; access_token_1=bbb`, 'a=1'],
+    ['a cookie that only looks like ours stays', `xaccess_token=1; access_token=${JWT}`, 'xaccess_token=1'],
+  ])('rewrites the Cookie header: %s', (_name, cookie, expected) => {
+    expect(removeTokens(h({ cookie }), sources)).toEqual({ strip: [], set: [['cookie', expected]] });
+  });
+
+  it('removes the Cookie header when only token cookies were in it', () => {
+    expect(removeTokens(h({ cookie: `access_token=${JWT}` }), sources)).toEqual({ strip: ['cookie'], set: [] });
+  });
+
+  it('leaves a Cookie header without token cookies alone', () => {
+    expect(removeTokens(h({ cookie: 'a=1; b=2' }), sources)).toEqual({ strip: [], set: [] });
+  });
+});
+
+describe('maskHeader', () => {
+  it.each([
+    ['a token header by its size', 'authorization', `Bearer ${JWT}`, '(18 bytes, not shown)'],
+    ['an extra token header', 'x-token', JWT, '(11 bytes, not shown)'],
+    ['token cookies and chunks, keeping the others', 'cookie', `a=1; access_token=${JWT}, access_token_0=xy`, 'a=1; access_token=(11 bytes, not shown), access_token_0=(2 bytes, not shown)'],
+    ['any other header as it is', 'accept', 'text/html', 'text/html'],
+  ])('shows %s', (_name, name, value, expected) => {
+    expect(maskHeader(name, value, sources)).toBe(expected);
+  });
+});
