@@ -163,9 +163,10 @@ function describeDecision(d: Decision, config: Config, print: (line?: string) =>
     print(`  ${name === 'www-authenticate' ? 'WWW-Authenticate' : name === 'location' ? 'Location' : name === 'retry-after' ? 'Retry-After' : name}: ${value}`);
   }
   if (d.status === 302) {
-    print(config.forwardAuth.redirectStatus === 401
-      ? '  forward auth answers this redirect as 401 with the Location (forward_auth.redirect_status: 401, for nginx)'
-      : '  a login redirect: browser navigations only; API calls get 401');
+    print('  a login redirect: browser navigations only; API calls get 401');
+    for (const e of config.forwardAuth.endpoints) {
+      if (e.redirectStatus === 401) print(`  forward auth on ${e.path} answers this redirect as 401 with the Location (redirect_status: 401, for nginx)`);
+    }
   }
   print(`  body: ${d.body}`);
   const hint = HINTS[d.reason];

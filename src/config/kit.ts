@@ -96,6 +96,18 @@ export const opt = <T>(parse: Parser<T>): Field<T | undefined> => ({ parse, opti
 export const def = <T>(parse: Parser<T>, value: NoInfer<T>): Field<T> => ({ parse, default: value });
 
 type Shape = Record<string, Field<unknown>>;
+
+/**
+ * A mapping whose every key has a default: absent, empty (`key:` with nothing, i.e. null) and `{}` all give the same
+ * value, derived from the shape itself, so each default is written once.
+ */
+export function section<S extends Shape>(shape: S): Field<Out<S>> {
+  const parse = object(shape);
+  const errors: string[] = [];
+  const value = parse({}, '', errors);
+  if (value === INVALID) throw new Error(`a section needs a default for every key: ${errors.join('; ')}`);
+  return { parse, default: value };
+}
 export type Out<S extends Shape> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never };
 
 /** A mapping with known keys: unknown keys are errors (typos must not be silently ignored). */

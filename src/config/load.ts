@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, insecureUrlProblem, type RawConfig } from './schema.ts';
+import { configSchema, insecureUrlProblem, RESERVED_PATHS, type RawConfig } from './schema.ts';
 import { INVALID } from './kit.ts';
 import type { Config, IssuerConfig } from './types.ts';
 import { toPolicyConfig } from './policy.ts';
@@ -24,6 +24,11 @@ export class ConfigError extends Error {
 export function buildConfig(doc: unknown, source: string, baseDir: string, demo = false): Config {
   const problems: string[] = [];
   const raw = configSchema(doc, '', problems);
+  const forwardAuth = (doc as { forward_auth?: Record<string, unknown> } | null)?.forward_auth;
+  if (typeof forwardAuth === 'object' && forwardAuth !== null && forwardAuth.endpoints !== undefined) {
+    const single = ['path', 'original_request', 'redirect_status'].filter((k) => forwardAuth[k] !== undefined);
+    if (single.length > 0) problems.push(`forward_auth: give either endpoints or ${single.join(', ')}, not both`);
+  }
   if (raw === INVALID || problems.length > 0) throw new ConfigError(source, problems);
   const config = toConfig(raw, baseDir, problems, demo);
   if (problems.length > 0) throw new ConfigError(source, problems);
@@ -112,11 +117,16 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
   const admin = raw.listen.admin;
   if (admin !== undefined && (admin === raw.listen.grpc || admin === raw.listen.http) && !admin.endsWith(':0')) problems.push('listen.admin: must differ from grpc and http');
   if (tokenHeaders.length === 0 && raw.tokens.cookies.length === 0) problems.push('tokens: at least one header or cookie must carry the token');
-  if (['/healthz', '/readyz', '/keys', '/metrics'].includes(raw.forward_auth.path)) problems.push(`forward_auth.path: ${raw.forward_auth.path} is reserved`);
+  const endpoints = (raw.forward_auth.endpoints ?? [raw.forward_auth]).map((e) => ({ path: e.path, originalRequest: e.original_request, redirectStatus: e.redirect_status }));
+  const endpointKey = (i: number) => (raw.forward_auth.endpoints ? `forward_auth.endpoints[${i}].path` : 'forward_auth.path');
+  endpoints.forEach((e, i) => {
+    if (endpoints.findIndex((o) => o.path === e.path) !== i) problems.push(`${endpointKey(i)}: ${e.path} is served twice`);
+  });
   const envoyPrefix = raw.envoy_http?.path_prefix;
   if (envoyPrefix !== undefined) {
     // Every request under the prefix is an Envoy authorization request: nothing else may live there.
-    for (const [key, p] of [['forward_auth.path', raw.forward_auth.path], ...['/healthz', '/readyz', '/keys', '/metrics'].map((r) => ['reserved path', r])] as const) {
+    const taken = [...endpoints.map((e, i) => [endpointKey(i), e.path] as const), ...RESERVED_PATHS.map((r) => ['reserved path', r] as const)];
+    for (const [key, p] of taken) {
       if (p === envoyPrefix || p.startsWith(`${envoyPrefix}/`)) problems.push(`envoy_http.path_prefix: ${envoyPrefix} would take over the ${key} ${p}`);
     }
   }
@@ -130,7 +140,8 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     excludes: raw.excludes,
     identityHeaders,
     identityHeaderMaxBytes: raw.identity_header_max_bytes,
-    forwardAuth: { path: raw.forward_auth.path, originalRequest: raw.forward_auth.original_request, redirectStatus: raw.forward_auth.redirect_status },
+    forwardAuth: { endpoints },
+    grpc: { maxRequestBytes: raw.grpc.max_request_bytes },
     ...(envoyPrefix !== undefined ? { envoyHttp: { pathPrefix: envoyPrefix } } : {}),
     jwks: {
       refreshIntervalMs: raw.jwks.refresh_interval,

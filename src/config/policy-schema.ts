@@ -1,5 +1,5 @@
 /** Schema of the route-policy keys: `routes`, `policies`, `login`, `upstream`. Defaults live here. */
-import { array, def, INVALID, object, oneOf, opt, record, req, string, type Parser } from './kit.ts';
+import { array, def, INVALID, object, oneOf, opt, record, req, section, string, type Parser } from './kit.ts';
 import { patternProblem } from '../core/glob.ts';
 import { identityHeaderProblem } from './identity-headers.ts';
 
@@ -89,21 +89,18 @@ const method = string((s) => (/^[A-Z]+$/.test(s) ? null : `"${s}" must be an upp
 
 export const route = object({
   name: opt(nonEmpty),
-  match: def(
-    object({
-      hosts: def(array(hostPattern, { unique: true }), [] as string[]),
-      paths: def(array(string(patternProblem), { unique: true }), [] as string[]),
-      methods: def(array(method, { unique: true }), [] as string[]),
-    }),
-    { hosts: [], paths: [], methods: [] },
-  ),
+  match: section({
+    hosts: def(array(hostPattern, { unique: true }), [] as string[]),
+    paths: def(array(string(patternProblem), { unique: true }), [] as string[]),
+    methods: def(array(method, { unique: true }), [] as string[]),
+  }),
   policy: opt(nonEmpty),
   ...ruleFields,
 });
 
 export const policy = object(ruleFields);
 
-export const upstream = object({
+export const upstream = {
   forward_token: def(((v, p, e) => (typeof v === 'boolean' ? v : (e.push(`${p}: must be true or false`), INVALID))) as Parser<boolean>, true),
   payload_header: opt(string(identityHeaderProblem)),
-});
+};

@@ -68,15 +68,27 @@ function loginOf(l: RawLogin): LoginRedirect {
   return { url: l.url, returnHosts: l.return_hosts };
 }
 
+/**
+ * One compiler per raw requirement key. The mapped type makes it exhaustive: a key added to the schema's
+ * RawRequirement without a compiler here fails the type check, so a requirement can never be dropped silently
+ * (a dropped requirement would let a route allow what it should refuse).
+ */
+const COMPILE: { readonly [K in keyof RawRequirement]-?: (value: NonNullable<RawRequirement[K]>) => Requirement } = {
+  issuers: (issuers) => ({ issuers }),
+  audiences: (audiences) => ({ audiences }),
+  scopes: (scopes) => ({ scopes }),
+  claims: (claims) => ({ claims }),
+  any: (any) => ({ any: any.map(toRequirement) }),
+  all: (all) => ({ all: all.map(toRequirement) }),
+};
+
 function toRequirement(r: RawRequirement): Requirement {
-  return {
-    ...(r.issuers ? { issuers: r.issuers } : {}),
-    ...(r.audiences ? { audiences: r.audiences } : {}),
-    ...(r.scopes ? { scopes: r.scopes } : {}),
-    ...(r.claims ? { claims: r.claims } : {}),
-    ...(r.any ? { any: r.any.map(toRequirement) } : {}),
-    ...(r.all ? { all: r.all.map(toRequirement) } : {}),
-  };
+  let out: Requirement = {};
+  for (const key of Object.keys(COMPILE) as (keyof RawRequirement)[]) {
+    const value = r[key];
+    if (value !== undefined) out = { ...out, ...(COMPILE[key] as (v: unknown) => Requirement)(value) };
+  }
+  return out;
 }
 
 function checkIssuers(r: RawRequirement, at: string, issuers: ReadonlySet<string>, problems: string[]): void {

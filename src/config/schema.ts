@@ -1,7 +1,8 @@
 /**
  * The one schema of the YAML config: every key, its type and its default. README "Configuration" mirrors it.
  */
-import { anything, array, boolean, def, duration, integer, INVALID, object, oneOf, opt, record, req, string, type Parser } from './kit.ts';
+import { anything, array, boolean, def, duration, integer, INVALID, object, oneOf, opt, record, req, section, string, type Parser } from './kit.ts';
+import { parseListenAddress } from './listen.ts';
 import { patternProblem } from '../core/glob.ts';
 import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
 import { login, policy, route, upstream } from './policy-schema.ts';
@@ -61,13 +62,23 @@ function url(): Parser<string> {
 }
 
 const listenAddress = string((s) => {
-  if (s.startsWith('unix:')) return s.length > 5 ? null : 'unix: needs a path';
-  const m = s.match(/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/);
-  return m && Number(m[2]) <= 65535 ? null : `"${s}" must be host:port or unix:/path`;
+  const target = parseListenAddress(s);
+  return 'problem' in target ? target.problem : null;
 });
 
-/** `admin` (optional): a separate listener for /metrics. */
-const listen = object({ grpc: def(listenAddress, '127.0.0.1:9001'), http: def(listenAddress, '127.0.0.1:9002'), admin: opt(listenAddress) });
+/** Paths the HTTP listener serves itself; no forward-auth endpoint or Envoy HTTP prefix may take them. */
+export const RESERVED_PATHS: readonly string[] = ['/healthz', '/readyz', '/keys', '/metrics'];
+
+const endpointPath = string((s) => {
+  if (!s.startsWith('/') || s.includes('?')) return 'must be a path starting with "/"';
+  return RESERVED_PATHS.includes(s) ? `${s} is reserved` : null;
+});
+
+/** One forward-auth endpoint: where it is served, which header family it reads, how it answers a login redirect. */
+const endpointFields = {
+  original_request: def(oneOf(['x-forwarded', 'x-original'] as const), 'x-forwarded'),
+  redirect_status: def(redirectStatus, 302),
+};
 
 /** `true` / `false`, or the share of cases from 0 to 1. */
 const sampleRate: Parser<boolean | number> = (v, path, errors) => {
@@ -92,17 +103,15 @@ const issuer = object({
 });
 
 export const configSchema = object({
-  listen: def(listen, { grpc: '127.0.0.1:9001', http: '127.0.0.1:9002' } as Exclude<ReturnType<typeof listen>, typeof INVALID>),
+  /** `admin` (optional): a separate listener for /metrics. */
+  listen: section({ grpc: def(listenAddress, '127.0.0.1:9001'), http: def(listenAddress, '127.0.0.1:9002'), admin: opt(listenAddress) }),
   realm: def(string((s) => (/^[\x20-\x7e]+$/.test(s) && !/["\\]/.test(s) ? null : 'must be printable ASCII without quotes or backslashes')), 'portcullis'),
   issuers: req(array(issuer, { min: 1 })),
-  tokens: def(
-    object({
-      headers: def(array(object({ name: req(headerName), prefix: def(string(), '') }), {}), [{ name: 'authorization', prefix: 'Bearer ' }]),
-      cookies: def(array(string((s) => (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s) ? null : `"${s}" is not a valid cookie name`)), { unique: true }), ['access_token']),
-      max_bytes: def(integer(256, 1_048_576), 16_384),
-    }),
-    { headers: [{ name: 'authorization', prefix: 'Bearer ' }], cookies: ['access_token'], max_bytes: 16_384 },
-  ),
+  tokens: section({
+    headers: def(array(object({ name: req(headerName), prefix: def(string(), '') }), {}), [{ name: 'authorization', prefix: 'Bearer ' }]),
+    cookies: def(array(string((s) => (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s) ? null : `"${s}" is not a valid cookie name`)), { unique: true }), ['access_token']),
+    max_bytes: def(integer(256, 1_048_576), 16_384),
+  }),
   skip_preflight: def(boolean, true),
   excludes: def(array(string(patternProblem), { unique: true }), [] as string[]),
   identity_headers: def(record(string(identityHeaderProblem)), { sub: 'x-auth-subject' } as Record<string, string>),
@@ -110,45 +119,39 @@ export const configSchema = object({
   routes: def(array(route), []),
   policies: def(record(policy), {}),
   login: opt(login),
-  upstream: def(upstream, { forward_token: true, payload_header: undefined }),
-  forward_auth: def(
-    object({
-      path: def(string((s) => (s.startsWith('/') && !s.includes('?') ? null : 'must be a path starting with "/"')), '/auth'),
-      original_request: def(oneOf(['x-forwarded', 'x-original'] as const), 'x-forwarded'),
-      redirect_status: def(redirectStatus, 302),
-    }),
-    { path: '/auth', original_request: 'x-forwarded', redirect_status: 302 },
-  ),
+  upstream: section(upstream),
+  /**
+   * The single endpoint (`path`, `original_request`, `redirect_status`), or `endpoints` for several, each reading
+   * only its own header family (a mixed fleet: `/auth` for Caddy and Traefik, `/auth/nginx` for nginx).
+   */
+  forward_auth: section({
+    path: def(endpointPath, '/auth'),
+    ...endpointFields,
+    endpoints: opt(array(object({ path: req(endpointPath), ...endpointFields }), { min: 1 })),
+  }),
   envoy_http: opt(object({ path_prefix: req(string(pathPrefixProblem)) })),
-  cache: def(
-    object({
-      max_entries: def(integer(0, 10_000_000), 100_000),
-      max_bytes: def(integer(0, 4_294_967_296), 67_108_864),
-      negative_ttl: def(duration(0), 10_000),
-    }),
-    { max_entries: 100_000, max_bytes: 67_108_864, negative_ttl: 10_000 },
-  ),
-  telemetry: def(
-    object({
-      record_subject: def(boolean, false),
-      log_level: def(oneOf(['debug', 'info', 'warn', 'error'] as const), 'info'),
-      log_allows: def(sampleRate, false),
-      metrics: def(boolean, true),
-    }),
-    { record_subject: false, log_level: 'info', log_allows: false, metrics: true },
-  ),
+  cache: section({
+    max_entries: def(integer(0, 10_000_000), 100_000),
+    max_bytes: def(integer(0, 4_294_967_296), 67_108_864),
+    negative_ttl: def(duration(0), 10_000),
+  }),
+  telemetry: section({
+    record_subject: def(boolean, false),
+    log_level: def(oneOf(['debug', 'info', 'warn', 'error'] as const), 'info'),
+    log_allows: def(sampleRate, false),
+    metrics: def(boolean, true),
+  }),
   workers: opt(integer(1, 256)),
-  jwks: def(
-    object({
-      refresh_interval: def(duration(1000), 300_000),
-      min_refresh: def(duration(1000), 30_000),
-      cooldown: def(duration(0), 30_000),
-      timeout: def(duration(100), 5_000),
-      max_stale: def(duration(1000), 86_400_000),
-      max_bytes: def(integer(1024, 16_777_216), 1_048_576),
-    }),
-    { refresh_interval: 300_000, min_refresh: 30_000, cooldown: 30_000, timeout: 5_000, max_stale: 86_400_000, max_bytes: 1_048_576 },
-  ),
+  jwks: section({
+    refresh_interval: def(duration(1000), 300_000),
+    min_refresh: def(duration(1000), 30_000),
+    cooldown: def(duration(0), 30_000),
+    timeout: def(duration(100), 5_000),
+    max_stale: def(duration(1000), 86_400_000),
+    max_bytes: def(integer(1024, 16_777_216), 1_048_576),
+  }),
+  /** The gRPC listener: a CheckRequest larger than this is denied 413 request_too_large (never a gRPC error). */
+  grpc: section({ max_request_bytes: def(integer(65_536, 67_108_864), 4_194_304) }),
 });
 
 export type RawConfig = Exclude<ReturnType<typeof configSchema>, typeof INVALID>;

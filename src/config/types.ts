@@ -43,6 +43,18 @@ export interface IdentityHeaderMapping {
 
 export type OriginalRequestHeaders = 'x-forwarded' | 'x-original';
 
+export interface ForwardAuthEndpoint {
+  /** Path of the endpoint on the HTTP listener. */
+  readonly path: string;
+  /** Which header family carries the original request; the other family is ignored. */
+  readonly originalRequest: OriginalRequestHeaders;
+  /**
+   * Status of a login redirect: 302, or 401 with the Location header for nginx, whose auth_request only passes
+   * 2xx/401/403 (nginx.conf builds the 302).
+   */
+  readonly redirectStatus: 302 | 401;
+}
+
 export interface TelemetryConfig {
   /** Put the token subject (`sub`) on server spans and allow log lines. Off: it is personal data. */
   readonly recordSubject: boolean;
@@ -69,16 +81,12 @@ export interface Config {
   readonly identityHeaders: readonly IdentityHeaderMapping[];
   readonly identityHeaderMaxBytes: number;
   readonly forwardAuth: {
-    /** Path of the forward-auth endpoint on the HTTP listener. */
-    readonly path: string;
-    /** Which header family carries the original request; the other family is ignored. */
-    readonly originalRequest: OriginalRequestHeaders;
-    /**
-     * Status of a login redirect on the forward-auth endpoint: 302 (default), or 401 with the Location header for
-     * nginx, whose auth_request only passes 2xx/401/403 (nginx.conf builds the 302). Always set by config/load.ts;
-     * optional only so partial test configs stay valid (absent = 302).
-     */
-    readonly redirectStatus?: 302 | 401;
+    /** One or more forward-auth endpoints on the HTTP listener, each reading only its own header family. */
+    readonly endpoints: readonly ForwardAuthEndpoint[];
+  };
+  readonly grpc: {
+    /** A larger CheckRequest is denied 413 request_too_large. */
+    readonly maxRequestBytes: number;
   };
   /** Envoy ext_authz HTTP mode on the HTTP listener: requests under `pathPrefix` are authorization requests. Absent = off. */
   readonly envoyHttp?: { readonly pathPrefix: string };

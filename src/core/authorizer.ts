@@ -10,8 +10,8 @@ import { Reasons, type ReasonCode } from './reasons.ts';
 import { normalizePath } from './path.ts';
 import { compileExcludes, type PathMatcher } from './glob.ts';
 import { findToken, removeTokens } from './sources.ts';
-import { headerValue } from './identity.ts';
-import { buildDeny, buildRedirect, type DenyContext } from './deny.ts';
+import { headerValue, identityHeaderNames } from './identity.ts';
+import { buildDeny, buildRedirect, denyContextOf, internalErrorDeny, invalidRequestDeny, type DenyContext } from './deny.ts';
 import type { Verifier } from './verify.ts';
 import { inChildSpan } from './tracing.ts';
 import type { Explain } from './explain.ts';
@@ -37,16 +37,9 @@ export class CoreAuthorizer implements Authorizer {
     this.#verifier = verifier;
     this.#excluded = compileExcludes(config.excludes);
     this.#routes = new RouteTable(config.policy);
-    const rules = [...config.policy.routes.map((r) => r.rule), ...config.policy.policies.values()];
-    this.#identityNames = [
-      ...new Set([
-        ...config.identityHeaders.map((h) => h.header),
-        ...rules.flatMap((r) => r.identityHeaders.map((h) => h.header)),
-        ...(config.policy.payloadHeader !== null ? [config.policy.payloadHeader] : []),
-      ]),
-    ];
-    this.#noIdentity = Object.freeze(this.#identityNames.map((name) => Object.freeze({ name, value: undefined })));
-    this.#deny = { realm: config.realm, cleared: this.#noIdentity };
+    this.#identityNames = identityHeaderNames(config);
+    this.#deny = denyContextOf(config);
+    this.#noIdentity = this.#deny.cleared;
   }
 
   async check(request: AuthRequest, explain?: Explain): Promise<Decision> {
@@ -54,12 +47,16 @@ export class CoreAuthorizer implements Authorizer {
       return await this.#decide(request, explain);
     } catch {
       // A bug must never become an allow, nor a transport error (Envoy's failure_mode_allow would allow it).
-      return buildDeny({ status: 503, reason: Reasons.internalError, message: 'internal error', tokenOffered: false }, this.#deny);
+      return internalErrorDeny(this.#deny);
     }
   }
 
   async #decide(request: AuthRequest, explain?: Explain): Promise<Decision> {
     const step = (check: string, ok: boolean, detail: string) => explain?.({ check, ok, detail });
+    if (request.invalid !== undefined) {
+      step('original request', false, request.invalid.message);
+      return invalidRequestDeny(request.invalid, this.#deny);
+    }
     if (this.#config.skipPreflight && isPreflight(request)) {
       step('CORS preflight', true, 'OPTIONS with Origin and Access-Control-Request-Method passes without a token');
       return this.#anonymous(Reasons.preflight);

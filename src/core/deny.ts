@@ -1,9 +1,14 @@
-/** Builds the one deny shape both transports translate: status, RFC 6750 challenge, small JSON body. */
-import type { Deny, IdentityHeader } from './types.ts';
-import type { ReasonCode } from './reasons.ts';
+/**
+ * Builds every deny, whoever decides it (the core, an adapter that cannot read the request, the guard around a
+ * failing authorizer): status, RFC 6750 challenge, and the one body shape `{error, reason, message}`.
+ */
+import type { Deny, DenyStatus, IdentityHeader, InvalidRequestReason } from './types.ts';
+import { Reasons, type ReasonCode } from './reasons.ts';
+import type { Config } from '../config/types.ts';
+import { identityHeaderNames } from './identity.ts';
 
 export interface DenyInput {
-  readonly status: 401 | 403 | 503;
+  readonly status: Exclude<DenyStatus, 302>;
   readonly reason: ReasonCode;
   readonly message: string;
   /** Was a token offered? RFC 6750 3.1: no error attribute when the request had no authentication. */
@@ -47,6 +52,10 @@ export function buildDeny(input: DenyInput, ctx: DenyContext): Deny {
       error = 'insufficient_scope';
       headers.push(['www-authenticate', bearerChallenge(ctx.realm, { code: 'insufficient_scope', description: input.message, ...(input.scopes ? { scopes: input.scopes } : {}) })]);
     }
+  } else if (input.status === 400) {
+    error = 'bad_request';
+  } else if (input.status === 413) {
+    error = 'request_too_large';
   } else {
     error = 'unavailable';
     headers.push(['retry-after', '5']);
@@ -75,4 +84,26 @@ export function buildRedirect(location: string, reason: ReasonCode, message: str
     body: JSON.stringify({ error: 'login_required', reason, message }),
     identity: ctx.cleared,
   };
+}
+
+/** The deny context of a config: its realm and every identity header any answer can set, cleared. */
+export function denyContextOf(config: Pick<Config, 'realm' | 'identityHeaders' | 'policy'>): DenyContext {
+  const cleared = Object.freeze(identityHeaderNames(config).map((name) => Object.freeze({ name, value: undefined })));
+  return Object.freeze({ realm: config.realm, cleared });
+}
+
+/** Portcullis could not decide (a bug, a failing authorizer, an answer that cannot be written): still a deny. */
+export function internalErrorDeny(ctx: DenyContext): Deny {
+  return buildDeny({ status: 503, reason: Reasons.internalError, message: 'internal error', tokenOffered: false }, ctx);
+}
+
+const INVALID_STATUS: Readonly<Record<InvalidRequestReason, Exclude<DenyStatus, 302>>> = {
+  original_request_missing: 403,
+  request_malformed: 400,
+  request_too_large: 413,
+};
+
+/** The adapter could not read the original request (AuthRequest.invalid). */
+export function invalidRequestDeny(invalid: { readonly reason: InvalidRequestReason; readonly message: string }, ctx: DenyContext): Deny {
+  return buildDeny({ status: INVALID_STATUS[invalid.reason], reason: invalid.reason, message: invalid.message, tokenOffered: false }, ctx);
 }

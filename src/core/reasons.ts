@@ -1,5 +1,5 @@
 /**
- * Stable reason codes. They appear in deny bodies, logs, metrics and (later) `explain`; renaming one is a breaking change.
+ * Stable reason codes. They appear in deny bodies, logs, metrics, spans and `explain`; renaming one is a breaking change.
  */
 export const Reasons = {
   // allows
@@ -23,7 +23,13 @@ export const Reasons = {
   audienceMismatch: 'audience_mismatch',
   claimMissing: 'claim_missing',
   claimInvalid: 'claim_invalid',
+  // 400 / 413: the adapter could not read the authorization request itself
+  /** gRPC: a CheckRequest whose framing is broken (no message, two messages, a truncated frame). */
+  requestMalformed: 'request_malformed',
+  /** gRPC: a CheckRequest larger than `grpc.max_request_bytes`. */
+  requestTooLarge: 'request_too_large',
   // 403
+  /** Forward auth: the proxy did not send the original method and URI (exactly once) in the configured header family. */
   originalRequestMissing: 'original_request_missing',
   /** A valid token lacks a scope the route requires (RFC 6750 insufficient_scope). */
   scopeMissing: 'scope_missing',

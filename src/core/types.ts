@@ -8,8 +8,11 @@ import type { ReasonCode } from './reasons.ts';
 export type HeaderMap = ReadonlyMap<string, readonly string[]>;
 
 export interface AuthRequest {
-  /** Which adapter produced the request (for logs and metrics only; never changes a decision). */
-  readonly transport: 'grpc' | 'http';
+  /**
+   * Which adapter produced the request (for logs, spans and metrics only; never changes a decision): `grpc` = Envoy
+   * ext_authz over gRPC, `http` = forward auth (Caddy, nginx, Traefik), `envoy_http` = Envoy ext_authz HTTP mode.
+   */
+  readonly transport: Transport;
   /** Original request method, as the proxy reported it (upper-cased by the adapter). */
   readonly method: string;
   /** Original authority (host[:port]); '' when unknown. */
@@ -30,7 +33,20 @@ export interface AuthRequest {
    * caller's trace); never changes a decision. Absent when the call carried none.
    */
   readonly transportHeaders?: HeaderMap;
+  /**
+   * Set when the adapter could not read the original request unambiguously (the proxy left out the original method
+   * or URI, the CheckRequest was too large or its framing broken). The core answers the deny this names without
+   * looking further, so such answers are built, counted, traced and logged like every other decision.
+   */
+  readonly invalid?: { readonly reason: InvalidRequestReason; readonly message: string };
+  /** The adapter endpoint that received it (forward-auth path, Envoy HTTP prefix); for telemetry only. */
+  readonly endpoint?: string;
 }
+
+export type Transport = 'grpc' | 'http' | 'envoy_http';
+
+/** Why an adapter could not read the original request (see AuthRequest.invalid). */
+export type InvalidRequestReason = 'original_request_missing' | 'request_too_large' | 'request_malformed';
 
 /** One configured identity header and the value this decision gives it; `undefined` = not set by this decision. */
 export interface IdentityHeader {
@@ -59,8 +75,11 @@ export interface Allow {
 
 export interface Deny {
   readonly kind: 'deny';
-  /** HTTP status the client should see: 302 login redirect, 401 missing/invalid token, 403 not permitted, 503 keys unavailable. */
-  readonly status: 302 | 401 | 403 | 503;
+  /**
+   * HTTP status the client should see: 302 login redirect, 400 unreadable authorization request, 401 missing/invalid
+   * token, 403 not permitted, 413 authorization request too large, 503 keys unavailable or internal error.
+   */
+  readonly status: DenyStatus;
   readonly reason: ReasonCode;
   /** Human readable, safe to show to the client and to log (never contains token material). */
   readonly message: string;
@@ -74,6 +93,8 @@ export interface Deny {
   readonly tokenBytes?: number;
   readonly rule?: string;
 }
+
+export type DenyStatus = 302 | 400 | 401 | 403 | 413 | 503;
 
 export type Decision = Allow | Deny;
 

@@ -72,7 +72,6 @@ export function createTelemetry(config: Config, options: TelemetryOptions = {}):
     metrics,
     decisionLog,
     recordSubject: config.telemetry.recordSubject,
-    forwardAuthPath: config.forwardAuth.path,
     onKeyEvent: (event) => metrics?.keyEvent(event),
     observe: (core) => metrics?.observe(core),
     metricsRoute: metrics?.prometheus ? metricsHandler(metrics) : undefined,

@@ -8,8 +8,9 @@
  * authorizer is returned as it is.
  *
  * Span: SERVER kind, continuing the caller's trace (propagation.ts), named after the RPC for ext_authz
- * (`envoy.service.auth.v3.Authorization/Check`, rpc.* semantic conventions) and `portcullis.forward_auth` for forward
- * auth (http.route, http.response.status_code). Attributes: portcullis.decision, .reason, .status, .issuer, .kid,
+ * (`envoy.service.auth.v3.Authorization/Check`, rpc.* semantic conventions), `portcullis.forward_auth` for forward
+ * auth and `portcullis.envoy_http` for Envoy's HTTP mode (http.route = the endpoint path or prefix,
+ * http.response.status_code). Attributes: portcullis.decision, .reason, .status, .issuer, .kid,
  * .route (when the decision names one), .token.bytes, the original request (portcullis.request.method / .host /
  * .path without query), client.address; user.id only with telemetry.record_subject. Never a token or a signature.
  * A deny is a normal answer (status unset); internal_error sets the span status to ERROR.
@@ -19,8 +20,9 @@ import {
   ATTR_CLIENT_ADDRESS, ATTR_CLIENT_PORT, ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_RPC_METHOD,
   ATTR_RPC_STATUS_CODE, ATTR_RPC_SYSTEM_NAME,
 } from '@opentelemetry/semantic-conventions';
-import type { AuthRequest, Authorizer, Decision, Deny } from '../core/types.ts';
+import type { AuthRequest, Authorizer, Decision, Deny, Transport } from '../core/types.ts';
 import { Reasons } from '../core/reasons.ts';
+import { internalErrorDeny } from '../core/deny.ts';
 import type { PortcullisMetrics } from './metrics.ts';
 import type { DecisionLog } from './decision-log.ts';
 import { clip, pathOnly, routeOf } from './decision-log.ts';
@@ -33,23 +35,17 @@ export interface Instrumentation {
   readonly metrics: PortcullisMetrics | undefined;
   readonly decisionLog: DecisionLog | undefined;
   readonly recordSubject: boolean;
-  /** http.route of the forward-auth endpoint. */
-  readonly forwardAuthPath: string;
 }
 
 export const CHECK_METHOD = 'envoy.service.auth.v3.Authorization/Check';
 export const FORWARD_AUTH_SPAN = 'portcullis.forward_auth';
+export const ENVOY_HTTP_SPAN = 'portcullis.envoy_http';
 
-/** What an authorizer that threw is counted and logged as (the transports answer it with this deny). */
-const FAILED: Deny = {
-  kind: 'deny',
-  status: 503,
-  reason: Reasons.internalError,
-  message: 'the authorizer failed',
-  headers: [],
-  body: '',
-  identity: [],
-};
+/** Server span name per transport. */
+const SPAN_NAME: Readonly<Record<Transport, string>> = { grpc: CHECK_METHOD, http: FORWARD_AUTH_SPAN, envoy_http: ENVOY_HTTP_SPAN };
+
+/** What an authorizer that threw is counted and logged as: the deny the transports answer (core/deny.ts). */
+const FAILED: Deny = internalErrorDeny({ realm: '', cleared: [] });
 
 export function instrumentAuthorizer(inner: Authorizer, telemetry: Instrumentation): Authorizer {
   const { tracer, metrics, decisionLog } = telemetry;
@@ -92,8 +88,8 @@ export function instrumentAuthorizer(inner: Authorizer, telemetry: Instrumentati
       const start = performance.now();
       const parent = extractParent(request);
       const span = tracer.startSpan(
-        request.transport === 'grpc' ? CHECK_METHOD : FORWARD_AUTH_SPAN,
-        { kind: SpanKind.SERVER, attributes: requestAttributes(request, telemetry.forwardAuthPath) },
+        SPAN_NAME[request.transport] ?? FORWARD_AUTH_SPAN,
+        { kind: SpanKind.SERVER, attributes: requestAttributes(request) },
         parent,
       );
       let decision: Decision;
@@ -113,10 +109,10 @@ export function instrumentAuthorizer(inner: Authorizer, telemetry: Instrumentati
   };
 }
 
-function requestAttributes(request: AuthRequest, forwardAuthPath: string): Attributes {
+function requestAttributes(request: AuthRequest): Attributes {
   const attributes: Attributes = request.transport === 'grpc'
     ? { [ATTR_RPC_SYSTEM_NAME]: 'grpc', [ATTR_RPC_METHOD]: CHECK_METHOD }
-    : { [ATTR_HTTP_ROUTE]: forwardAuthPath };
+    : request.endpoint !== undefined ? { [ATTR_HTTP_ROUTE]: request.endpoint } : {};
   attributes['portcullis.transport'] = request.transport;
   if (request.method !== '') attributes['portcullis.request.method'] = clip(request.method, 32);
   if (request.host !== '') attributes['portcullis.request.host'] = clip(request.host, 256);

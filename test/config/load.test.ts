@@ -27,7 +27,8 @@ describe('config defaults', () => {
       excludes: [],
       identityHeaders: [{ claim: 'sub', header: 'x-auth-subject' }],
       identityHeaderMaxBytes: 4096,
-      forwardAuth: { path: '/auth', originalRequest: 'x-forwarded' },
+      forwardAuth: { endpoints: [{ path: '/auth', originalRequest: 'x-forwarded', redirectStatus: 302 }] },
+      grpc: { maxRequestBytes: 4_194_304 },
       jwks: { refreshIntervalMs: 300_000, minRefreshMs: 30_000, cooldownMs: 30_000, timeoutMs: 5000, maxStaleMs: 86_400_000, maxBytes: 1_048_576 },
       demo: false,
     });
@@ -57,7 +58,7 @@ describe('config defaults', () => {
 describe('config errors', () => {
   it('reports every problem at once, each with its path', () => {
     expect(problems({ issuers: [{ issuer: 'x', jwks_uri: 'not a url' }], listen: { grpc: 'nope' }, colour: 'blue' })).toEqual([
-      'colour: unknown key (known: listen, realm, issuers, tokens, skip_preflight, excludes, identity_headers, identity_header_max_bytes, routes, policies, login, upstream, forward_auth, envoy_http, cache, telemetry, workers, jwks)',
+      'colour: unknown key (known: listen, realm, issuers, tokens, skip_preflight, excludes, identity_headers, identity_header_max_bytes, routes, policies, login, upstream, forward_auth, envoy_http, cache, telemetry, workers, jwks, grpc)',
       'listen.grpc: "nope" must be host:port or unix:/path',
       'issuers[0].jwks_uri: "not a url" is not a valid URL',
       'issuers[0].audiences: required',

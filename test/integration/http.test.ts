@@ -89,7 +89,7 @@ describe('forward auth over HTTP, x-forwarded mode (Caddy, Traefik)', () => {
   ])('answers 403 original_request_missing, even for a valid token, when the proxy sent $name', async ({ headers }) => {
     const res = await get(p, '/auth', [...headers, ...bearer(await signToken(key))]);
     expect(res.status).toBe(403);
-    expect(JSON.parse(res.body)).toEqual({ error: 'forbidden', reason: 'original_request_missing' });
+    expect(JSON.parse(res.body)).toEqual({ error: 'forbidden', reason: 'original_request_missing', message: 'The proxy did not send the original request method and URI.' });
     expectIdentityCleared(res);
   });
 

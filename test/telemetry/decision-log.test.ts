@@ -189,7 +189,7 @@ describe('the decorator', () => {
     const out = lineSink();
     const decisionLog = new DecisionLog({ level: 'info', allowRate: 0, recordSubject: false, tokens: TOKENS, out });
     const failing: Authorizer = { check: () => Promise.reject(new Error('boom with Bearer secret')) };
-    const wrapped = instrumentAuthorizer(failing, { tracer: undefined, metrics: undefined, decisionLog, recordSubject: false, forwardAuthPath: '/auth' });
+    const wrapped = instrumentAuthorizer(failing, { tracer: undefined, metrics: undefined, decisionLog, recordSubject: false });
     await expect(wrapped.check(request())).rejects.toThrow('boom');
     expect(out.records()).toMatchObject([{ level: 'error', reason: 'internal_error', status: 503 }]);
     expect(out.lines.join('')).not.toContain('secret');
@@ -199,13 +199,13 @@ describe('the decorator', () => {
     const out = lineSink();
     const decisionLog = new DecisionLog({ level: 'info', allowRate: 0, recordSubject: false, tokens: TOKENS, out });
     const routed: Authorizer = { check: async () => ({ kind: 'deny', status: 401, reason: 'token_missing', message: 'no token', headers: [], body: '', identity: [], rule: 'orders' }) as never };
-    await instrumentAuthorizer(routed, { tracer: undefined, metrics: undefined, decisionLog, recordSubject: false, forwardAuthPath: '/auth' }).check(request());
+    await instrumentAuthorizer(routed, { tracer: undefined, metrics: undefined, decisionLog, recordSubject: false }).check(request());
     expect(out.records()[0]).toMatchObject({ route: 'orders', reason: 'token_missing' });
   });
 
   it('returns the authorizer itself when nothing is configured', () => {
     const inner: Authorizer = { check: async (_r: AuthRequest) => ({ kind: 'allow', reason: 'token_valid', identity: [] }) };
-    expect(instrumentAuthorizer(inner, { tracer: undefined, metrics: undefined, decisionLog: undefined, recordSubject: false, forwardAuthPath: '/auth' })).toBe(inner);
+    expect(instrumentAuthorizer(inner, { tracer: undefined, metrics: undefined, decisionLog: undefined, recordSubject: false })).toBe(inner);
   });
 });
 

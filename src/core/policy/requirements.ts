@@ -39,35 +39,42 @@ function describeCondition(name: string, cond: ClaimCondition): string {
   return `claim "${name}" must contain ${JSON.stringify(cond.contains)}`;
 }
 
-export function evaluate(req: Requirement, claims: Claims, issuer: string): RequirementResult {
-  if (req.issuers && !req.issuers.includes(issuer)) {
-    return { ok: false, message: `issuer ${JSON.stringify(issuer)} is not allowed on this route (allowed: ${req.issuers.join(', ')})`, missingScopes: [] };
-  }
-  if (req.audiences) {
+type Check<K extends keyof Requirement> = (value: NonNullable<Requirement[K]>, claims: Claims, issuer: string) => RequirementResult;
+
+/**
+ * One check per requirement kind, run in this order. The mapped type makes the table exhaustive: a kind added to
+ * `Requirement` without a check here fails the type check, so it can never be silently ignored (which would allow).
+ */
+const CHECKS: { readonly [K in keyof Requirement]-?: Check<K> } = {
+  issuers: (issuers, _claims, issuer) =>
+    issuers.includes(issuer) ? OK : { ok: false, message: `issuer ${JSON.stringify(issuer)} is not allowed on this route (allowed: ${issuers.join(', ')})`, missingScopes: [] },
+  audiences: (audiences, claims) => {
     const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : [];
-    if (!aud.some((a) => req.audiences!.includes(a as string))) {
-      return { ok: false, message: `audience not allowed on this route: expected one of ${describe(req.audiences)}, got ${describe(aud.map(String))}`, missingScopes: [] };
-    }
-  }
-  if (req.scopes) {
+    if (aud.some((a) => audiences.includes(a as string))) return OK;
+    return { ok: false, message: `audience not allowed on this route: expected one of ${describe(audiences)}, got ${describe(aud.map(String))}`, missingScopes: [] };
+  },
+  scopes: (scopes, claims) => {
     const have = scopesOf(claims);
-    const missing = req.scopes.filter((s) => !have.has(s));
-    if (missing.length > 0) return { ok: false, message: `missing scope: ${missing.join(' ')}`, missingScopes: missing };
-  }
-  if (req.claims) {
-    for (const [name, cond] of Object.entries(req.claims)) {
+    const missing = scopes.filter((s) => !have.has(s));
+    return missing.length > 0 ? { ok: false, message: `missing scope: ${missing.join(' ')}`, missingScopes: missing } : OK;
+  },
+  claims: (conditions, claims) => {
+    for (const [name, cond] of Object.entries(conditions)) {
       if (!conditionHolds(claims[name], cond)) return { ok: false, message: describeCondition(name, cond), missingScopes: [] };
     }
-  }
-  if (req.all) {
-    for (const sub of req.all) {
+    return OK;
+  },
+  all: (all, claims, issuer) => {
+    for (const sub of all) {
       const r = evaluate(sub, claims, issuer);
       if (!r.ok) return r;
     }
-  }
-  if (req.any && req.any.length > 0) {
+    return OK;
+  },
+  any: (any, claims, issuer) => {
+    if (any.length === 0) return OK;
     const failures: RequirementResult[] = [];
-    for (const sub of req.any) {
+    for (const sub of any) {
       const r = evaluate(sub, claims, issuer);
       if (r.ok) return OK;
       failures.push(r);
@@ -78,6 +85,18 @@ export function evaluate(req: Requirement, claims: Claims, issuer: string): Requ
       message: `none of the alternatives holds: ${reasons.join('; or ')}`,
       missingScopes: [...new Set(failures.flatMap((f) => (f.ok ? [] : f.missingScopes)))],
     };
+  },
+};
+
+const KINDS = Object.keys(CHECKS) as (keyof Requirement)[];
+
+/** Every kind the requirement names must hold (AND), checked in the table's order; the first failure is answered. */
+export function evaluate(req: Requirement, claims: Claims, issuer: string): RequirementResult {
+  for (const kind of KINDS) {
+    const value = req[kind];
+    if (value === undefined) continue;
+    const r = (CHECKS[kind] as Check<typeof kind>)(value as never, claims, issuer);
+    if (!r.ok) return r;
   }
   return OK;
 }

@@ -4,7 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Allow, AuthRequest, Decision, Deny, IdentityHeader } from '../../core/types.ts';
-import { Reasons } from '../../core/reasons.ts';
+import { internalErrorDeny } from '../../core/deny.ts';
 import { toStruct, wellFormed } from './struct.ts';
 import type {
   Struct,
@@ -16,12 +16,14 @@ import type {
 } from './wire.ts';
 
 /** google.rpc.Code values used in CheckResponse.status. */
-export const RpcCode = { ok: 0, permissionDenied: 7, unavailable: 14, unauthenticated: 16 } as const;
+export const RpcCode = { ok: 0, invalidArgument: 3, permissionDenied: 7, resourceExhausted: 8, unavailable: 14, unauthenticated: 16 } as const;
 
 const DENY_RPC_CODE: Readonly<Record<Deny['status'], number>> = {
   302: RpcCode.unauthenticated,
+  400: RpcCode.invalidArgument,
   401: RpcCode.unauthenticated,
   403: RpcCode.permissionDenied,
+  413: RpcCode.resourceExhausted,
   503: RpcCode.unavailable,
 };
 
@@ -183,16 +185,14 @@ function okResponse(decision: Pick<Allow, 'identity' | 'stripHeaders' | 'setHead
   };
 }
 
-/** The answer when translation or the Authorizer fails: still a deny (never a gRPC error, which failure_mode_allow could turn into an allow). */
+/**
+ * The answer when translation or the Authorizer fails: still a deny (never a gRPC error, which failure_mode_allow
+ * could turn into an allow), built by the core's one deny builder. A gRPC deny carries no identity headers.
+ */
+const INTERNAL_ERROR = toCheckResponse(internalErrorDeny({ realm: '', cleared: [] }));
+
 export function internalErrorResponse(): WireCheckResponse {
-  return {
-    status: { code: RpcCode.unavailable, message: Reasons.internalError },
-    denied_response: {
-      status: { code: 503 },
-      headers: headerOptions([['content-type', 'application/json']]),
-      body: JSON.stringify({ error: Reasons.internalError, reason: Reasons.internalError }),
-    },
-  };
+  return INTERNAL_ERROR;
 }
 
 /**

@@ -20,26 +20,14 @@
  * which Envoy builds from what it parsed; no forwarding header says what is being authorized. A client cannot set
  * them, because the client never talks to this prefix through Envoy (keep the HTTP listener off public networks).
  *
- * So an allow answers 200 with every identity header that has a value, and names every identity header without one
- * (and, with `upstream.forward_token: false`, the token's headers) in x-envoy-auth-headers-to-remove, so a client's
- * own copy never reaches the upstream. A deny answers the core's status, headers and body, and no identity headers.
+ * How an allow names identity headers and the token's headers for Envoy is the `envoy_http` mode of render.ts.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { AuthRequest } from '../../core/types.ts';
+import { fromWire } from '../../core/text.ts';
 import { clientAddressOf, headerMap, single } from './headers.ts';
-import { validateHeaderName, validateHeaderValue } from 'node:http';
-import type { AuthRequest, Authorizer, Decision } from '../../core/types.ts';
-import { internalError, type RenderedDecision } from './forward-auth.ts';
 
-/** Envoy removes these request headers from the upstream request when a 200 names them (ext_authz HTTP mode). */
-export const HEADERS_TO_REMOVE = 'x-envoy-auth-headers-to-remove';
-
-export interface EnvoyHttpOptions {
-  readonly authorizer: Authorizer;
-  /** `envoy_http.path_prefix`, e.g. "/envoy" (no trailing slash). */
-  readonly pathPrefix: string;
-  /** Lower-cased names of every configured global identity header. */
-  readonly identityHeaders: readonly string[];
-}
+const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
 
 /**
  * The original request target of a request under `pathPrefix`, or `undefined` when the request is not under it.
@@ -51,92 +39,22 @@ export function envoyOriginalPath(url: string, pathPrefix: string): string | und
   return rest.startsWith('/') || rest === '*' ? rest : undefined;
 }
 
-/** The AuthRequest an Envoy HTTP-mode authorization request describes; `undefined` when not under the prefix. */
-export function toEnvoyAuthRequest(req: IncomingMessage, pathPrefix: string): AuthRequest | undefined {
+/** The AuthRequest an Envoy HTTP-mode authorization request describes (the server routes only such requests here). */
+export function toEnvoyAuthRequest(req: IncomingMessage, pathPrefix: string): AuthRequest {
   const path = envoyOriginalPath(req.url ?? '', pathPrefix);
-  if (path === undefined) return undefined;
   const headers = headerMap(req);
   // Envoy sanitizes X-Forwarded-Proto (set from the downstream connection unless the downstream is trusted);
   // it only reaches us when allowed_headers lists it, and only decides http vs https in a login return URL.
   const proto = single(headers, 'x-forwarded-proto')?.trim().toLowerCase();
   const clientAddress = clientAddressOf(req, headers);
   return {
-    transport: 'http',
+    transport: 'envoy_http',
     method: (req.method ?? '').toUpperCase(),
-    host: single(headers, 'host')?.trim() ?? '',
+    host: fromWire(single(headers, 'host')?.trim() ?? ''),
     scheme: proto === 'http' || proto === 'https' ? proto : '',
-    path,
+    path: fromWire(path ?? ''),
     headers,
-    contextExtensions: new Map(),
+    contextExtensions: NO_EXTENSIONS,
     ...(clientAddress !== undefined ? { clientAddress } : {}),
   };
-}
-
-/** Headers owned by this adapter; a Decision's copies of these are dropped. */
-const OWNED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'cache-control', HEADERS_TO_REMOVE]);
-
-/** Status, headers and body Envoy's HTTP mode understands (see the file comment). Throws if a header cannot be written. */
-export function renderEnvoyDecision(decision: Decision, identityHeaders: readonly string[]): RenderedDecision {
-  const pairs: [string, string][] = [];
-  let status = 200;
-  let body = '';
-  if (decision.kind === 'allow') {
-    const identity = new Map<string, string | undefined>(identityHeaders.map((name) => [name.toLowerCase(), undefined]));
-    for (const { name, value } of decision.identity) identity.set(name.toLowerCase(), value);
-    const remove: string[] = [];
-    for (const [name, value] of identity) {
-      if (value === undefined) remove.push(name);
-      else pairs.push([name, value]);
-    }
-    for (const name of decision.stripHeaders ?? []) if (!remove.includes(name)) remove.push(name);
-    // The Cookie header without the token cookie (forward_token: false); applied when allowed_upstream_headers has cookie.
-    for (const [name, value] of decision.setHeaders ?? []) pairs.push([name.toLowerCase(), value]);
-    if (remove.length > 0) pairs.push([HEADERS_TO_REMOVE, remove.join(', ')]);
-  } else {
-    status = decision.status;
-    body = decision.body;
-    const own = decision.headers.filter(([name]) => !OWNED.has(name.toLowerCase()));
-    if (!own.some(([name]) => name.toLowerCase() === 'content-type')) pairs.push(['content-type', 'application/json']);
-    pairs.push(...own.map(([n, v]): [string, string] => [n.toLowerCase(), v]));
-  }
-  pairs.push(['cache-control', 'no-store'], ['content-length', String(Buffer.byteLength(body))]);
-
-  const headers: string[] = [];
-  for (const [name, value] of pairs) {
-    validateHeaderName(name);
-    // node writes header strings as latin1; re-encode so UTF-8 values reach the wire as UTF-8 bytes.
-    const encoded = Buffer.from(value, 'utf8').toString('latin1');
-    validateHeaderValue(name, encoded);
-    headers.push(name, encoded);
-  }
-  return { status, headers, body };
-}
-
-/**
- * Handles one Envoy HTTP-mode authorization request end to end. Never rejects: an exception anywhere becomes the
- * 503 internal_error deny, which Envoy turns into `status_on_error` (never an allow unless failure_mode_allow).
- */
-export async function handleEnvoyHttp(req: IncomingMessage, res: ServerResponse, opts: EnvoyHttpOptions): Promise<void> {
-  req.resume(); // with_request_body may send the body; it is never used
-  let decision: Decision;
-  try {
-    const request = toEnvoyAuthRequest(req, opts.pathPrefix);
-    if (request === undefined) throw new Error('not an Envoy authorization request');
-    decision = await opts.authorizer.check(request);
-  } catch {
-    decision = internalError(opts.identityHeaders);
-  }
-  try {
-    if (res.headersSent) return;
-    let rendered: RenderedDecision;
-    try {
-      rendered = renderEnvoyDecision(decision, opts.identityHeaders);
-    } catch {
-      rendered = renderEnvoyDecision(internalError(opts.identityHeaders), opts.identityHeaders);
-    }
-    res.writeHead(rendered.status, rendered.headers);
-    res.end(rendered.body);
-  } catch {
-    res.destroy();
-  }
 }

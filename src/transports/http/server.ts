@@ -7,16 +7,19 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../config/types.ts';
 import type { Authorizer, Readiness } from '../../core/types.ts';
-import { handleForwardAuth, identityHeaderNames } from './forward-auth.ts';
-import { envoyOriginalPath, handleEnvoyHttp } from './envoy-http.ts';
+import { denyContextOf } from '../../core/deny.ts';
+import { listenTarget, type ListenTarget } from '../../config/listen.ts';
+import { redirectAsUnauthorized, toAuthRequest } from './forward-auth.ts';
+import { envoyOriginalPath, toEnvoyAuthRequest } from './envoy-http.ts';
+import { authorizationHandler, type AuthorizationHandler } from './authorize.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface HttpServerOptions {
   /** "host:port" (port 0 picks a free one; IPv6 as "[::1]:port") or "unix:/path/to.sock". */
   readonly address: string;
-  /** Only forwardAuth, identityHeaders, envoyHttp and realm are read; a whole Config fits. */
-  readonly config: Pick<Config, 'forwardAuth' | 'identityHeaders' | 'envoyHttp'> & Partial<Pick<Config, 'realm'>>;
+  /** Only forwardAuth, envoyHttp, realm, identityHeaders and policy are read; a whole Config fits. */
+  readonly config: Pick<Config, 'forwardAuth' | 'envoyHttp' | 'realm' | 'identityHeaders' | 'policy'>;
   readonly authorizer: Authorizer;
   readonly readiness: Readiness;
   /** Extra exact-path routes (any method), consulted after the built-in ones. */
@@ -29,24 +32,6 @@ export interface RunningHttpServer {
   /** "http://host:port", or "http+unix://<percent-encoded socket path>" for a unix socket. */
   readonly url: string;
   close(): Promise<void>;
-}
-
-type ListenTarget = { readonly path: string } | { readonly host: string; readonly port: number };
-
-/** Parses "host:port", "[v6]:port" or "unix:/path". Throws on anything else. */
-export function parseListenAddress(address: string): ListenTarget {
-  if (address.startsWith('unix:')) {
-    const path = address.slice('unix:'.length);
-    if (path === '') throw new Error(`invalid listen address "${address}": empty socket path`);
-    return { path };
-  }
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
-  const host = match?.[1] ?? match?.[2];
-  const port = Number(match?.[3]);
-  if (host === undefined || !Number.isInteger(port) || port > 65535) {
-    throw new Error(`invalid listen address "${address}": expected host:port or unix:/path`);
-  }
-  return { host, port };
 }
 
 function json(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
@@ -72,19 +57,22 @@ function pathOf(url: string | undefined): string {
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
-  const target = parseListenAddress(opts.address);
-  const forwardAuth = {
-    authorizer: opts.authorizer,
-    originalRequest: opts.config.forwardAuth.originalRequest,
-    identityHeaders: identityHeaderNames(opts.config),
-    redirectStatus: opts.config.forwardAuth.redirectStatus ?? 302,
-    ...(opts.config.realm !== undefined ? { realm: opts.config.realm } : {}),
-  };
-  const forwardAuthPath = opts.config.forwardAuth.path;
+  const target = listenTarget(opts.address);
+  const deny = denyContextOf(opts.config);
+  const { authorizer } = opts;
+  // One handler per forward-auth endpoint, each reading only its own header family (forward-auth.ts).
+  const endpoints = new Map<string, AuthorizationHandler>(opts.config.forwardAuth.endpoints.map((e) => [e.path, authorizationHandler({
+    authorizer,
+    deny,
+    mode: 'forward_auth',
+    translate: (req) => ({ ...toAuthRequest(req, e.originalRequest), endpoint: e.path }),
+    ...(e.redirectStatus === 401 ? { adjust: (d) => redirectAsUnauthorized(d, opts.config.realm) } : {}),
+  })]));
   // Envoy ext_authz HTTP mode: every request under the prefix is an authorization request (envoy-http.ts).
-  const envoyHttp = opts.config.envoyHttp === undefined
+  const prefix = opts.config.envoyHttp?.pathPrefix;
+  const envoyHttp = prefix === undefined
     ? undefined
-    : { authorizer: opts.authorizer, pathPrefix: opts.config.envoyHttp.pathPrefix, identityHeaders: forwardAuth.identityHeaders };
+    : authorizationHandler({ authorizer, deny, mode: 'envoy_http', translate: (req) => ({ ...toEnvoyAuthRequest(req, prefix), endpoint: prefix }) });
 
   const health = (req: IncomingMessage, res: ServerResponse, ok: boolean, body: unknown): void => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -97,12 +85,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       const path = pathOf(req.url);
-      if (path === forwardAuthPath) {
-        handleForwardAuth(req, res, forwardAuth).catch(() => res.destroy());
+      const endpoint = endpoints.get(path);
+      if (endpoint !== undefined) {
+        endpoint(req, res).catch(() => res.destroy());
         return;
       }
-      if (envoyHttp !== undefined && envoyOriginalPath(req.url ?? '', envoyHttp.pathPrefix) !== undefined) {
-        handleEnvoyHttp(req, res, envoyHttp).catch(() => res.destroy());
+      if (envoyHttp !== undefined && envoyOriginalPath(req.url ?? '', prefix!) !== undefined) {
+        envoyHttp(req, res).catch(() => res.destroy());
         return;
       }
       if (path === '/healthz') return health(req, res, true, { status: 'ok' });
@@ -144,7 +133,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 
 /** Binds `server` to a listen address ("host:port", port 0 allowed, or "unix:/path"); close() drains idle connections. */
 export async function serveOn(server: Server, address: string | ListenTarget): Promise<RunningHttpServer> {
-  const target = typeof address === 'string' ? parseListenAddress(address) : address;
+  const target = typeof address === 'string' ? listenTarget(address) : address;
   await listen(server, target);
   return {
     ...boundAddress(server, target),

@@ -27,7 +27,7 @@ const INTERNAL_ERROR = {
   http_response: 'denied_response',
   denied_response: {
     status: { code: 'ServiceUnavailable' },
-    body: '{"error":"internal_error","reason":"internal_error"}',
+    body: '{"error":"unavailable","reason":"internal_error","message":"internal error"}',
   },
 };
 
@@ -148,7 +148,7 @@ describe('ext_authz failures', () => {
   ])('answers a 503 internal_error deny, not an RPC error, when the Authorizer %s', async (_how, answer) => {
     const response = await answerTo(answer);
     expect(response).toMatchObject(INTERNAL_ERROR);
-    expect(response.denied_response.headers.map((h: any) => [h.header.key, h.header.value])).toEqual([['content-type', 'application/json']]);
+    expect(response.denied_response.headers.map((h: any) => [h.header.key, h.header.value])).toEqual([['content-type', 'application/json'], ['retry-after', '5']]);
     expect(grpc.errors).toHaveLength(1);
   });
 

@@ -15,7 +15,10 @@ import { buildConfig, ConfigError } from '../../../src/config/load.ts';
 import { startTestPortcullis, type TestPortcullis } from '../../support/portcullis.ts';
 import { makeKey, signToken, type TestKey } from '../../support/tokens.ts';
 import { send, type RawResponse } from './fixtures.ts';
-import { envoyOriginalPath, HEADERS_TO_REMOVE, renderEnvoyDecision } from '../../../src/transports/http/envoy-http.ts';
+import { envoyOriginalPath } from '../../../src/transports/http/envoy-http.ts';
+import { HEADERS_TO_REMOVE, renderDecision } from '../../../src/transports/http/render.ts';
+
+const renderEnvoyDecision = (d: Parameters<typeof renderDecision>[0], names: readonly string[]) => renderDecision(d, names, 'envoy_http');
 
 const PREFIX = '/envoy';
 const LOGIN = 'https://login.test/start?rd={return_url}';
@@ -251,9 +254,9 @@ describe('config: envoy_http and forward_auth.redirect_status', () => {
   it('is off by default; redirect_status defaults to 302', () => {
     const c = buildConfig(base, 'test', process.cwd());
     expect(c.envoyHttp).toBeUndefined();
-    expect(c.forwardAuth.redirectStatus).toBe(302);
+    expect(c.forwardAuth.endpoints).toEqual([{ path: '/auth', originalRequest: 'x-forwarded', redirectStatus: 302 }]);
     expect(buildConfig({ ...base, envoy_http: { path_prefix: '/ext-authz' } }, 'test', process.cwd()).envoyHttp).toEqual({ pathPrefix: '/ext-authz' });
-    expect(buildConfig({ ...base, forward_auth: { redirect_status: 401 } }, 'test', process.cwd()).forwardAuth.redirectStatus).toBe(401);
+    expect(buildConfig({ ...base, forward_auth: { redirect_status: 401 } }, 'test', process.cwd()).forwardAuth.endpoints[0]!.redirectStatus).toBe(401);
   });
 
   it.each([

@@ -6,19 +6,28 @@ import { request } from 'node:http';
 import type { Config, OriginalRequestHeaders } from '../../../src/config/types.ts';
 import type { AuthRequest, Authorizer, Decision, Deny, Readiness } from '../../../src/core/types.ts';
 import { Reasons } from '../../../src/core/reasons.ts';
+import { denyContextOf, invalidRequestDeny } from '../../../src/core/deny.ts';
 
 export const IDENTITY = ['x-auth-subject', 'x-auth-email'] as const;
 
-export type HttpConfig = Pick<Config, 'forwardAuth' | 'identityHeaders'>;
+export type HttpConfig = Pick<Config, 'forwardAuth' | 'identityHeaders' | 'realm' | 'policy'>;
 
 /** The part of Config the HTTP transport reads. */
 export function testConfig(originalRequest: OriginalRequestHeaders = 'x-forwarded'): HttpConfig {
   return {
+    realm: 'portcullis',
     identityHeaders: [
       { claim: 'sub', header: 'x-auth-subject' },
       { claim: 'email', header: 'x-auth-email' },
     ],
-    forwardAuth: { path: '/auth', originalRequest },
+    forwardAuth: { endpoints: [{ path: '/auth', originalRequest, redirectStatus: 302 }] },
+    policy: {
+      routes: [],
+      policies: new Map(),
+      defaultRule: { name: 'default', anonymous: 'required', login: null, identityHeaders: [] },
+      payloadHeader: null,
+      forwardToken: true,
+    },
   };
 }
 
@@ -54,8 +63,10 @@ export class StubAuthorizer implements Authorizer {
     this.decide = decide;
   }
 
+  /** A request the adapter marked invalid is answered as the core answers it (core/deny.ts), whatever `decide` says. */
   async check(request: AuthRequest): Promise<Decision> {
     this.seen.push(request);
+    if (request.invalid !== undefined) return invalidRequestDeny(request.invalid, denyContextOf(testConfig()));
     return this.decide(request);
   }
 }

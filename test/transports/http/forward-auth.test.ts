@@ -54,12 +54,14 @@ function auth(mode: OriginalRequestHeaders, headers: Headers, path = '/auth', me
 
 function expectOriginalRequestMissing(res: RawResponse): void {
   expect(res.status).toBe(403);
-  expect(JSON.parse(res.body)).toEqual({ error: 'forbidden', reason: 'original_request_missing' });
+  expect(JSON.parse(res.body)).toEqual({ error: 'forbidden', reason: 'original_request_missing', message: 'The proxy did not send the original request method and URI.' });
   expect(res.headers['content-type']).toEqual(['application/json']);
   expect(res.headers['cache-control']).toEqual(['no-store']);
   expect(res.headers['x-auth-subject']).toEqual(['']);
   expect(res.headers['x-auth-email']).toEqual(['']);
-  expect(stub.seen).toHaveLength(0);
+  // Nothing is guessed: the core gets a request marked invalid, with no method or path it could act on.
+  expect(stub.seen).toHaveLength(1);
+  expect(stub.seen[0]).toMatchObject({ method: '', path: '', invalid: { reason: 'original_request_missing' } });
 }
 
 describe('the trust rule: the original request comes only from the configured header family', () => {
@@ -152,7 +154,7 @@ describe('the trust rule: the original request comes only from the configured he
       mode: 'x-forwarded' as const,
       headers: [['x_forwarded_method', 'GET'], ['x_forwarded_uri', '/']] as Headers,
     },
-  ])('answers 403 original_request_missing without asking the authorizer: $name', async ({ mode, headers }) => {
+  ])('answers 403 original_request_missing, decided from a request marked invalid: $name', async ({ mode, headers }) => {
     expectOriginalRequestMissing(await auth(mode, headers));
   });
 
@@ -270,7 +272,7 @@ describe('answering a Decision', () => {
     stub.decide = decide;
     const res = await auth('x-forwarded', FORWARDED);
     expect(res.status).toBe(503);
-    expect(JSON.parse(res.body)).toEqual({ error: 'internal_error', reason: 'internal_error' });
+    expect(JSON.parse(res.body)).toEqual({ error: 'unavailable', reason: 'internal_error', message: 'internal error' });
     expect(res.headers['x-auth-subject']).toEqual(['']);
     expect(res.headers['x-admin']).toBeUndefined();
     stub.decide = () => allow('alice');
