@@ -56,7 +56,7 @@ export async function startPortcullis(config: Config, runtime: Runtime, options:
   });
   let grpc;
   try {
-    grpc = await startGrpcServer(config.listen.grpc, authorizer, core.readiness);
+    grpc = await startGrpcServer(config.listen.grpc, authorizer, core.readiness, { maxRequestBytes: config.grpc.maxRequestBytes });
   } catch (e) {
     await http.close();
     throw e;

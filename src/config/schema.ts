@@ -151,7 +151,7 @@ export const configSchema = object({
     max_bytes: def(integer(1024, 16_777_216), 1_048_576),
   }),
   /** The gRPC listener: a CheckRequest larger than this is denied 413 request_too_large (never a gRPC error). */
-  grpc: section({ max_request_bytes: def(integer(65_536, 67_108_864), 4_194_304) }),
+  grpc: section({ max_request_bytes: def(integer(65_536, 67_108_864), 4_194_304) }), // hard cap 128 MiB: check-service.ts
 });
 
 export type RawConfig = Exclude<ReturnType<typeof configSchema>, typeof INVALID>;

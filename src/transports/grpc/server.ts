@@ -4,19 +4,19 @@
  */
 import { Server, ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
 import type { Authorizer, Readiness } from '../../core/types.ts';
-import { checkImplementation, guardedAuthorizationService, type ErrorReporter } from './check-service.ts';
+import { checkImplementation, guardedAuthorizationService, HARD_MAX_MESSAGE_BYTES, type ErrorReporter } from './check-service.ts';
+import { listenTarget } from '../../config/listen.ts';
 import { createHealthService } from './health.ts';
 import { healthService } from './protos.ts';
 import { removeStaleSocket, unixSocketPath } from './unix-socket.ts';
 
 export interface GrpcServerOptions {
   /**
-   * Largest CheckRequest accepted, in bytes. Default 4 MiB (grpc's own default). Envoy caps request headers at
-   * 60 KiB unless max_request_headers_kb raises it (up to 8 MiB), and with_request_body adds up to max_request_bytes
-   * of body. A larger message is refused with RESOURCE_EXHAUSTED before we see it, and Envoy treats that as a
-   * failed check (status_on_error, or an allow under failure_mode_allow), so raise this with those Envoy limits.
+   * `grpc.max_request_bytes`: a larger CheckRequest is denied 413 request_too_large (a deny, not a gRPC error, which
+   * Envoy's failure_mode_allow would turn into an allow). Default 4 MiB. Envoy caps request headers at 60 KiB unless
+   * max_request_headers_kb raises it (up to 8 MiB), and with_request_body adds up to max_request_bytes of body.
    */
-  readonly maxReceiveMessageBytes?: number;
+  readonly maxRequestBytes?: number;
   /** How long close() lets in-flight calls finish before it cuts connections. Default 2000 ms. */
   readonly drainTimeoutMs?: number;
   /** Told about bugs that were answered with the internal-error deny. Default: one line on stderr. */
@@ -29,7 +29,7 @@ export interface GrpcServerHandle {
   close(): Promise<void>;
 }
 
-const DEFAULT_MAX_RECEIVE = 4 * 1024 * 1024;
+const DEFAULT_MAX_REQUEST = 4 * 1024 * 1024;
 const DEFAULT_DRAIN_MS = 2000;
 
 const stderrReporter: ErrorReporter = (error, context) => {
@@ -45,11 +45,12 @@ export async function startGrpcServer(
 ): Promise<GrpcServerHandle> {
   const report = options.onError ?? stderrReporter;
   const serverOptions: ServerOptions = {
-    'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE,
+    // Our own limit answers (check-service.ts); grpc-js's is only the hard cap beyond which it errors itself.
+    'grpc.max_receive_message_length': HARD_MAX_MESSAGE_BYTES,
     // Responses are small (headers, a short body, the claims): no reason to cap them below the default (unlimited).
   };
   const server = new Server(serverOptions);
-  server.addService(guardedAuthorizationService(report), checkImplementation(authorizer, report));
+  server.addService(guardedAuthorizationService(report, options.maxRequestBytes ?? DEFAULT_MAX_REQUEST), checkImplementation(authorizer, report));
   const health = createHealthService(readiness);
   server.addService(healthService, health.implementation);
 
@@ -61,7 +62,7 @@ export async function startGrpcServer(
 
   let closing: Promise<void> | undefined;
   return {
-    address: socketPath !== undefined ? address : `${hostOf(address)}:${port}`,
+    address: socketPath !== undefined ? address : boundAddress(address, port),
     close(): Promise<void> {
       closing ??= drain(server, health.shutdown, options.drainTimeoutMs ?? DEFAULT_DRAIN_MS);
       return closing;
@@ -85,8 +86,9 @@ function drain(server: Server, endWatches: () => void, timeoutMs: number): Promi
   });
 }
 
-/** "127.0.0.1:0" → "127.0.0.1", "[::1]:0" → "[::1]", "localhost:50051" → "localhost". */
-function hostOf(address: string): string {
-  const colon = address.lastIndexOf(':');
-  return colon > 0 ? address.slice(0, colon) : address;
+/** "127.0.0.1:0" → "127.0.0.1:<port>", "[::1]:0" → "[::1]:<port>". */
+function boundAddress(address: string, port: number): string {
+  const target = listenTarget(address);
+  if ('path' in target) return address;
+  return `${target.host.includes(':') ? `[${target.host}]` : target.host}:${port}`;
 }
