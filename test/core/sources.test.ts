@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findToken, maskHeader, removeTokens } from '../../src/core/sources.ts';
+import { cookieShapes } from '../support/token-shapes.ts';
 
 const JWT = 'aaa.bbb.ccc';
 const OTHER = 'ddd.eee.fff';
@@ -14,22 +15,7 @@ const sources = {
 const h = (entries: Record<string, string | string[]>) =>
   new Map(Object.entries(entries).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
 
-/** Every Cookie header shape the finder accepts a token in: the stripper must remove the token from each one. */
-const COOKIE_SHAPES: [string, Record<string, string | string[]>][] = [
-  ['the access_token cookie', { cookie: `a=1; access_token=${JWT}; b=2` }],
-  ['the cookie first', { cookie: `access_token=${JWT}; b=2` }],
-  ['the cookie alone', { cookie: `access_token=${JWT}` }],
-  ['a comma-merged Cookie header', { cookie: `theme=dark, access_token=${JWT}` }],
-  ['a comma without a space', { cookie: `theme=dark,access_token=${JWT}` }],
-  ['no space after ";"', { cookie: `theme=dark;access_token=${JWT}` }],
-  ['spaces around "="', { cookie: `theme=dark;  access_token = ${JWT} ` }],
-  ['a quoted cookie value', { cookie: `access_token="${JWT}"` }],
-  ['a trailing separator', { cookie: `access_token=${JWT};` }],
-  ['two Cookie headers', { cookie: ['theme=dark', `access_token=${JWT}`] }],
-  ['chunked cookies', { cookie: `a=1; access_token_0=aaa.b; access_token_1=bb.ccc` }],
-  ['chunks out of order and comma-merged', { cookie: `access_token_1=bb.ccc, a=1, access_token_0=aaa.b` }],
-  ['chunks over two Cookie headers', { cookie: ['access_token_0=aaa.b', 'access_token_1=bb.ccc; z=9'] }],
-];
+const COOKIE_SHAPES = cookieShapes(JWT);
 
 describe('findToken', () => {
   it.each([
