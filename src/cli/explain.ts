@@ -18,6 +18,7 @@ import { CoreAuthorizer } from '../core/authorizer.ts';
 import type { ExplainStep } from '../core/explain.ts';
 import type { AuthRequest, Decision } from '../core/types.ts';
 import { maskHeader, tokenFingerprint } from '../core/sources.ts';
+import type { DenyReason } from '../core/reasons.ts';
 
 export const EXPLAIN_USAGE = `usage: portcullis explain --config FILE [options] [TOKEN | -]
   Runs the real decision for one request and prints every check it passed or failed.
@@ -51,8 +52,22 @@ class UsageError extends Error {}
 
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** Plain-words hints for the reasons operators most often meet behind a proxy. */
-const HINTS: Readonly<Record<string, string>> = {
+/**
+ * A plain-words hint for every deny reason, keyed by the reason codes themselves: a renamed or added reason without
+ * a hint fails the type check.
+ */
+const HINTS: Readonly<Record<DenyReason, string>> = {
+  token_malformed: 'the token is not a compact JWS with canonical base64url segments and UTF-8 JSON header and payload (JWE is not accepted)',
+  token_ambiguous: 'the request carries two different tokens (headers, cookie, cookie chunks): send exactly one',
+  token_too_large: 'the token is larger than tokens.max_bytes',
+  algorithm_not_allowed: "the token's alg is not in the issuer's algorithms list",
+  lifetime_too_long: 'exp - iat exceeds the issuer\'s max_ttl: ask the IdP for shorter-lived tokens or raise max_ttl',
+  claim_missing: 'a claim the issuer requires (required_claims, exp, iss) is absent',
+  claim_invalid: 'a claim has the wrong type or value (e.g. a non-numeric exp)',
+  original_request_missing: 'the proxy must send the original method and URI in the header family this endpoint reads (forward_auth original_request)',
+  request_malformed: 'the Check call did not carry exactly one complete CheckRequest: a client or proxy bug',
+  request_too_large: 'the CheckRequest is larger than grpc.max_request_bytes: raise it with Envoy\'s max_request_headers_kb / max_request_bytes',
+  internal_error: 'Portcullis could not decide; the log has the error (it is still a deny)',
   token_missing: 'the proxy must pass the Authorization header (Envoy HTTP mode: allowed_headers; nginx: do not clear it) or the token cookie',
   audience_mismatch: "the token was issued for another audience; add it to the issuer's audiences, or get a token for this API",
   issuer_unknown: 'the "iss" claim must equal a configured issuer exactly (a trailing slash counts)',
@@ -169,7 +184,7 @@ function describeDecision(d: Decision, config: Config, print: (line?: string) =>
     }
   }
   print(`  body: ${d.body}`);
-  const hint = HINTS[d.reason];
+  const hint = HINTS[d.reason as DenyReason];
   if (hint !== undefined) print(`  hint: ${hint}`);
 }
 

@@ -46,3 +46,7 @@ export const Reasons = {
 } as const;
 
 export type ReasonCode = (typeof Reasons)[keyof typeof Reasons];
+
+/** The reasons an allow carries; every other reason is a deny's. */
+export type AllowReason = (typeof Reasons)['tokenValid' | 'pathExcluded' | 'preflight' | 'anonymous'];
+export type DenyReason = Exclude<ReasonCode, AllowReason>;

@@ -100,9 +100,6 @@ export function routeOf(decision: Decision): string | undefined {
   return typeof rule === 'string' && rule !== '' ? rule : undefined;
 }
 
-/** Client-controlled text, bounded (a proxy may pass headers of tens of KiB). */
-export { clip };
-
 /** The path without its query string (tokens and other secrets travel there) or fragment, clipped. */
 export function pathOnly(path: string): string {
   const end = path.search(/[?#]/);

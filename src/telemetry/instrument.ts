@@ -25,7 +25,8 @@ import { Reasons } from '../core/reasons.ts';
 import { internalErrorDeny } from '../core/deny.ts';
 import type { PortcullisMetrics } from './metrics.ts';
 import type { DecisionLog } from './decision-log.ts';
-import { clip, pathOnly, routeOf } from './decision-log.ts';
+import { pathOnly, routeOf } from './decision-log.ts';
+import { clip } from '../core/text.ts';
 import { extractParent, extractSpanContext } from './propagation.ts';
 
 /** What the decorator needs from createTelemetry (index.ts). */

@@ -103,7 +103,7 @@ export class PortcullisMetrics {
 
     meter
       .createObservableCounter(METRIC_NAMES.decisions, {
-        description: 'Authorization decisions by transport (grpc = Envoy ext_authz, http = forward auth), decision and reason code.',
+        description: 'Authorization decisions by transport (grpc = Envoy ext_authz over gRPC, http = forward auth, envoy_http = Envoy ext_authz HTTP mode), decision and reason code.',
       })
       .addCallback((result) => {
         for (const { count, attributes } of this.#decisionCounts) result.observe(count, attributes);
