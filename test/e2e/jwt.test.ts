@@ -10,13 +10,13 @@
  * Portcullis judges exactly the target the app gets; a target it cannot read unambiguously (encoded `/`, double
  * encoding, `;`, `\`, NUL) is never excluded. nginx itself refuses an encoded NUL with 400.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { OriginalRequestHeaders } from '../../src/config/types.ts';
-import { startTestPortcullis, REALM_CHALLENGE, type TestPortcullis } from '../support/portcullis.ts';
-import { startProxy, type ProxyName, type RunningProxy } from '../support/proxies.ts';
-import { startRecordingUpstream, type RecordedRequest, type RecordingUpstream } from '../support/upstream.ts';
+import { startTestPortcullis, REALM_CHALLENGE } from '../support/portcullis.ts';
+import type { ProxyName } from '../support/proxies.ts';
+import type { RecordedRequest } from '../support/upstream.ts';
+import { useProxyStack } from '../support/proxy-stack.ts';
 import { defaultPayload, forge, makeKey, NOW_S, signToken, type TestKey } from '../support/tokens.ts';
-import { send, type RawResponse } from '../transports/http/fixtures.ts';
 
 interface ProxyCase {
   readonly proxy: ProxyName;
@@ -41,39 +41,18 @@ const SPOOFED_ORIGINAL = [
 ] as const;
 
 describe.each(CASES)('JWT end to end through $proxy ($mode)', ({ proxy: proxyName, mode, unset }) => {
-  let portcullis: TestPortcullis | undefined;
-  let upstream: RecordingUpstream | undefined;
-  let proxy: RunningProxy | undefined;
   let key: TestKey;
   let otherKey: TestKey;
-
-  beforeAll(async () => {
+  const stack = useProxyStack(proxyName, async () => {
     key = await makeKey('ES256', 'k1');
     otherKey = await makeKey('ES256', 'k1'); // same kid, different key: a signature the issuer never made
-    portcullis = await startTestPortcullis({ originalRequest: mode, key });
-    upstream = await startRecordingUpstream();
-    proxy = await startProxy(proxyName, { authAddress: portcullis.httpAddress, upstreamAddress: upstream.address });
+    const auth = await startTestPortcullis({ originalRequest: mode, key });
+    return { auth, address: auth.httpAddress };
   });
-  afterAll(async () => {
-    try {
-      await proxy?.stop();
-    } finally {
-      await Promise.all([upstream?.close(), portcullis?.close()]);
-    }
-  });
-  beforeEach(() => {
-    upstream?.requests.splice(0);
-  });
+  const { client, reached } = stack;
 
-  function client(method: string, path: string, headers: readonly (readonly [string, string])[] = []): Promise<RawResponse> {
-    if (!proxy) throw new Error('proxy not started');
-    return send(proxy.url, { method, path, headers });
-  }
-  function reached(): readonly RecordedRequest[] {
-    return upstream?.requests ?? [];
-  }
   function onlyRequest(): RecordedRequest {
-    expect(reached(), proxy?.output()).toHaveLength(1);
+    expect(reached(), stack.proxy.output()).toHaveLength(1);
     return reached()[0]!;
   }
   const bearer = (token: string) => ['Authorization', `Bearer ${token}`] as const;
@@ -84,7 +63,7 @@ describe.each(CASES)('JWT end to end through $proxy ($mode)', ({ proxy: proxyNam
   ])('lets a valid token in $source reach the app with the verified subject and email', async ({ header }) => {
     const token = await signToken(key, { email: EMAIL });
     const res = await client('GET', '/orders/7?full=1', [header(token)]);
-    expect(res.status, proxy?.output()).toBe(200);
+    expect(res.status, stack.proxy.output()).toBe(200);
     const seen = onlyRequest();
     expect(seen.url).toBe('/orders/7?full=1');
     expect(seen.headers['x-auth-subject']).toEqual(['alice']);
@@ -218,7 +197,7 @@ describe.each(CASES)('JWT end to end through $proxy ($mode)', ({ proxy: proxyNam
   });
 
   it('accepts, on its first request, a token signed with a key the JWKS server has only just started publishing', async () => {
-    const p = portcullis!;
+    const p = stack.auth;
     const rotated = await makeKey('ES256', 'k2');
     const before = p.jwks.fetches;
     p.publish(key, rotated);
@@ -229,7 +208,7 @@ describe.each(CASES)('JWT end to end through $proxy ($mode)', ({ proxy: proxyNam
     expect(seen.headers['x-auth-subject']).toEqual(['bob']);
     expect(seen.headers['x-auth-email']).toEqual(['bob@example.test']);
     // The old key is still published and still works.
-    upstream!.requests.splice(0);
+    stack.upstream.requests.splice(0);
     expect((await client('GET', '/orders/7', [bearer(await signToken(key))])).status).toBe(200);
     expect(p.jwks.fetches).toBe(before + 1);
   });

@@ -18,13 +18,14 @@
  *   WWW-Authenticate it copied from the 401 on its 302, and its X-Original-Host ($host) has no port, so the return
  *   URL behind nginx names the bare host.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { OriginalRequestHeaders } from '../../src/config/types.ts';
-import { startTestPortcullis, type TestPortcullis } from '../support/portcullis.ts';
-import { startProxy, type ProxyName, type RunningProxy } from '../support/proxies.ts';
-import { startRecordingUpstream, type RecordedRequest, type RecordingUpstream } from '../support/upstream.ts';
+import { startTestPortcullis } from '../support/portcullis.ts';
+import type { ProxyName } from '../support/proxies.ts';
+import type { RecordedRequest } from '../support/upstream.ts';
+import { useProxyStack } from '../support/proxy-stack.ts';
 import { makeKey, NOW_S, signToken, type TestKey } from '../support/tokens.ts';
-import { send, type RawResponse } from '../transports/http/fixtures.ts';
+import type { RawResponse } from '../transports/http/fixtures.ts';
 
 const APP = 'app.test';
 const LOGIN = 'https://login.test/start?rd={return_url}';
@@ -69,40 +70,23 @@ function returnUrlOf(location: string | undefined): string | undefined {
 }
 
 describe.each(CASES)('route policies end to end through $proxy ($mode, redirect_status $redirectStatus)', ({ proxy: proxyName, mode, redirectStatus, unset, returnAuthority }) => {
-  let portcullis: TestPortcullis | undefined;
-  let upstream: RecordingUpstream | undefined;
-  let proxy: RunningProxy | undefined;
   let key: TestKey;
-
-  beforeAll(async () => {
+  const stack = useProxyStack(proxyName, async () => {
     key = await makeKey('ES256', 'k1');
-    portcullis = await startTestPortcullis({ originalRequest: mode, key, config: policyConfig(mode, redirectStatus) });
-    upstream = await startRecordingUpstream();
-    proxy = await startProxy(proxyName, { authAddress: portcullis.httpAddress, upstreamAddress: upstream.address, hosts: [APP] });
-  });
-  afterAll(async () => {
-    try {
-      await proxy?.stop();
-    } finally {
-      await Promise.all([upstream?.close(), portcullis?.close()]);
-    }
-  });
-  beforeEach(() => {
-    upstream?.requests.splice(0);
-  });
-
+    const auth = await startTestPortcullis({ originalRequest: mode, key, config: policyConfig(mode, redirectStatus) });
+    return { auth, address: auth.httpAddress };
+  }, { hosts: [APP] });
+  const { reached } = stack;
   function client(path: string, headers: readonly (readonly [string, string])[] = [], method = 'GET'): Promise<RawResponse> {
-    if (!proxy) throw new Error('proxy not started');
-    const host = headers.some(([n]) => n.toLowerCase() === 'host') ? [] : [['Host', `${APP}:${proxy.port}`] as const];
-    return send(proxy.url, { method, path, headers: [...host, ...headers] });
+    const host = headers.some(([n]) => n.toLowerCase() === 'host') ? [] : [['Host', `${APP}:${stack.proxy.port}`] as const];
+    return stack.client(method, path, [...host, ...headers]);
   }
-  const reached = (): readonly RecordedRequest[] => upstream?.requests ?? [];
   function onlyRequest(): RecordedRequest {
-    expect(reached(), proxy?.output()).toHaveLength(1);
+    expect(reached(), stack.proxy.output()).toHaveLength(1);
     return reached()[0]!;
   }
   const bearer = (token: string) => ['Authorization', `Bearer ${token}`] as const;
-  const back = (path: string) => `http://${returnAuthority(proxy!.port)}${path}`;
+  const back = (path: string) => `http://${returnAuthority(stack.proxy.port)}${path}`;
 
   describe('login redirects', () => {
     it.each([
@@ -110,7 +94,7 @@ describe.each(CASES)('route policies end to end through $proxy ($mode, redirect_
       ['the admin route (global login inherited)', '/admin/users'],
     ])('sends a browser navigation without a token on %s to the login page with the return URL', async (_rule, path) => {
       const res = await client(path, BROWSER);
-      expect(res.status, proxy?.output()).toBe(302);
+      expect(res.status, stack.proxy.output()).toBe(302);
       expect(res.headers['location']).toEqual([`${LOGIN_PREFIX}${encodeURIComponent(back(path))}`]);
       // Caddy passes our 302 as is; nginx builds its own 302 and keeps the challenge it copied from our 401.
       expect(res.headers['www-authenticate']).toEqual(proxyName === 'nginx' ? ['Bearer realm="portcullis"'] : undefined);
@@ -164,7 +148,7 @@ describe.each(CASES)('route policies end to end through $proxy ($mode, redirect_
   describe('anonymous-optional route', () => {
     it('reaches the app without a token and without identity, even when the client sends its own', async () => {
       const res = await client('/news/today', [...BROWSER, ['X-Auth-Subject', 'mallory'], ['X-Auth-Email', 'mallory@evil.test']]);
-      expect(res.status, proxy?.output()).toBe(200);
+      expect(res.status, stack.proxy.output()).toBe(200);
       const seen = onlyRequest();
       expect(seen.url).toBe('/news/today');
       expect(seen.headers['x-auth-subject']).toEqual(unset);
@@ -192,7 +176,7 @@ describe.each(CASES)('route policies end to end through $proxy ($mode, redirect_
       const token = await signToken(key, { email: EMAIL });
       expect((await client('/profile/me', [bearer(token)])).status).toBe(200);
       expect(onlyRequest().headers['x-auth-email']).toEqual([EMAIL]);
-      upstream!.requests.splice(0);
+      stack.upstream.requests.splice(0);
 
       const elsewhere = await client('/orders/7', [bearer(token), ['X-Auth-Email', 'mallory@evil.test']]);
       expect(elsewhere.status).toBe(200);
@@ -224,7 +208,7 @@ describe.each(CASES)('route policies end to end through $proxy ($mode, redirect_
       ['a path parameter', '/..;/evil.com', 403, undefined],
     ] as const)('%s (%s)', async (_name, path, status, expected) => {
       const res = await client(path, BROWSER);
-      expect(res.status, proxy?.output()).toBe(status);
+      expect(res.status, stack.proxy.output()).toBe(status);
       if (expected === undefined) {
         // An ambiguous path is refused outright (403 path_ambiguous): no redirect at all.
         expect(res.headers['location']).toBeUndefined();
@@ -257,28 +241,16 @@ describe.each(CASES)('route policies end to end through $proxy ($mode, redirect_
 });
 
 describe('nginx without forward_auth.redirect_status: 401', () => {
-  let portcullis: TestPortcullis | undefined;
-  let upstream: RecordingUpstream | undefined;
-  let proxy: RunningProxy | undefined;
-
-  beforeAll(async () => {
-    portcullis = await startTestPortcullis({ originalRequest: 'x-original', config: policyConfig('x-original', 302) });
-    upstream = await startRecordingUpstream();
-    proxy = await startProxy('nginx', { authAddress: portcullis.httpAddress, upstreamAddress: upstream.address });
-  });
-  afterAll(async () => {
-    try {
-      await proxy?.stop();
-    } finally {
-      await Promise.all([upstream?.close(), portcullis?.close()]);
-    }
+  const stack = useProxyStack('nginx', async () => {
+    const auth = await startTestPortcullis({ originalRequest: 'x-original', config: policyConfig('x-original', 302) });
+    return { auth, address: auth.httpAddress };
   });
 
   it('turns the 302 into a 500 (mapped to 503): why nginx needs redirect_status 401', async () => {
-    const res = await send(proxy!.url, { path: '/orders', headers: [['Host', APP], ...BROWSER] });
+    const res = await stack.client('GET', '/orders', [['Host', APP], ...BROWSER]);
     expect(res.status).toBe(503);
     expect(res.headers['location']).toBeUndefined();
-    expect(proxy!.output()).toContain('auth request unexpected status: 302');
-    expect(upstream!.requests).toHaveLength(0);
+    expect(stack.proxy.output()).toContain('auth request unexpected status: 302');
+    expect(stack.reached()).toHaveLength(0);
   });
 });

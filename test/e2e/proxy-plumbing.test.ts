@@ -13,15 +13,12 @@
  * Observed with nginx 1.22.1: proxy_set_header with an empty value sends no header (and still drops the client's);
  * nginx copies WWW-Authenticate from a 401 itself; underscore headers are dropped; other auth statuses become 500.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { OriginalRequestHeaders } from '../../src/config/types.ts';
 import { startHttpServer } from '../../src/transports/http/server.ts';
-import type { RunningHttpServer } from '../../src/transports/http/server.ts';
-import { startProxy } from '../support/proxies.ts';
-import type { ProxyName, RunningProxy } from '../support/proxies.ts';
-import { startRecordingUpstream } from '../support/upstream.ts';
-import type { RecordingUpstream } from '../support/upstream.ts';
-import { plumbingAuthorizer, send, testConfig, TestReadiness, UNICODE_SUBJECT, utf8 } from '../transports/http/fixtures.ts';
+import type { ProxyName } from '../support/proxies.ts';
+import { useProxyStack } from '../support/proxy-stack.ts';
+import { plumbingAuthorizer, testConfig, TestReadiness, UNICODE_SUBJECT, utf8 } from '../transports/http/fixtures.ts';
 
 interface ProxyCase {
   readonly proxy: ProxyName;
@@ -46,38 +43,13 @@ const SPOOFS = [
 
 describe.each(CASES)('through $proxy ($mode)', ({ proxy: name, mode, emptyIdentityUpstream }) => {
   const authorizer = plumbingAuthorizer();
-  let upstream: RecordingUpstream | undefined;
-  let portcullis: RunningHttpServer | undefined;
-  let proxy: RunningProxy | undefined;
-
-  beforeAll(async () => {
-    upstream = await startRecordingUpstream();
-    portcullis = await startHttpServer({
-      address: '127.0.0.1:0',
-      config: testConfig(mode),
-      authorizer,
-      readiness: new TestReadiness(),
-    });
-    proxy = await startProxy(name, { authAddress: portcullis.address, upstreamAddress: upstream.address });
-  });
-  afterAll(async () => {
-    try {
-      await proxy?.stop();
-    } finally {
-      await Promise.all([portcullis?.close(), upstream?.close()]);
-    }
-  });
-  beforeEach(() => {
-    authorizer.seen.length = 0;
-    upstream?.requests.splice(0);
-  });
-
-  function client(method: string, path: string, headers: readonly (readonly [string, string])[] = []) {
-    if (!proxy) throw new Error('proxy not started');
-    return send(proxy.url, { method, path, headers });
-  }
+  const stack = useProxyStack(name, async () => {
+    const auth = await startHttpServer({ address: '127.0.0.1:0', config: testConfig(mode), authorizer, readiness: new TestReadiness() });
+    return { auth, address: auth.address };
+  }, { reset: () => (authorizer.seen.length = 0) });
+  const { client } = stack;
   function only<T>(list: readonly T[]): T {
-    expect(list, proxy?.output()).toHaveLength(1);
+    expect(list, stack.proxy.output()).toHaveLength(1);
     return list[0] as T;
   }
   function noPlaceholders(headers: Readonly<Record<string, readonly string[]>>): void {
@@ -89,7 +61,7 @@ describe.each(CASES)('through $proxy ($mode)', ({ proxy: name, mode, emptyIdenti
   it('lets an allowed request reach the app with the identity header', async () => {
     const res = await client('GET', '/api/things?x=1', [['Authorization', 'Bearer good']]);
     expect(res.status).toBe(200);
-    const seen = only(upstream?.requests ?? []);
+    const seen = only(stack.reached());
     expect(seen.url).toBe('/api/things?x=1');
     expect(seen.headers['x-auth-subject']).toEqual(['alice']);
     expect(seen.headers['x-auth-email']).toEqual(emptyIdentityUpstream);
@@ -101,13 +73,13 @@ describe.each(CASES)('through $proxy ($mode)', ({ proxy: name, mode, emptyIdenti
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toEqual(['Bearer realm="portcullis"']);
     expect(only(authorizer.seen).path).toBe('/api/things');
-    expect(upstream?.requests).toHaveLength(0);
+    expect(stack.reached()).toHaveLength(0);
   });
 
   it('answers 503 (retry later) when Portcullis cannot decide, and never reaches the app', async () => {
     const res = await client('GET', '/api/things', [['Authorization', 'Bearer unavailable']]);
     expect(res.status).toBe(503);
-    expect(upstream?.requests).toHaveLength(0);
+    expect(stack.reached()).toHaveLength(0);
   });
 
   it.each([
@@ -122,7 +94,7 @@ describe.each(CASES)('through $proxy ($mode)', ({ proxy: name, mode, emptyIdenti
       ['X-Auth-Email', 'mallory@example.com'],
     ]);
     expect(res.status).toBe(200);
-    const seen = only(upstream?.requests ?? []);
+    const seen = only(stack.reached());
     expect(seen.headers['x-auth-subject']).toEqual(subject);
     expect(seen.headers['x-auth-email']).toEqual(emptyIdentityUpstream);
     expect(seen.headers['x_auth_subject']).toBeUndefined();
@@ -132,7 +104,7 @@ describe.each(CASES)('through $proxy ($mode)', ({ proxy: name, mode, emptyIdenti
 
   it('keeps UTF-8 identity bytes intact all the way to the app', async () => {
     await client('GET', '/api/me', [['Authorization', 'Bearer unicode']]);
-    expect(utf8(only(upstream?.requests ?? []).headers['x-auth-subject']?.[0])).toBe(UNICODE_SUBJECT);
+    expect(utf8(only(stack.reached()).headers['x-auth-subject']?.[0])).toBe(UNICODE_SUBJECT);
   });
 
   it.each([
@@ -143,7 +115,7 @@ describe.each(CASES)('through $proxy ($mode)', ({ proxy: name, mode, emptyIdenti
     const res = await client(method, path, [['Authorization', 'Bearer good'], ...SPOOFS]);
     expect(res.status).toBe(200);
     const decided = only(authorizer.seen);
-    const received = only(upstream?.requests ?? []);
+    const received = only(stack.reached());
     expect({ method: decided.method, path: decided.path }).toEqual({ method, path });
     expect({ method: received.method, url: received.url }).toEqual({ method, url: path });
     expect(decided.host).not.toBe('evil.example');
@@ -155,6 +127,6 @@ describe.each(CASES)('through $proxy ($mode)', ({ proxy: name, mode, emptyIdenti
     const res = await client('POST', '/admin/delete-everything', SPOOFS);
     expect(res.status).toBe(401);
     expect(only(authorizer.seen).path).toBe('/admin/delete-everything');
-    expect(upstream?.requests).toHaveLength(0);
+    expect(stack.reached()).toHaveLength(0);
   });
 });
