@@ -37,6 +37,21 @@ describe('config defaults', () => {
     expect(c.issuers[0]!.maxTtlMs).toBeUndefined();
   });
 
+  it.each(['listen', 'tokens', 'upstream', 'forward_auth', 'cache', 'telemetry', 'jwks', 'grpc'])(
+    'gives the same config for an absent, an empty (null) and an empty-mapping %s section',
+    (section) => {
+      const absent = buildConfig(minimal, 'test', process.cwd());
+      expect(buildConfig({ ...minimal, [section]: null }, 'test', process.cwd())).toEqual(absent);
+      expect(buildConfig({ ...minimal, [section]: {} }, 'test', process.cwd())).toEqual(absent);
+    },
+  );
+
+  it('gives an empty route match the same defaults as an absent one', () => {
+    const route = (match?: unknown) => buildConfig({ ...minimal, routes: [{ name: 'r', ...(match === undefined ? {} : { match }) }] }, 'test', process.cwd()).policy.routes[0]!.match;
+    expect(route({})).toEqual(route());
+    expect(route(null)).toEqual({ hosts: [], paths: [], methods: [] });
+  });
+
   it('is frozen all the way down', () => {
     const c = buildConfig(minimal, 'test', process.cwd());
     expect(Object.isFrozen(c) && Object.isFrozen(c.issuers) && Object.isFrozen(c.issuers[0]!.audiences)).toBe(true);
@@ -52,6 +67,26 @@ describe('config defaults', () => {
       identity_headers: { sub: 'x-auth-subject', email: 'x-auth-email' },
     }, 'test', process.cwd());
     expect(c.issuers[0]).toMatchObject({ maxTtlMs: 3_600_000, algorithms: ['RS256', 'ES256'] });
+  });
+});
+
+describe('forward_auth endpoints', () => {
+  it('serves one endpoint per header family', () => {
+    const c = buildConfig({ ...minimal, forward_auth: { endpoints: [{ path: '/auth' }, { path: '/auth/nginx', original_request: 'x-original', redirect_status: 401 }] } }, 'test', process.cwd());
+    expect(c.forwardAuth.endpoints).toEqual([
+      { path: '/auth', originalRequest: 'x-forwarded', redirectStatus: 302 },
+      { path: '/auth/nginx', originalRequest: 'x-original', redirectStatus: 401 },
+    ]);
+  });
+
+  it.each([
+    ['both endpoints and the single-endpoint keys', { endpoints: [{ path: '/a' }], path: '/b' }, 'forward_auth: give either endpoints or path, not both'],
+    ['a path served twice', { endpoints: [{ path: '/a' }, { path: '/a', original_request: 'x-original' }] }, 'forward_auth.endpoints[1].path: /a is served twice'],
+    ['a reserved path', { endpoints: [{ path: '/readyz' }] }, 'forward_auth.endpoints[0].path: /readyz is reserved'],
+    ['an empty list', { endpoints: [] }, 'forward_auth.endpoints: must not be empty'],
+    ['an endpoint without a path', { endpoints: [{ original_request: 'x-original' }] }, 'forward_auth.endpoints[0].path: required'],
+  ])('refuses %s', (_name, forwardAuth, problem) => {
+    expect(problems({ ...minimal, forward_auth: forwardAuth })).toContain(problem);
   });
 });
 
