@@ -56,5 +56,6 @@ export function toEnvoyAuthRequest(req: IncomingMessage, pathPrefix: string): Au
     headers,
     contextExtensions: NO_EXTENSIONS,
     ...(clientAddress !== undefined ? { clientAddress } : {}),
+    endpoint: pathPrefix,
   };
 }

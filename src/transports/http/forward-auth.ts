@@ -59,7 +59,7 @@ const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
  * or a method that is not a token) the request is marked `invalid`: the core answers `original_request_missing`.
  * Header bytes are read as UTF-8 (core/text.ts fromWire): invalid bytes can never look like a valid path.
  */
-export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeaders): AuthRequest {
+export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeaders, endpoint?: string): AuthRequest {
   const names = FAMILIES[family];
   const headers = headerMap(req);
   const method = single(headers, names.method)?.trim();
@@ -77,6 +77,7 @@ export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeade
     headers,
     contextExtensions: NO_EXTENSIONS,
     ...(clientAddress === undefined ? {} : { clientAddress }),
+    ...(endpoint === undefined ? {} : { endpoint }),
     ...(known ? {} : { invalid: { reason: Reasons.originalRequestMissing, message: 'The proxy did not send the original request method and URI.' } }),
   };
 }

@@ -65,14 +65,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     authorizer,
     deny,
     mode: 'forward_auth',
-    translate: (req) => ({ ...toAuthRequest(req, e.originalRequest), endpoint: e.path }),
+    translate: (req) => toAuthRequest(req, e.originalRequest, e.path),
     ...(e.redirectStatus === 401 ? { adjust: (d) => redirectAsUnauthorized(d, opts.config.realm) } : {}),
   })]));
   // Envoy ext_authz HTTP mode: every request under the prefix is an authorization request (envoy-http.ts).
   const prefix = opts.config.envoyHttp?.pathPrefix;
   const envoyHttp = prefix === undefined
     ? undefined
-    : authorizationHandler({ authorizer, deny, mode: 'envoy_http', translate: (req) => ({ ...toEnvoyAuthRequest(req, prefix), endpoint: prefix }) });
+    : authorizationHandler({ authorizer, deny, mode: 'envoy_http', translate: (req) => toEnvoyAuthRequest(req, prefix) });
 
   const health = (req: IncomingMessage, res: ServerResponse, ok: boolean, body: unknown): void => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
