@@ -20,7 +20,6 @@ import type { Rule } from './policy/types.ts';
 import { evaluate } from './policy/requirements.ts';
 import { isBrowserNavigation, loginLocation } from './policy/login.ts';
 
-
 export class CoreAuthorizer implements Authorizer {
   readonly #config: Config;
   readonly #verifier: Verifier;

@@ -28,13 +28,14 @@ export const HARD_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
 /** What the deserializer hands over for a message over `grpc.max_request_bytes` (never decoded). */
 const TOO_LARGE = Symbol('too large');
 
-const INVALID_MESSAGE: Readonly<Record<InvalidRequestReason, string>> = {
-  original_request_missing: 'the CheckRequest has no request',
+type FramingReason = Extract<InvalidRequestReason, 'request_malformed' | 'request_too_large'>;
+
+const INVALID_MESSAGE: Readonly<Record<FramingReason, string>> = {
   request_malformed: 'the Check call must carry exactly one complete CheckRequest',
   request_too_large: 'the CheckRequest is larger than grpc.max_request_bytes',
 };
 
-export async function answerCheck(authorizer: Authorizer, message: unknown, report: ErrorReporter, transportHeaders?: HeaderMap, invalid?: InvalidRequestReason): Promise<WireCheckResponse> {
+export async function answerCheck(authorizer: Authorizer, message: unknown, report: ErrorReporter, transportHeaders?: HeaderMap, invalid?: FramingReason): Promise<WireCheckResponse> {
   try {
     let request: AuthRequest = toAuthRequest(invalid === undefined ? message : {});
     if (invalid !== undefined) request = { ...request, invalid: { reason: invalid, message: INVALID_MESSAGE[invalid] } };
@@ -88,7 +89,7 @@ export function checkImplementation(authorizer: Authorizer, report: ErrorReporte
       });
       call.on('error', () => {}); // a cancelled call: grpc-js has ended it, nothing to answer
       call.on('end', () => {
-        const invalid: InvalidRequestReason | undefined = messages.length !== 1
+        const invalid: FramingReason | undefined = messages.length !== 1
           ? Reasons.requestMalformed
           : messages[0] === TOO_LARGE ? Reasons.requestTooLarge : undefined;
         void answerCheck(authorizer, messages[0], report, metadataHeaders(call.metadata), invalid).then((response) => callback(null, response));
