@@ -116,6 +116,27 @@ const NEGATIVE: readonly { name: string; mutate: (c: any) => void; problem: stri
     },
     problem: "typed_per_filter_config[envoy.filters.http.ext_authz](ExtAuthzPerRoute).disable: unknown field of envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute",
   },
+  {
+    name: 'a required oneof left empty (grpc_service without envoy_grpc or google_grpc)',
+    mutate: (c) => {
+      delete extAuthz(c).grpc_service.envoy_grpc;
+    },
+    problem: 'grpc_service: one of envoy_grpc, google_grpc is required',
+  },
+  {
+    name: 'a required string left out (envoy_grpc without cluster_name)',
+    mutate: (c) => {
+      extAuthz(c).grpc_service.envoy_grpc = {};
+    },
+    problem: 'grpc_service.envoy_grpc.cluster_name: required (a non-empty string)',
+  },
+  {
+    name: 'a port above 65535 (validate rule lte)',
+    mutate: (c) => {
+      c.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value = 90001;
+    },
+    problem: 'socket_address.port_value: must be <= 65535, got 90001',
+  },
 ];
 
 describe('the Envoy config check', () => {

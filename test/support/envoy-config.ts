@@ -10,8 +10,11 @@
  * - two members of one oneof;
  * - a google.protobuf.Any whose "@type" names no known message; otherwise its fields are validated as that message
  *   (recursively: typed_config inside typed_config), and the proto files of the named package are loaded on demand.
- * Not checked: protoc-gen-validate rules (min lengths, required messages) and deprecation; Envoy enforces those at
- * load time: `envoy --mode validate -c file` with your Envoy version remains the final word.
+ * - the protoc-gen-validate rules Envoy enforces at load that matter most for hand-written configs: a oneof marked
+ *   `(validate.required)` with no member set, `message.required`, `string.min_len` (an absent string is ""),
+ *   `repeated.min_items`, and the bounds of integer fields (`lt`, `lte`, `gt`, `gte`).
+ * Not checked: the other validate rules (patterns, durations' bounds, …) and deprecation;
+ * `envoy --mode validate -c file` with your Envoy version remains the final word.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -91,6 +94,43 @@ function checkMessage(type: protobuf.Type, v: unknown, path: string, problems: s
       setOneofs.set(field.partOf.name, key);
     }
     checkField(field, value, `${path}.${key}`, problems);
+  }
+  checkRules(type, v as Record<string, unknown>, path, problems, skip);
+}
+
+/** The protoc-gen-validate rules listed in the header, as protobufjs exposes them in field and oneof options. */
+function checkRules(type: protobuf.Type, v: Record<string, unknown>, path: string, problems: string[], skip: readonly string[]): void {
+  const valueOf = (f: protobuf.Field) => {
+    const key = [f.name, camel(f.name)].find((k) => !skip.includes(k) && v[k] !== undefined && v[k] !== null);
+    return key === undefined ? undefined : v[key];
+  };
+  for (const oneof of Object.values(type.oneofs ?? {})) {
+    if (oneof.options?.['(validate.required)'] === true && oneof.fieldsArray.every((f) => valueOf(f) === undefined)) {
+      problems.push(`${path}: one of ${oneof.fieldsArray.map((f) => f.name).join(', ')} is required`);
+    }
+  }
+  for (const field of type.fieldsArray) {
+    const rule = (name: string) => field.options?.[`(validate.rules).${name}`] as unknown;
+    const value = valueOf(field);
+    if (value === undefined) {
+      if (field.partOf) continue; // an unset oneof member: only the set one is validated
+      if (rule('message.required') === true) problems.push(`${path}.${field.name}: required`);
+      if (Number(rule('string.min_len') ?? 0) > 0) problems.push(`${path}.${field.name}: required (a non-empty string)`);
+      if (Number(rule('repeated.min_items') ?? 0) > 0) problems.push(`${path}.${field.name}: required (at least ${String(rule('repeated.min_items'))} item)`);
+      continue;
+    }
+    const minLen = rule('string.min_len');
+    if (typeof value === 'string' && minLen !== undefined && [...value].length < Number(minLen)) problems.push(`${path}.${field.name}: must be at least ${String(minLen)} characters`);
+    const minItems = rule('repeated.min_items');
+    if (Array.isArray(value) && minItems !== undefined && value.length < Number(minItems)) problems.push(`${path}.${field.name}: must have at least ${String(minItems)} items`);
+    const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : undefined;
+    if (n === undefined || field.resolvedType !== null) continue;
+    const bound = (op: string) => rule(`${field.type}.${op}`) as number | undefined;
+    const [lt, lte, gt, gte] = ['lt', 'lte', 'gt', 'gte'].map(bound);
+    if ((lt !== undefined && !(n < lt)) || (lte !== undefined && !(n <= lte)) || (gt !== undefined && !(n > gt)) || (gte !== undefined && !(n >= gte))) {
+      const bounds = [gt !== undefined && `> ${gt}`, gte !== undefined && `>= ${gte}`, lt !== undefined && `< ${lt}`, lte !== undefined && `<= ${lte}`].filter(Boolean);
+      problems.push(`${path}.${field.name}: must be ${bounds.join(' and ')}, got ${n}`);
+    }
   }
 }
 
