@@ -11,14 +11,15 @@ import { kubernetesManifests } from '../support/kubernetes-validate.ts';
 import { readDockerfile, REPO_ROOT } from '../support/dockerfile.ts';
 
 const all = kubernetesManifests();
-const one = (kind: string) => {
-  const found = all.filter((m) => m.doc.kind === kind);
-  expect(found.length, kind).toBe(1);
+/** The one `kind` named `name` (other manifests may join deploy/kubernetes/ later, e.g. a Redis for replay). */
+const one = (kind: string, name = 'portcullis') => {
+  const found = all.filter((m) => m.doc.kind === kind && m.doc.metadata.name === name);
+  expect(found.length, `${kind} ${name}`).toBe(1);
   return found[0]!.doc;
 };
 const deployment = one('Deployment');
 const service = one('Service');
-const configMap = one('ConfigMap');
+const configMap = one('ConfigMap', 'portcullis-config');
 const pod = deployment.spec.template.spec;
 const container = pod.containers[0];
 const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
@@ -132,7 +133,7 @@ describe('the mesh wiring', () => {
   const fqdn = `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
 
   it('Istio: an envoyExtAuthzGrpc extension provider at the Service gRPC port, failing closed, used by a CUSTOM policy', () => {
-    const provider = one('IstioOperator').spec.meshConfig.extensionProviders[0];
+    const provider = one('IstioOperator', 'portcullis-ext-authz').spec.meshConfig.extensionProviders[0];
     expect(provider.envoyExtAuthzGrpc).toMatchObject({ service: fqdn, port: servicePort('grpc').port, failOpen: false });
     const policy = one('AuthorizationPolicy');
     expect(policy.spec.action).toBe('CUSTOM');
@@ -146,7 +147,7 @@ describe('the mesh wiring', () => {
     expect(policy.spec.extAuth.grpc.backendRefs).toEqual([
       { group: '', kind: 'Service', name: service.metadata.name, namespace: service.metadata.namespace, port: servicePort('grpc').port },
     ]);
-    const grant = one('ReferenceGrant');
+    const grant = one('ReferenceGrant', 'envoy-gateway-ext-auth');
     expect(grant.metadata.namespace).toBe(service.metadata.namespace);
     expect(grant.spec.from).toContainEqual({ group: 'gateway.envoyproxy.io', kind: 'SecurityPolicy', namespace: policy.metadata.namespace });
     expect(grant.spec.to).toContainEqual({ group: '', kind: 'Service', name: service.metadata.name });
