@@ -41,7 +41,7 @@ export function createReplay(config: Config, runtime: Runtime): Replay | null {
       : new MemoryReplayStore({ now: runtime.now });
   const blocksReadiness = replay.onStoreError === 'deny';
   const ready = () => !blocksReadiness || store.status().ready;
-  const rules = [...config.policy.routes.map((r) => r.rule), ...config.policy.policies.values()].filter((r) => r.singleUse === true).map((r) => r.name);
+  const rules = [...new Set([...config.policy.routes.map((r) => r.rule), ...config.policy.policies.values()])].filter((r) => r.singleUse === true).map((r) => r.name);
   return {
     store,
     singleUse: new SingleUse(store, replay, config.issuers, runtime.now),

@@ -3,8 +3,9 @@
  * one process only, in memory. The authorizer asks only after the signature, every claim check and the rule's
  * requirements passed, so a forged or otherwise refused token never burns a jti (quay/jwtproxy#76).
  *
- * - Key: sha256(issuer NUL jti), base64url (43 chars): scoped by issuer (two issuers may reuse a jti), and a hostile
- *   jti cannot grow the key. The Redis adapter prepends its key_prefix.
+ * - Key: sha256(byte length of issuer, ":", issuer, NUL, jti), base64url (43 chars): scoped by issuer (two issuers
+ *   may reuse a jti; the length prefix keeps any issuer/jti split apart), and a hostile jti cannot grow the key. The
+ *   Redis adapter prepends its key_prefix.
  * - Lifetime: until the token's exp plus the issuer's leeway, i.e. exactly as long as the token could still pass the
  *   claim checks. Memory is bounded by the live single-use tokens.
  * - consume is atomic per key: of concurrent uses, exactly one is 'fresh'.
@@ -39,7 +40,7 @@ export const REPLAY_CHECKS: readonly ReplayCheck[] = ['fresh', 'replayed', 'jti_
 
 /** The store key for one issuer's jti (before any key prefix). */
 export function replayKey(issuer: string, jti: string): string {
-  return createHash('sha256').update(issuer).update('\0').update(jti).digest('base64url');
+  return createHash('sha256').update(`${Buffer.byteLength(issuer)}:${issuer}\0`).update(jti).digest('base64url');
 }
 
 /** Milliseconds the key must live: until the token fails the exp check (exp + leeway), at least 1. */
