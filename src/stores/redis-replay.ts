@@ -4,8 +4,11 @@
  * - One command per check, atomic on the server: `SET prefix+key 1 NX PX ttl` ('OK' = fresh, null = replayed).
  * - Pipelining: node-redis writes every command issued in the same event-loop turn in one socket write, so
  *   concurrent checks share round trips without us batching anything.
- * - Fail fast: no offline queue (a check while disconnected is an error at once, not a wait), a per-command timeout,
- *   and a bounded queue of commands in flight. on_store_error decides what an error means.
+ * - Fail fast: no offline queue (a check while disconnected is an error at once, not a wait), a per-check timeout,
+ *   and a bounded queue of commands in flight. on_store_error decides what an error means. node-redis's own command
+ *   `timeout` only covers the wait before the command is written (it is dropped once sent), so the check races its
+ *   own timer too: a Redis that accepted the command but answers late is a timeout as well. (Such a late SET may
+ *   still land: that jti is then used up although the request got the store-error answer.)
  * - Reconnects by itself with capped exponential backoff and jitter, forever; status() and onChange() follow the
  *   connection for /readyz and gRPC health.
  */
@@ -48,6 +51,7 @@ export class RedisReplayStore implements ReplayStore {
   readonly #onEvent: (event: ReplayStoreEvent) => void;
   readonly #now: () => number;
   readonly #errorLogIntervalMs: number;
+  readonly #timeoutMs: number;
   readonly #listeners = new Set<() => void>();
   #state: State = 'idle';
   #lastError: string | null = null;
@@ -59,6 +63,7 @@ export class RedisReplayStore implements ReplayStore {
     this.#onEvent = opts.onEvent ?? (() => {});
     this.#now = opts.now ?? Date.now;
     this.#errorLogIntervalMs = opts.errorLogIntervalMs ?? 1000;
+    this.#timeoutMs = opts.timeoutMs;
     const random = opts.random ?? Math.random;
     const hasPassword = new URL(opts.url).password !== '';
     this.#client = createClient({
@@ -86,13 +91,21 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   async consume(key: string, ttlMs: number): Promise<ConsumeResult> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const reply = await this.#set.set(this.#prefix + key, '1', { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } });
+      const set = this.#set.set(this.#prefix + key, '1', { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } });
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within the ${this.#timeoutMs} ms timeout`)), this.#timeoutMs);
+      });
+      set.catch(() => {}); // a reply after the timeout (or its failure) is no longer anyone's business
+      const reply = await Promise.race([set, late]);
       return reply === null ? 'replayed' : 'fresh';
     } catch (e) {
       const message = messageOf(e);
       this.#reportFailure(message);
       return { error: message };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
