@@ -11,8 +11,10 @@
  *   still land: that jti is then used up although the request got the store-error answer.)
  * - Reconnects by itself with capped exponential backoff and jitter, forever; status() and onChange() follow the
  *   connection for /readyz and gRPC health.
+ * - The client library is loaded in start(), only when a Redis store is configured (it costs a few hundred ms of
+ *   start-up otherwise paid by every process, `portcullis explain` included).
  */
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 import type { ConsumeResult, ReplayStore, ReplayStoreStatus } from '../core/replay.ts';
 
 export type ReplayStoreEvent =
@@ -43,10 +45,17 @@ export function reconnectDelay(retries: number, random: () => number): number {
 }
 
 type State = 'idle' | 'connecting' | 'ready' | 'reconnecting' | 'closed';
+/** What this store keeps of the client: connect once, destroy on stop (commands go through #set). */
+interface Connection {
+  connect(): Promise<unknown>;
+  destroy(): void;
+}
+type SetNxPx = { condition: 'NX'; expiration: { type: 'PX'; value: number } };
 
 export class RedisReplayStore implements ReplayStore {
-  readonly #client;
-  readonly #set;
+  readonly #opts: RedisReplayOptions;
+  #client: Connection | undefined;
+  #set: ((key: string, value: string, options: SetNxPx) => Promise<unknown>) | undefined;
   readonly #prefix: string;
   readonly #onEvent: (event: ReplayStoreEvent) => void;
   readonly #now: () => number;
@@ -64,9 +73,14 @@ export class RedisReplayStore implements ReplayStore {
     this.#now = opts.now ?? Date.now;
     this.#errorLogIntervalMs = opts.errorLogIntervalMs ?? 1000;
     this.#timeoutMs = opts.timeoutMs;
+    this.#opts = opts;
+  }
+
+  #createClient(create: typeof createClient): Connection {
+    const opts = this.#opts;
     const random = opts.random ?? Math.random;
     const hasPassword = new URL(opts.url).password !== '';
-    this.#client = createClient({
+    const client = create({
       url: opts.url,
       ...(!hasPassword && opts.password ? { password: opts.password } : {}),
       disableOfflineQueue: true,
@@ -78,22 +92,25 @@ export class RedisReplayStore implements ReplayStore {
         reconnectStrategy: (retries: number) => reconnectDelay(retries, random),
       },
     });
-    this.#set = this.#client.withCommandOptions({ timeout: opts.timeoutMs });
-    this.#client.on('connect', () => this.#to(this.#state === 'reconnecting' ? 'reconnecting' : 'connecting'));
-    this.#client.on('ready', () => this.#to('ready'));
-    this.#client.on('reconnecting', () => this.#to('reconnecting'));
-    this.#client.on('end', () => this.#to('closed'));
+    const limited = client.withCommandOptions({ timeout: opts.timeoutMs });
+    this.#set = (key, value, options) => limited.set(key, value, options);
+    client.on('connect', () => this.#to(this.#state === 'reconnecting' ? 'reconnecting' : 'connecting'));
+    client.on('ready', () => this.#to('ready'));
+    client.on('reconnecting', () => this.#to('reconnecting'));
+    client.on('end', () => this.#to('closed'));
     // An 'error' listener is mandatory (node-redis would throw otherwise); every socket error lands here.
-    this.#client.on('error', (e: unknown) => {
+    client.on('error', (e: unknown) => {
       this.#lastError = messageOf(e);
       if (this.#state === 'ready' || this.#state === 'connecting' || this.#state === 'idle') this.#to('reconnecting');
     });
+    return client;
   }
 
   async consume(key: string, ttlMs: number): Promise<ConsumeResult> {
     let timer: NodeJS.Timeout | undefined;
     try {
-      const set = this.#set.set(this.#prefix + key, '1', { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } });
+      if (this.#set === undefined) throw new Error('the replay store is not started');
+      const set = this.#set(this.#prefix + key, '1', { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } });
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within the ${this.#timeoutMs} ms timeout`)), this.#timeoutMs);
       });
@@ -120,8 +137,12 @@ export class RedisReplayStore implements ReplayStore {
 
   /** Connects in the background; waits at most a second so the first requests usually find it ready. */
   async start(): Promise<void> {
+    if (this.#client !== undefined || this.#state === 'closed') return;
     this.#to('connecting');
-    const connected = this.#client.connect().then(
+    const { createClient } = await import('redis');
+    if ((this.#state as State) === 'closed') return; // stopped while loading
+    const client = (this.#client = this.#createClient(createClient));
+    const connected = client.connect().then(
       () => undefined,
       (e: unknown) => {
         this.#lastError = messageOf(e);
@@ -135,7 +156,7 @@ export class RedisReplayStore implements ReplayStore {
   async stop(): Promise<void> {
     if (this.#state === 'closed') return;
     try {
-      this.#client.destroy();
+      this.#client?.destroy();
     } catch {
       // already closed
     }

@@ -49,7 +49,7 @@ async function start(configPath: string): Promise<{ url: string; output: () => s
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 20s:\n${out}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`no start within 60s:\n${out}`)), 60_000);
     child.stdout!.on('data', () => {
       if (out.includes('"portcullis started"')) {
         clearTimeout(timer);
@@ -62,7 +62,7 @@ async function start(configPath: string): Promise<{ url: string; output: () => s
 }
 
 async function readyInARow(url: string, times: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 60_000;
   for (let streak = 0; streak < times; ) {
     if (Date.now() > deadline) throw new Error(`${url} never became ready`);
     streak = (await fetch(`${url}/readyz`)).status === 200 ? streak + 1 : 0;
@@ -93,7 +93,7 @@ describe('replay store redis across processes', () => {
     // Whichever worker of the two-worker process answers, it is refused there too.
     for (let i = 0; i < 4; i++) expect(await use(a.url, t)).toEqual({ status: 401, reason: 'token_replayed' });
     expect(await use(b.url, await token({}))).toEqual({ status: 401, reason: 'jti_missing' });
-  });
+  }, 150_000);
 });
 
 describe('replay store memory', () => {
@@ -103,11 +103,11 @@ describe('replay store memory', () => {
     const t = await token({ jti: 'memory-1' });
     expect(await use(p.url, t)).toEqual({ status: 200 });
     expect(await use(p.url, t)).toEqual({ status: 401, reason: 'token_replayed' });
-  });
+  }, 90_000);
 
   it('refuses to start with several workers, naming replay.store (exit 2)', () => {
-    const r = spawnSync(process.execPath, [MAIN, '--config', config('w.yaml', 'workers: 2\n')], { encoding: 'utf8', timeout: 15_000 });
+    const r = spawnSync(process.execPath, [MAIN, '--config', config('w.yaml', 'workers: 2\n')], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('replay.store: memory keeps consumed jti values inside one process, but 2 workers run');
-  });
+  }, 90_000);
 });

@@ -15,7 +15,7 @@ const PREFIX = 'e2e:jti:';
 
 function replayConfig(redis: TestRedis, onStoreError: 'deny' | 'allow') {
   return {
-    replay: { store: 'redis', redis: { url: redis.url, key_prefix: PREFIX, timeout: '200ms' }, on_store_error: onStoreError },
+    replay: { store: 'redis', redis: { url: redis.url, key_prefix: PREFIX, timeout: '5s' }, on_store_error: onStoreError },
     routes: [{ name: 'payments', match: { paths: ['/payments/**'] }, require: { single_use: true } }],
   };
 }
@@ -54,6 +54,7 @@ describe('two instances sharing one Redis', () => {
     redis = await startRedis();
     key = await makeKey('ES256', 'k1');
     [a, b] = await Promise.all([startTestPortcullis({ key, config: replayConfig(redis, 'deny') }), startTestPortcullis({ key, config: replayConfig(redis, 'deny') })]);
+    for (const p of [a, b]) await until('connected to Redis', async () => (await readyz(p)).body.replay_store?.ready === true);
   });
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
@@ -135,6 +136,7 @@ describe.each([
   });
 
   it(`answers single-use requests ${whileDown.status} while Redis is down, and recovers by itself when it is back`, async () => {
+    await until('connected to Redis', async () => (await readyz(p)).body.replay_store?.ready === true);
     expect((await readyz(p)).status).toBe(200);
     expect((await answer(p, await signToken(key, { jti: jti() }))).status).toBe(200);
 
