@@ -68,7 +68,8 @@ export class MemoryReplayStore implements ReplayStore {
 
   consume(key: string, ttlMs: number): Promise<ConsumeResult> {
     const now = this.#now();
-    if (now >= this.#nextSweep || this.#expires.size >= this.#maxEntries) this.#sweep(now);
+    // At most one sweep per interval, also when full: a full store must not turn every check into a full scan.
+    if (now >= this.#nextSweep) this.#sweep(now);
     const until = this.#expires.get(key);
     if (until !== undefined && until > now) return Promise.resolve('replayed');
     if (until === undefined && this.#expires.size >= this.#maxEntries) {

@@ -152,6 +152,7 @@ describe.each([
 
     const grpc = connectEnvoyClient(p.grpcAddress);
     try {
+      expect((await grpc.healthCheck('')).status).toBe(mode === 'deny' ? 'NOT_SERVING' : 'SERVING');
       const r = await grpc.check({ attributes: { request: { http: { method: 'POST', host: 'api.test', path: '/payments/2', headers: { authorization: `Bearer ${await signToken(key, { jti: jti() })}` } } } } });
       if (mode === 'deny') {
         expect(r.status).toMatchObject({ code: 14, message: 'replay_store_unavailable' });
