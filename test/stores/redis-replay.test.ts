@@ -3,6 +3,7 @@
  * key shape and expiry, failures (down, slow, auth) answered as errors without waiting, automatic recovery.
  */
 import { randomUUID } from 'node:crypto';
+import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisReplayStore, reconnectDelay, type ReplayStoreEvent } from '../../src/stores/redis-replay.ts';
 import { replayKey } from '../../src/core/replay.ts';
@@ -149,6 +150,40 @@ describe('RedisReplayStore with a password (requirepass)', () => {
     await until('an auth error is reported', () => s.status().lastError !== null);
     expect(s.status().ready).toBe(false);
     expect(s.status().lastError).not.toContain('wrong-password');
+    expect(await s.consume(randomUUID(), 1000)).toEqual({ error: expect.any(String) });
+  });
+});
+
+describe('RedisReplayStore over TLS (rediss://)', () => {
+  let tls: TestRedis;
+  const systemCAs = getCACertificates('default');
+  beforeAll(async () => {
+    tls = await startRedis([], { tls: true });
+  });
+  afterAll(async () => {
+    setDefaultCACertificates(systemCAs);
+    await tls?.close();
+  });
+
+  it('connects with TLS when the server certificate chains to a trusted CA', async () => {
+    // The process's default CAs, as NODE_EXTRA_CA_CERTS or the system store would provide them in production.
+    setDefaultCACertificates([...systemCAs, tls.caPem!]);
+    try {
+      const s = await store({ url: tls.url });
+      await until('ready', () => s.status().ready);
+      const key = randomUUID();
+      expect(await s.consume(key, 1000)).toBe('fresh');
+      expect(await s.consume(key, 1000)).toBe('replayed');
+    } finally {
+      setDefaultCACertificates(systemCAs);
+    }
+  });
+
+  it('never connects to a server whose certificate it cannot verify', async () => {
+    const s = await store({ url: tls.url });
+    await until('a TLS error is reported', () => s.status().lastError !== null);
+    expect(s.status().lastError).toMatch(/certificate/i);
+    expect(s.status().ready).toBe(false);
     expect(await s.consume(randomUUID(), 1000)).toEqual({ error: expect.any(String) });
   });
 });
