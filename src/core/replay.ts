@@ -43,9 +43,12 @@ export function replayKey(issuer: string, jti: string): string {
   return createHash('sha256').update(`${Buffer.byteLength(issuer)}:${issuer}\0`).update(jti).digest('base64url');
 }
 
-/** Milliseconds the key must live: until the token fails the exp check (exp + leeway), at least 1. */
+/**
+ * Milliseconds the key must live: until the token fails the exp check (exp + leeway), at least 1, at most 2^53 - 1
+ * (an absurd but validly signed exp like 1e300 must still give a number Redis accepts, not a store error).
+ */
 export function replayTtlMs(exp: number, leewayMs: number, now: number): number {
-  return Math.max(1, Math.ceil(exp * 1000 + leewayMs - now));
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, Math.ceil(exp * 1000 + leewayMs - now)));
 }
 
 /**

@@ -21,6 +21,7 @@ describe('replayTtlMs', () => {
     ['until exp plus leeway', 1000, 60_000, 900_000, 160_000],
     ['at least 1 ms at the very edge', 1000, 0, 1_000_000, 1],
     ['rounded up for fractional exp', 1000.0004, 0, 1_000_000, 1],
+    ['at most 2^53 - 1 for an absurd exp', 1e300, 0, 0, Number.MAX_SAFE_INTEGER],
   ])('lives %s', (_name, exp, leeway, now, expected) => {
     expect(replayTtlMs(exp, leeway, now)).toBe(expected);
   });

@@ -52,6 +52,11 @@ describe('RedisReplayStore', () => {
     expect(pttl).toBeLessThanOrEqual(60_000);
   });
 
+  it('stores the longest TTL the core can ask for (an absurd exp) without a Redis error', async () => {
+    const s = await store();
+    expect(await s.consume(replayKey('https://idp.test/', randomUUID()), Number.MAX_SAFE_INTEGER)).toBe('fresh');
+  });
+
   it('lets the key expire with the token: after its TTL the same key is fresh again', async () => {
     const s = await store();
     const key = replayKey('https://idp.test/', randomUUID());
