@@ -74,6 +74,18 @@ describe('RedisReplayStore', () => {
     expect(results.filter((r) => r === 'replayed')).toHaveLength(199);
   });
 
+  it('pipelines concurrent checks: 200 of them reach Redis in a handful of reads, not 200', async () => {
+    const s = await store();
+    await until('connected', () => s.status().ready);
+    const client = await redis.client();
+    const reads = async () => Number(/total_reads_processed:(\d+)/.exec(await client.info('stats'))![1]);
+    const before = await reads();
+    const results = await Promise.all(Array.from({ length: 200 }, () => s.consume(replayKey('https://idp.test/', randomUUID()), 60_000)));
+    expect(results.every((r) => r === 'fresh')).toBe(true);
+    // Each INFO is one read as well; the 200 SETs arrive in one write (one or a few reads, however TCP splits it).
+    expect((await reads()) - before).toBeLessThan(20);
+  });
+
   it('answers a slow Redis (past the timeout) with an error, not a wait', async () => {
     const s = await store({ timeoutMs: 50 });
     const client = await redis.client();
