@@ -87,7 +87,10 @@ const row = (name: string, runs: RunResult[]) => {
   const p50 = median(runs.map((x) => x.latency?.p50 ?? NaN));
   const p99 = median(runs.map((x) => x.latency?.p99 ?? NaN));
   const errors = runs.reduce((n, x) => n + x.errors, 0);
-  return { name, rps, line: `| ${name} | ${fmtRps(rps)} | ${fmtUs(p50)} | ${fmtUs(p99)} | ${errors} |` };
+  const statuses: Record<string, number> = {};
+  for (const x of runs) for (const [k, v] of Object.entries(x.statuses ?? {})) statuses[k] = (statuses[k] ?? 0) + v;
+  const seen = Object.entries(statuses).map(([k, v]) => `${k}: ${v}`).join(', ');
+  return { name, rps, line: `| ${name} | ${fmtRps(rps)} | ${fmtUs(p50)} | ${fmtUs(p99)} | ${errors} (${seen}) |` };
 };
 const p = row('forward_auth, cache hit (`/plain`)', results.plain);
 const o = row('forward_auth, cache hit + replay check in Redis (`/once`)', results.once);
@@ -95,7 +98,7 @@ process.stdout.write(
   [
     `node bench/replay.ts --duration ${duration} --rounds ${rounds} --connections ${connections} (medians of ${rounds} rounds; ${new Date().toISOString()})`,
     '',
-    '| Scenario | req/s | p50 | p99 | errors |',
+    '| Scenario | req/s | p50 | p99 | errors (statuses; 503 = replay store past its 50 ms timeout) |',
     '|---|---|---|---|---|',
     p.line,
     o.line,
