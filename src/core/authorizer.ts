@@ -19,7 +19,7 @@ import { RouteTable } from './policy/routes.ts';
 import type { Rule } from './policy/types.ts';
 import { evaluate } from './policy/requirements.ts';
 import { isBrowserNavigation, loginLocation } from './policy/login.ts';
-import { SingleUse } from './single-use.ts';
+import type { SingleUse } from './single-use.ts';
 
 export class CoreAuthorizer implements Authorizer {
   readonly #config: Config;
