@@ -10,12 +10,18 @@ import { insecureUrlProblem } from './config/schema.ts';
 import { Verifier } from './core/verify.ts';
 import { TokenCache } from './core/cache.ts';
 import { CoreAuthorizer } from './core/authorizer.ts';
+import { createReplay, type Replay } from './app-replay.ts';
+import type { ReplayStoreEvent } from './stores/redis-replay.ts';
 
 export interface Runtime {
   readonly fetch: FetchLike;
   readonly now: () => number;
   readonly random?: () => number;
   readonly onKeyEvent?: (event: KeySourceEvent) => void;
+  /** Replay store connection changes and (rate-limited) failed checks: main logs them. */
+  readonly onReplayEvent?: (event: ReplayStoreEvent) => void;
+  /** Redis password when the URL has none; default PORTCULLIS_REDIS_PASSWORD. */
+  readonly redisPassword?: string;
 }
 
 export const defaultRuntime: Runtime = {
@@ -28,6 +34,8 @@ export interface Core {
   readonly verifier: Verifier;
   readonly readiness: Readiness;
   readonly sources: readonly KeySource[];
+  /** The single-use token store and its readiness rule; null when no issuer or rule asks for single use. */
+  readonly replay: Replay | null;
   /** Loads every issuer's keys once (failures leave the service up but not ready) and starts background refresh. */
   start(): Promise<void>;
   stop(): void;
@@ -40,28 +48,35 @@ export function createCore(config: Config, runtime: Runtime): Core {
     runtime.now,
     new TokenCache(config.cache),
   );
+  const replay = createReplay(config, runtime);
   const readiness: Readiness = {
-    isReady: () => sources.every((s) => s.isReady()),
+    isReady: () => sources.every((s) => s.isReady()) && (replay?.ready() ?? true),
     details: () => ({
-      issuers: sources.map((s) => {
+      issuers: sources.map((s, i) => {
         const st = s.status();
-        return { issuer: st.issuer, ready: st.ready, keys: st.keys.length, fetched_at: iso(st.fetchedAt), last_error: st.lastError };
+        const single = replay?.issuerDetails(config.issuers[i]!);
+        return { issuer: st.issuer, ready: st.ready && (single?.ready ?? true), keys: st.keys.length, fetched_at: iso(st.fetchedAt), last_error: st.lastError, ...single?.fields };
       }),
+      ...(replay ? { replay_store: replay.details() } : {}),
     }),
     onChange(listener) {
-      const offs = sources.map((s) => s.onChange(listener));
+      const offs = [...sources.map((s) => s.onChange(listener)), ...(replay ? [replay.store.onChange(listener)] : [])];
       return () => offs.forEach((off) => off());
     },
   };
   return {
-    authorizer: new CoreAuthorizer(config, verifier),
+    authorizer: new CoreAuthorizer(config, verifier, replay?.singleUse ?? null),
     verifier,
     readiness,
     sources,
+    replay,
     start: async () => {
-      await Promise.all(sources.map((s) => s.start()));
+      await Promise.all([...sources.map((s) => s.start()), replay?.store.start()]);
     },
-    stop: () => sources.forEach((s) => s.stop()),
+    stop: () => {
+      sources.forEach((s) => s.stop());
+      void replay?.store.stop();
+    },
   };
 }
 

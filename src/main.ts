@@ -10,6 +10,8 @@ import { createDemo } from './demo.ts';
 import { bufferedLineWriter, jsonLogger } from './log.ts';
 import { startOpenTelemetry } from './telemetry/index.ts';
 import { isWorker, reportReady, supervise } from './cluster.ts';
+import { replayInUse } from './config/replay.ts';
+import type { ReplayStoreEvent } from './stores/redis-replay.ts';
 
 const USAGE = `usage: portcullis [--config FILE] [--listen-grpc ADDR] [--listen-http ADDR]
        portcullis explain --config FILE [--method M] [--path P] [--host H] [--header 'Name: value']... [TOKEN]
@@ -50,6 +52,7 @@ async function main(): Promise<number> {
   const runtime = {
     ...defaultRuntime,
     onKeyEvent: (e: { type: string; issuer: string }) => log.log(e.type === 'load_failed' ? 'warn' : 'info', `keys ${e.type}`, { ...e }),
+    onReplayEvent: (e: ReplayStoreEvent) => log.log(e.type === 'ready' ? 'info' : 'warn', `replay store ${e.type}`, { ...e }),
   };
 
   let config;
@@ -67,6 +70,13 @@ async function main(): Promise<number> {
   } else {
     demo = await createDemo({ grpc: listen.grpc ?? '127.0.0.1:9001', http: listen.http ?? '127.0.0.1:9002' });
     config = demo.config;
+  }
+
+  if (!isWorker() && config.replay?.store === 'memory' && replayInUse(config)) {
+    // Several workers are refused by the config check; several replicas cannot be seen from here.
+    log.log('warn', 'replay.store is memory: single-use tokens are only single-use within this one process. Run ONE replica, or use replay.store: redis', {
+      on_store_error: config.replay.onStoreError,
+    });
   }
 
   if (!isWorker() && config.workers > 1) {

@@ -80,6 +80,9 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   scope_missing: 'the token lacks a scope this route requires',
   requirement_not_met: "the token's claims do not meet this route's requirement",
   policy_unknown: 'the Envoy route names a policy that is not in the config',
+  jti_missing: 'this issuer (replay: true) or route (single_use) takes single-use tokens only: the token needs a unique "jti" claim',
+  token_replayed: 'this single-use token was already used (on this or another replica): get a new token for every request',
+  replay_store_unavailable: 'the replay store (Redis) cannot be reached or answered too slowly: check replay.redis.url, the network and Redis itself',
 };
 
 interface Options {

@@ -10,6 +10,7 @@ import { configSchema, insecureUrlProblem, RESERVED_PATHS, type RawConfig } from
 import { INVALID } from './kit.ts';
 import type { Config, IssuerConfig } from './types.ts';
 import { toPolicyConfig } from './policy.ts';
+import { toReplayConfig } from './replay.ts';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -101,6 +102,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       leewayMs: i.leeway,
       ...(i.max_ttl !== undefined ? { maxTtlMs: i.max_ttl } : {}),
       requiredClaims: i.required_claims,
+      replay: i.replay,
     };
   });
 
@@ -130,6 +132,9 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       if (p === envoyPrefix || p.startsWith(`${envoyPrefix}/`)) problems.push(`envoy_http.path_prefix: ${envoyPrefix} would take over the ${key} ${p}`);
     }
   }
+  const policy = toPolicyConfig(raw, seenIssuers, seenHeaders, new Set(tokenHeaders.map((t) => t.name)), problems);
+  // The demo's key lives in one process, so the demo runs one.
+  const workers = demo ? 1 : (raw.workers ?? availableParallelism());
 
   return {
     listen: { grpc: raw.listen.grpc, http: raw.listen.http, ...(admin !== undefined ? { admin } : {}) },
@@ -151,7 +156,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       maxStaleMs: raw.jwks.max_stale,
       maxBytes: raw.jwks.max_bytes,
     },
-    policy: toPolicyConfig(raw, seenIssuers, seenHeaders, new Set(tokenHeaders.map((t) => t.name)), problems),
+    policy,
     cache: { maxEntries: raw.cache.max_entries, maxBytes: raw.cache.max_bytes, negativeTtlMs: raw.cache.negative_ttl },
     telemetry: {
       recordSubject: raw.telemetry.record_subject,
@@ -159,8 +164,8 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       logAllows: raw.telemetry.log_allows === true ? 1 : raw.telemetry.log_allows === false ? 0 : raw.telemetry.log_allows,
       metrics: raw.telemetry.metrics,
     },
-    // The demo's key lives in one process, so the demo runs one.
-    workers: demo ? 1 : (raw.workers ?? availableParallelism()),
+    workers,
+    replay: toReplayConfig(raw.replay, issuers, policy, workers, problems),
     demo,
   };
 }

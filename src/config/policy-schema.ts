@@ -1,5 +1,5 @@
 /** Schema of the route-policy keys: `routes`, `policies`, `login`, `upstream`. Defaults live here. */
-import { array, def, INVALID, object, oneOf, opt, record, req, section, string, type Parser } from './kit.ts';
+import { array, boolean, def, INVALID, object, oneOf, opt, record, req, section, string, type Parser } from './kit.ts';
 import { patternProblem } from '../core/glob.ts';
 import { identityHeaderProblem } from './identity-headers.ts';
 
@@ -12,6 +12,8 @@ export interface RawRequirement {
   claims?: Record<string, RawCondition>;
   any?: RawRequirement[];
   all?: RawRequirement[];
+  /** Only directly under a rule's `require` (config/policy.ts refuses it inside any/all). */
+  single_use?: boolean;
 }
 export interface RawLogin {
   url: string;
@@ -57,6 +59,7 @@ export const requirement: Parser<RawRequirement> = (v, path, errors) =>
     claims: opt(record(condition)),
     any: opt(array(requirement, { min: 1 })),
     all: opt(array(requirement, { min: 1 })),
+    single_use: opt(boolean),
   })(v, path, errors) as RawRequirement | typeof INVALID;
 
 export const hostPattern = string((s) =>

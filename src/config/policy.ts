@@ -17,6 +17,7 @@ export function toPolicyConfig(
 
   const ruleOf = (r: RawRule, name: string, at: string): Rule => {
     if (r.require) checkIssuers(r.require, `${at}.require`, issuers, problems);
+    if (r.require) checkSingleUseNesting(r.require, `${at}.require`, problems);
     const identityHeaders = Object.entries(r.identity_headers).map(([claim, header]) => ({ claim, header: header.toLowerCase() }));
     for (const { claim, header } of identityHeaders) {
       if (globalHeaders.has(header)) problems.push(`${at}.identity_headers.${claim}: "${header}" is already a global identity header`);
@@ -29,6 +30,7 @@ export function toPolicyConfig(
       anonymous: r.anonymous,
       login: r.login === false ? null : r.login === undefined ? globalLogin : loginOf(r.login),
       identityHeaders,
+      ...(r.require?.single_use === true ? { singleUse: true } : {}),
     };
   };
 
@@ -80,6 +82,8 @@ const COMPILE: { readonly [K in keyof RawRequirement]-?: (value: NonNullable<Raw
   claims: (claims) => ({ claims }),
   any: (any) => ({ any: any.map(toRequirement) }),
   all: (all) => ({ all: all.map(toRequirement) }),
+  // Not a claim condition: ruleOf lifts it to Rule.singleUse (the authorizer's last step); nested ones are refused.
+  single_use: () => ({}),
 };
 
 function toRequirement(r: RawRequirement): Requirement {
@@ -97,4 +101,11 @@ function checkIssuers(r: RawRequirement, at: string, issuers: ReadonlySet<string
   });
   r.any?.forEach((sub, i) => checkIssuers(sub, `${at}.any[${i}]`, issuers, problems));
   r.all?.forEach((sub, i) => checkIssuers(sub, `${at}.all[${i}]`, issuers, problems));
+}
+
+/** Single use is a property of the whole rule: inside any/all it would read as "one alternative is single-use". */
+function checkSingleUseNesting(r: RawRequirement, at: string, problems: string[], nested = false): void {
+  if (nested && r.single_use !== undefined) problems.push(`${at}.single_use: only allowed directly under require, not inside any/all`);
+  r.any?.forEach((sub, i) => checkSingleUseNesting(sub, `${at}.any[${i}]`, problems, true));
+  r.all?.forEach((sub, i) => checkSingleUseNesting(sub, `${at}.all[${i}]`, problems, true));
 }

@@ -6,6 +6,7 @@ import { parseListenAddress } from './listen.ts';
 import { patternProblem } from '../core/glob.ts';
 import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
 import { login, policy, route, upstream } from './policy-schema.ts';
+import { replaySection } from './replay.ts';
 import type { Algorithm } from './types.ts';
 
 export const ASYMMETRIC_ALGORITHMS: readonly Algorithm[] = [
@@ -100,6 +101,7 @@ const issuer = object({
   leeway: def(duration(), 60_000),
   max_ttl: opt(duration(1000)),
   required_claims: def(array(string(), { unique: true }), [] as string[]),
+  replay: def(boolean, false),
 });
 
 export const configSchema = object({
@@ -152,6 +154,7 @@ export const configSchema = object({
   }),
   /** The gRPC listener: a CheckRequest larger than this is denied 413 request_too_large (never a gRPC error). */
   grpc: section({ max_request_bytes: def(integer(65_536, 67_108_864), 4_194_304) }), // hard cap 128 MiB: check-service.ts
+  replay: replaySection,
 });
 
 export type RawConfig = Exclude<ReturnType<typeof configSchema>, typeof INVALID>;

@@ -26,6 +26,23 @@ export interface IssuerConfig {
   /** Longest allowed `exp - iat`; undefined = unlimited. */
   readonly maxTtlMs?: number;
   readonly requiredClaims: readonly string[];
+  /** Every token of this issuer is single-use (needs a jti, consumed once). Always set by config/load.ts. */
+  readonly replay?: boolean;
+}
+
+/** `replay`: where consumed jti values live and what a store failure means. */
+export interface ReplayConfig {
+  /** memory: one process only; redis: shared by every worker and replica. */
+  readonly store: 'memory' | 'redis';
+  readonly redis: {
+    /** redis:// or rediss:// (TLS); credentials in the URL or PORTCULLIS_REDIS_PASSWORD. */
+    readonly url: string;
+    readonly keyPrefix: string;
+    /** Per-command timeout; past it the check counts as a store error. */
+    readonly timeoutMs: number;
+  };
+  /** deny: 503 replay_store_unavailable; allow: allowed, logged and counted. */
+  readonly onStoreError: 'deny' | 'allow';
 }
 
 export interface TokenHeaderSource {
@@ -110,6 +127,8 @@ export interface Config {
   readonly telemetry: TelemetryConfig;
   /** Server processes sharing the listeners (default: available parallelism). */
   readonly workers: number;
+  /** Single-use token store. Always set by config/load.ts; optional only so partial test configs stay valid. */
+  readonly replay?: ReplayConfig;
   /** True only for the built-in demo (no config given). */
   readonly demo: boolean;
 }

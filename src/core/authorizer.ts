@@ -2,7 +2,7 @@
  * The core decision: AuthRequest → Decision. Transport-free; every outcome, including bugs, is a Decision.
  *
  * preflight → excluded path → rule (Envoy-named policy, first matching route, or default) → token → verify →
- * rule requirements → allow with identity.
+ * rule requirements → single use (consume the jti, last, so a refused token burns nothing) → allow with identity.
  */
 import type { Config } from '../config/types.ts';
 import type { Allow, AuthRequest, Authorizer, Decision, Deny, IdentityHeader } from './types.ts';
@@ -19,6 +19,7 @@ import { RouteTable } from './policy/routes.ts';
 import type { Rule } from './policy/types.ts';
 import { evaluate } from './policy/requirements.ts';
 import { isBrowserNavigation, loginLocation } from './policy/login.ts';
+import type { SingleUse } from './single-use.ts';
 
 export class CoreAuthorizer implements Authorizer {
   readonly #config: Config;
@@ -30,10 +31,13 @@ export class CoreAuthorizer implements Authorizer {
   readonly #identityNames: readonly string[];
   readonly #noIdentity: readonly IdentityHeader[];
   readonly #identityCache = new WeakMap<object, Map<Rule, readonly IdentityHeader[]>>();
+  readonly #singleUse: SingleUse | null;
 
-  constructor(config: Config, verifier: Verifier) {
+  /** `singleUse`: the replay step (app.ts builds it with the configured store); null = no token is single-use. */
+  constructor(config: Config, verifier: Verifier, singleUse: SingleUse | null = null) {
     this.#config = config;
     this.#verifier = verifier;
+    this.#singleUse = singleUse;
     this.#excluded = compileExcludes(config.excludes);
     this.#routes = new RouteTable(config.policy);
     this.#identityNames = identityHeaderNames(config);
@@ -127,6 +131,17 @@ export class CoreAuthorizer implements Authorizer {
       }
     }
 
+    const once = this.#singleUse?.applies(result.issuer, rule) ? await this.#singleUse.check(result.claims, result.issuer, rule, explain) : undefined;
+    if (once !== undefined && !once.ok) {
+      return {
+        ...buildDeny({ status: once.status, reason: once.reason, message: once.message, tokenOffered: true }, this.#deny),
+        issuer: result.issuer,
+        tokenBytes,
+        rule: rule.name,
+        replay: once.check,
+      };
+    }
+
     const removal = this.#config.policy.forwardToken ? null : removeTokens(request.headers, this.#config.tokens);
     return {
       kind: 'allow',
@@ -138,6 +153,7 @@ export class CoreAuthorizer implements Authorizer {
       tokenBytes,
       rule: rule.name,
       ...(removal ? { stripHeaders: removal.strip, setHeaders: removal.set } : {}),
+      ...(once?.check !== undefined ? { replay: once.check } : {}),
     };
   }
 

@@ -28,6 +28,10 @@ export const Reasons = {
   requestMalformed: 'request_malformed',
   /** gRPC: a CheckRequest larger than `grpc.max_request_bytes`. */
   requestTooLarge: 'request_too_large',
+  /** A single-use token (issuer replay: true, or rule single_use) without a jti. */
+  jtiMissing: 'jti_missing',
+  /** A single-use token whose jti was already consumed (on any replica sharing the replay store). */
+  tokenReplayed: 'token_replayed',
   // 403
   /** Forward auth: the proxy did not send the original method and URI (exactly once) in the configured header family. */
   originalRequestMissing: 'original_request_missing',
@@ -41,6 +45,8 @@ export const Reasons = {
   policyUnknown: 'policy_unknown',
   // 503
   keysUnavailable: 'keys_unavailable',
+  /** The replay store failed (down, past its timeout, an error) and replay.on_store_error is deny. */
+  replayStoreUnavailable: 'replay_store_unavailable',
   /** Portcullis could not decide (a bug). Still a deny: Envoy's failure_mode_allow must never turn it into an allow. */
   internalError: 'internal_error',
 } as const;

@@ -3,6 +3,7 @@
  * The gRPC ext_authz adapter and the HTTP forward_auth adapter only translate to and from these types.
  */
 import type { ReasonCode } from './reasons.ts';
+import type { ReplayCheck } from './replay.ts';
 
 /** Lower-cased header names; every value the transport received, unmerged where it can tell them apart. */
 export type HeaderMap = ReadonlyMap<string, readonly string[]>;
@@ -71,6 +72,8 @@ export interface Allow {
   readonly stripHeaders?: readonly string[];
   /** Request headers to overwrite for the upstream (a Cookie header without the token cookie). Envoy only. */
   readonly setHeaders?: readonly (readonly [string, string])[];
+  /** Outcome of the single-use check, when the token was single-use (metrics, logs). */
+  readonly replay?: ReplayCheck;
 }
 
 export interface Deny {
@@ -92,6 +95,8 @@ export interface Deny {
   readonly issuer?: string;
   readonly tokenBytes?: number;
   readonly rule?: string;
+  /** Outcome of the single-use check, when it refused the token (metrics, logs). */
+  readonly replay?: ReplayCheck;
 }
 
 export type DenyStatus = 302 | 400 | 401 | 403 | 413 | 503;

@@ -55,6 +55,8 @@ export class DecisionLog {
   /** The level of this decision's line, or undefined when it gets none. No allocation: called for every decision. */
   levelFor(decision: Decision): Level | undefined {
     if (decision.kind === 'allow') {
+      // A single-use token allowed without its check (store failing, on_store_error: allow) is an audit event.
+      if (decision.replay === 'store_error_allowed') return this.#min <= ORDER.warn ? 'warn' : undefined;
       if (this.#allowRate > 0 && (this.#allowRate >= 1 || this.#random() < this.#allowRate)) return 'info';
       return this.#min <= ORDER.debug ? 'debug' : undefined;
     }
@@ -80,6 +82,7 @@ export class DecisionLog {
       route: routeOf(decision),
       token_fingerprint: this.#fingerprint(request),
       token_bytes: decision.tokenBytes,
+      ...(decision.replay !== undefined ? { replay: decision.replay } : {}),
       ...(typeof subject === 'string' ? { subject } : {}),
       trace_id: span?.traceId,
       span_id: span?.spanId,

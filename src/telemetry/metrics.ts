@@ -18,12 +18,15 @@ import type { Resource } from '@opentelemetry/resources';
 import type { AuthRequest, Decision } from '../core/types.ts';
 import type { KeySourceEvent, KeySourceStatus } from '../core/keys/source.ts';
 import type { CacheStats } from '../core/cache.ts';
+import { REPLAY_CHECKS, type ReplayCheck, type ReplayStoreStatus } from '../core/replay.ts';
 import { INSTRUMENTATION_SCOPE, SERVICE_VERSION } from './sdk.ts';
 
 /** The core state read at collection time (`Core` from app.ts fits). */
 export interface ObservedCore {
   readonly sources: readonly { status(): KeySourceStatus }[];
   readonly verifier: { readonly cache: { readonly stats: Readonly<CacheStats>; readonly size: number; readonly bytes: number } };
+  /** The single-use token store, when some issuer or rule uses one. */
+  readonly replay?: { readonly store: { status(): ReplayStoreStatus } } | null;
 }
 
 export interface MetricsOptions {
@@ -54,6 +57,8 @@ export const METRIC_NAMES = {
   cacheBytes: 'portcullis_token_cache_bytes',
   configReloads: 'portcullis_config_reloads_total',
   logDropped: 'portcullis_decision_log_dropped_total',
+  replayChecks: 'portcullis_replay_checks_total',
+  replayStoreUp: 'portcullis_replay_store_up',
 } as const;
 
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -90,6 +95,8 @@ export class PortcullisMetrics {
   readonly #decisionCounts: DecisionCount[] = [];
   readonly #transportAttrs = new Map<string, Attributes>();
   readonly #issuerAttrs = new Map<string, { ok: Attributes; error: Attributes; plain: Attributes }>();
+  /** Single-use checks by outcome (decision.replay), published when a reader collects. */
+  readonly #replayCounts = new Map<ReplayCheck, number>();
 
   constructor(options: MetricsOptions) {
     this.#now = options.now;
@@ -150,6 +157,7 @@ export class PortcullisMetrics {
     counted.count++;
     this.#duration.record(seconds, slot.attributes);
     if (decision.tokenBytes !== undefined) this.#tokenSize.record(decision.tokenBytes, this.#transportAttributes(transport));
+    if (decision.replay !== undefined) this.#replayCounts.set(decision.replay, (this.#replayCounts.get(decision.replay) ?? 0) + 1);
   }
 
   keyEvent(event: KeySourceEvent): void {
@@ -194,6 +202,25 @@ export class PortcullisMetrics {
         if (status.fetchedAt !== null) result.observe(age, Math.max(0, (now - status.fetchedAt) / 1000), attrs);
       }
     }, [hits, misses, negative, entries, bytes, keys, age, ready]);
+    if (core.replay) this.#observeReplay(core.replay.store);
+  }
+
+  /** Every outcome series exists from the start (zero), so alerts on store_error_* see a zero, not nothing. */
+  #observeReplay(store: { status(): ReplayStoreStatus }): void {
+    const outcomes = REPLAY_CHECKS.map((outcome) => [outcome, Object.freeze({ outcome })] as const);
+    this.#meter
+      .createObservableCounter(METRIC_NAMES.replayChecks, {
+        description: 'Single-use token checks by outcome: fresh, replayed, jti_missing, store_error_denied, store_error_allowed.',
+      })
+      .addCallback((result) => {
+        for (const [outcome, attrs] of outcomes) result.observe(this.#replayCounts.get(outcome) ?? 0, attrs);
+      });
+    this.#meter
+      .createObservableGauge(METRIC_NAMES.replayStoreUp, { description: '1 when the replay store is connected (memory: always), else 0.' })
+      .addCallback((result) => {
+        const st = store.status();
+        result.observe(st.ready ? 1 : 0, { store: st.kind });
+      });
   }
 
   /** The Prometheus text exposition (version 0.0.4) of everything recorded so far. */

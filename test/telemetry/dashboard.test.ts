@@ -24,7 +24,13 @@ let scraped: Exposition;
 beforeAll(async () => {
   const key = await makeKey('ES256', 'k1');
   const config = buildConfig(
-    { listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' }, issuers: [{ issuer: ISSUER, jwks: jwksOf(key), audiences: [AUDIENCE] }] },
+    {
+      listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' },
+      issuers: [{ issuer: ISSUER, jwks: jwksOf(key), audiences: [AUDIENCE] }],
+      // A single-use route, so the replay metrics are exposed too.
+      workers: 1,
+      routes: [{ match: { paths: ['/once/**'] }, require: { single_use: true } }],
+    },
     'test',
     process.cwd(),
   );

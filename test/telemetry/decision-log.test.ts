@@ -152,6 +152,15 @@ describe('log level and allow sampling', () => {
     expect(make('debug').levelFor(allow)).toBe('debug');
   });
 
+  it('logs a single-use token allowed without its check (replay store failing, on_store_error: allow) at warn', () => {
+    const unchecked = { ...allow, replay: 'store_error_allowed' } as const;
+    expect([make('info').levelFor(unchecked), make('warn').levelFor(unchecked), make('error').levelFor(unchecked)]).toEqual(['warn', 'warn', undefined]);
+    expect(make('info').levelFor({ ...allow, replay: 'fresh' })).toBeUndefined();
+    const out = lineSink();
+    new DecisionLog({ level: 'info', allowRate: 0, recordSubject: false, tokens: TOKENS, out }).write('warn', request(), unchecked, 0, undefined);
+    expect(out.records()[0]).toMatchObject({ level: 'warn', msg: 'allow', replay: 'store_error_allowed' });
+  });
+
   it('samples allows with log_allows, whatever the level', () => {
     expect(make('warn', 1).levelFor(allow)).toBe('info');
     expect(make('info', 0.6, () => 0.5).levelFor(allow)).toBe('info');

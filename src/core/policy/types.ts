@@ -34,6 +34,8 @@ export interface Rule {
   readonly login: LoginRedirect | null;
   /** Extra claim → header mappings on top of the global identity_headers. */
   readonly identityHeaders: readonly { readonly claim: string; readonly header: string }[];
+  /** `require: { single_use: true }`: every token this rule allows is consumed (its jti) once. */
+  readonly singleUse?: boolean;
 }
 
 export interface RouteMatch {
