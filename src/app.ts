@@ -10,12 +10,19 @@ import { insecureUrlProblem } from './config/schema.ts';
 import { Verifier } from './core/verify.ts';
 import { TokenCache } from './core/cache.ts';
 import { CoreAuthorizer } from './core/authorizer.ts';
+import { createSigning, type Signing } from './signing.ts';
+import type { SigningKeyEvent } from './core/sign/source.ts';
+import type { KeyDirResult } from './core/sign/key-dir.ts';
 
 export interface Runtime {
   readonly fetch: FetchLike;
   readonly now: () => number;
   readonly random?: () => number;
   readonly onKeyEvent?: (event: KeySourceEvent) => void;
+  /** Signing key events (loaded, load failed: the reason, never key material). */
+  readonly onSigningEvent?: (event: SigningKeyEvent) => void;
+  /** Replaces the signing key directory reader (tests). */
+  readonly loadSigningKeys?: () => KeyDirResult;
 }
 
 export const defaultRuntime: Runtime = {
@@ -28,6 +35,8 @@ export interface Core {
   readonly verifier: Verifier;
   readonly readiness: Readiness;
   readonly sources: readonly KeySource[];
+  /** The signer (`signer:`), when configured. */
+  readonly signing?: Signing;
   /** Loads every issuer's keys once (failures leave the service up but not ready) and starts background refresh. */
   start(): Promise<void>;
   stop(): void;
@@ -40,28 +49,39 @@ export function createCore(config: Config, runtime: Runtime): Core {
     runtime.now,
     new TokenCache(config.cache),
   );
+  const signing = config.signer === undefined ? undefined : createSigning(config.signer, {
+    now: runtime.now,
+    ...(runtime.onSigningEvent ? { onSigningEvent: runtime.onSigningEvent } : {}),
+    ...(runtime.loadSigningKeys ? { loadKeys: runtime.loadSigningKeys } : {}),
+  });
   const readiness: Readiness = {
-    isReady: () => sources.every((s) => s.isReady()),
+    isReady: () => sources.every((s) => s.isReady()) && (signing === undefined || signing.source.isReady()),
     details: () => ({
       issuers: sources.map((s) => {
         const st = s.status();
         return { issuer: st.issuer, ready: st.ready, keys: st.keys.length, fetched_at: iso(st.fetchedAt), last_error: st.lastError };
       }),
+      ...(signing !== undefined ? { signer: { ready: signing.source.isReady(), last_error: signing.source.status().last_error } } : {}),
     }),
     onChange(listener) {
-      const offs = sources.map((s) => s.onChange(listener));
+      const offs = [...sources, ...(signing ? [signing.source] : [])].map((s) => s.onChange(listener));
       return () => offs.forEach((off) => off());
     },
   };
   return {
-    authorizer: new CoreAuthorizer(config, verifier),
+    authorizer: new CoreAuthorizer(config, verifier, signing?.minter),
     verifier,
     readiness,
     sources,
+    ...(signing !== undefined ? { signing } : {}),
     start: async () => {
+      signing?.source.start(); // a bad key directory stops the start, naming the files
       await Promise.all(sources.map((s) => s.start()));
     },
-    stop: () => sources.forEach((s) => s.stop()),
+    stop: () => {
+      signing?.source.stop();
+      sources.forEach((s) => s.stop());
+    },
   };
 }
 
@@ -121,5 +141,6 @@ export function keysView(core: Core): unknown {
         keys: st.keys,
       };
     }),
+    ...(core.signing !== undefined ? { signer: core.signing.source.status() } : {}),
   };
 }

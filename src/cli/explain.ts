@@ -80,6 +80,10 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   scope_missing: 'the token lacks a scope this route requires',
   requirement_not_met: "the token's claims do not meet this route's requirement",
   policy_unknown: 'the Envoy route names a policy that is not in the config',
+  authorization_present: 'a signing rule refuses a call that already carries the header it would set: drop it in the service, or set signer.replace_existing: true',
+  destination_invalid: 'the destination (scheme and host) is not http(s) with a plain host[:port]: check what the proxy sends as Host / X-Forwarded-Host',
+  audience_not_allowed: 'the destination origin (or fixed signer.audience) is not in signer.allowed_audiences',
+  signing_unavailable: 'no signing key can sign now: none has activated yet, or the key directory went bad and its keys retired (see /keys)',
 };
 
 interface Options {
@@ -166,8 +170,10 @@ function describeDecision(d: Decision, config: Config, print: (line?: string) =>
         print(`    ${name}: ${shown}`);
       }
     }
-    if (d.stripHeaders?.length || d.setHeaders?.length) {
-      const removed = [...(d.stripHeaders ?? []), ...(d.setHeaders ?? []).map(([n]) => `${n} (token cookie only)`)];
+    if (d.signed !== undefined) print(`  minted token set in ${d.signed[0]} (${d.signed[1].length} bytes, not shown)`);
+    const cookieSet = (d.setHeaders ?? []).filter(([n]) => n !== d.signed?.[0]);
+    if (d.stripHeaders?.length || cookieSet.length) {
+      const removed = [...(d.stripHeaders ?? []), ...cookieSet.map(([n]) => `${n} (token cookie only)`)];
       print(`  token removed before the upstream (upstream.forward_token: false): ${removed.join(', ')}`);
     }
     return;

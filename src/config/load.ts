@@ -10,6 +10,7 @@ import { configSchema, insecureUrlProblem, RESERVED_PATHS, type RawConfig } from
 import { INVALID } from './kit.ts';
 import type { Config, IssuerConfig } from './types.ts';
 import { toPolicyConfig } from './policy.ts';
+import { signerProblems, toSignerConfig, withEndpointPolicy } from './signer-schema.ts';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -62,7 +63,10 @@ export function loadConfigFile(path: string, listen: { grpc?: string; http?: str
 
 function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boolean): Config {
   const seenIssuers = new Set<string>();
-  const issuers: IssuerConfig[] = raw.issuers.map((i, n) => {
+  if (raw.signer === undefined && (raw.issuers === undefined || raw.issuers.length === 0)) {
+    problems.push(raw.issuers === undefined ? 'issuers: required' : 'issuers: must not be empty');
+  }
+  const issuers: IssuerConfig[] = (raw.issuers ?? []).map((i, n) => {
     const at = `issuers[${n}]`;
     const sources = (['jwks_uri', 'jwks_file', 'jwks', 'discovery', 'openid_configuration'] as const).filter((k) => i[k] !== undefined && i[k] !== false);
     if (sources.length !== 1) {
@@ -131,6 +135,13 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     }
   }
 
+  const workers = demo ? 1 : (raw.workers ?? availableParallelism());
+  const signer = raw.signer === undefined ? undefined : toSignerConfig(raw.signer, (dir) => resolve(baseDir, dir), workers, problems);
+  if (signer !== undefined) {
+    problems.push(...signerProblems(signer, [...endpoints.map((e) => e.path), ...RESERVED_PATHS], envoyPrefix));
+  }
+  const policy = toPolicyConfig(raw, seenIssuers, seenHeaders, new Set(tokenHeaders.map((t) => t.name)), problems);
+
   return {
     listen: { grpc: raw.listen.grpc, http: raw.listen.http, ...(admin !== undefined ? { admin } : {}) },
     realm: raw.realm,
@@ -151,7 +162,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       maxStaleMs: raw.jwks.max_stale,
       maxBytes: raw.jwks.max_bytes,
     },
-    policy: toPolicyConfig(raw, seenIssuers, seenHeaders, new Set(tokenHeaders.map((t) => t.name)), problems),
+    policy: signer === undefined ? policy : withEndpointPolicy(policy, signer, problems),
     cache: { maxEntries: raw.cache.max_entries, maxBytes: raw.cache.max_bytes, negativeTtlMs: raw.cache.negative_ttl },
     telemetry: {
       recordSubject: raw.telemetry.record_subject,
@@ -160,7 +171,8 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       metrics: raw.telemetry.metrics,
     },
     // The demo's key lives in one process, so the demo runs one.
-    workers: demo ? 1 : (raw.workers ?? availableParallelism()),
+    workers,
+    ...(signer !== undefined ? { signer } : {}),
     demo,
   };
 }

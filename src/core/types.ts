@@ -71,6 +71,11 @@ export interface Allow {
   readonly stripHeaders?: readonly string[];
   /** Request headers to overwrite for the upstream (a Cookie header without the token cookie). Envoy only. */
   readonly setHeaders?: readonly (readonly [string, string])[];
+  /**
+   * A minted token (core/sign): this header and value, also in setHeaders (Envoy overwrites with it). Forward-auth
+   * answers carry it for the proxy to copy (Caddy copy_headers Authorization).
+   */
+  readonly signed?: readonly [string, string];
 }
 
 export interface Deny {
