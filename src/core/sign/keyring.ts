@@ -5,7 +5,8 @@
  * For a key K with activation A, retirement R (optional), lead L (`signer.publish_lead`), tail T (ttl + max_skew):
  * - published from the moment this ring first sees K, for as long as its file is there and now < R + T;
  * - signs once now ≥ A, now < R, and this ring has published K for at least L. The newest such key signs. A key
- *   published for less than L signs only when no other key can (the very first key; nothing older to fall back on);
+ *   published for less than L signs only when no key has been published that long (the very first key, a restart):
+ *   then the one published longest (ties: the newest activation);
  * - once its file is removed, K signs no more and stays published until max(R or removal time, last use) + T:
  *   every token it signed has expired (with the verifiers' leeway) before its public key goes.
  * A ring whose source goes bad is not updated: it keeps its last good keys and signs until their R.
@@ -108,7 +109,10 @@ export class KeyRing {
   #signer(now: number): Entry | undefined {
     const usable = this.#sorted().filter((e) =>
       e.removedAt === undefined && e.key.activateAt <= now && (e.key.retireAt === undefined || now < e.key.retireAt));
-    return usable.find((e) => now - e.seenAt >= this.#opts.leadMs) ?? usable[0];
+    const settled = usable.find((e) => now - e.seenAt >= this.#opts.leadMs);
+    if (settled !== undefined) return settled;
+    // None published for a full lead yet: the one published longest is the one verifiers most likely know.
+    return usable.reduce<Entry | undefined>((best, e) => (best === undefined || e.seenAt < best.seenAt ? e : best), undefined);
   }
 
   #publishedUntil(e: Entry): number {
