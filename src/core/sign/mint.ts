@@ -38,10 +38,10 @@ export class Minter {
     const key = this.#keys.signingKey();
     if (key === undefined) return undefined;
     const now = Math.floor(this.#now() / 1000);
-    const payload: Record<string, unknown> = { ...this.#config.claims, ...input.claims };
-    for (const claim of MINTED_CLAIMS) delete payload[claim];
+    // The minted claims come last, so neither static nor copied claims can override them (config refuses them too).
     return new SignJWT({
-      ...payload,
+      ...this.#config.claims,
+      ...input.claims,
       iss: this.#config.issuer,
       aud: input.audience,
       iat: now,
