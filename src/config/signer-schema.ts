@@ -78,7 +78,9 @@ export function toSignerConfig(raw: RawSigner, resolveDir: (dir: string) => stri
   if (raw.keys.generate !== undefined && workers > 1) {
     problems.push(`signer.keys.generate: keys made in memory differ per process; with workers: ${workers} use signer.keys.dir (or workers: 1)`);
   }
-  if (raw.publish_lead < 0) problems.push('signer.publish_lead: must not be negative');
+  if (raw.keys.generate !== undefined && raw.keys.generate.rotate_every <= raw.publish_lead) {
+    problems.push('signer.keys.generate.rotate_every: must be longer than signer.publish_lead (each key is published a lead before it signs)');
+  }
   return {
     issuer: raw.issuer,
     algorithm: raw.algorithm,
