@@ -142,6 +142,12 @@ export async function runExplain(argv: readonly string[], io: ExplainIo = proces
         ? `  ✔ ${st.issuer}: ${st.keys.length} key${st.keys.length === 1 ? '' : 's'} (${st.keys.map((k) => k.kid ?? `${k.kty} without kid`).join(', ')}) from ${st.location}`
         : `  ✘ ${st.issuer}: keys unavailable from ${st.location}: ${st.lastError ?? 'not loaded'} — its tokens are denied keys_unavailable`);
     }
+    if (core.signing !== undefined) {
+      // Signing keys by kid and state only: never key material.
+      const st = core.signing.source.status();
+      const keys = st.keys.map((k) => `${k.kid} ${k.state}`).join(', ');
+      print(st.ready ? `  ✔ signer: ${keys} from ${st.source}` : `  ✘ signer: no key can sign now (${keys || 'no keys'}) from ${st.source}${st.last_error ? `: ${st.last_error}` : ''}`);
+    }
     print();
     print('checks:');
     const steps: ExplainStep[] = [];
