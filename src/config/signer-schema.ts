@@ -1,6 +1,6 @@
 /** Schema of `signer:` (docs/signing.md) and of a rule's `sign:`, and the checks that span several keys. */
 import { anything, array, boolean, def, duration, INVALID, object, oneOf, opt, record, req, string, type Parser } from './kit.ts';
-import { HEADER_NAME } from './identity-headers.ts';
+import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
 import { SIGNING_ALGORITHMS } from '../core/sign/keyfile.ts';
 import { MINTED_CLAIMS } from '../core/sign/mint.ts';
 import type { SignerConfig } from './types.ts';
@@ -59,7 +59,8 @@ export const signRule: Parser<RawSignRule | false> = (v, path, errors) => {
   if (v === false) return false;
   return object({
     claims_from_token: opt(array(claimName, { unique: true })),
-    header: def(string((s) => (HEADER_NAME.test(s) ? null : `"${s}" is not a valid header name`)), 'authorization'),
+    // authorization, or a header an identity claim could use (never framing, cookies or the proxies' trust headers).
+    header: def(string((s) => (s.toLowerCase() === 'authorization' ? null : identityHeaderProblem(s))), 'authorization'),
   })(v, path, errors);
 };
 

@@ -71,6 +71,8 @@ describe('signer config', () => {
     ['a static claim the signer sets', { signer: signer({ claims: { exp: 1 } }) }, 'signer.claims.exp: "exp" is set by the signer itself'],
     ['a copied claim the signer sets', { signer: signer(), policies: { x: { sign: { claims_from_token: ['iss'] } } } }, 'policies.x.sign.claims_from_token[0]: "iss" is set by the signer itself'],
     ['a rotation shorter than the lead', { workers: 1, signer: signer({ keys: { generate: { rotate_every: '10m' } } }) }, 'signer.keys.generate.rotate_every: must be longer than signer.publish_lead'],
+    ['a sign header that frames the request', { signer: signer(), policies: { x: { sign: { header: 'Host' } } } }, 'policies.x.sign.header: "Host" may not carry a claim'],
+    ['a sign header the proxies trust', { signer: signer(), policies: { x: { sign: { header: 'X-Forwarded-User' } } } }, "policies.x.sign.header: \"X-Forwarded-User\" may not carry a claim (the proxies' trust headers)"],
     ['a bad ttl', { signer: signer({ ttl: '5' }) }, 'signer.ttl: must be a duration'],
     ['sign without a signer', { issuers: [{ issuer: 'https://i/', jwks_uri: 'https://i/j', audiences: ['a'] }], policies: { x: { sign: true } } }, 'policies.x.sign: needs a signer: section'],
     ['sign: true with require', { signer: signer(), policies: { x: { sign: true, require: { scopes: ['a'] } } } }, 'policies.x.sign: an outbound signing rule verifies no token'],
