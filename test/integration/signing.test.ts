@@ -9,6 +9,7 @@ import { buildConfig } from '../../src/config/load.ts';
 import { startPortcullis, type Running } from '../../src/server.ts';
 import { connectEnvoyClient, type EnvoyClient } from '../support/envoy-client.ts';
 import { freePort } from '../support/ports.ts';
+import { send } from '../transports/http/fixtures.ts';
 
 let running: Running;
 let client: EnvoyClient;
@@ -22,6 +23,9 @@ beforeAll(async () => {
     workers: 1,
     signer: { issuer, keys: { generate: { rotate_every: '12h' } }, subject_header: 'x-service', claims: { team: 'checkout' } },
     policies: { outbound: { sign: true } },
+    // Envoy HTTP mode has no context_extensions: a route picks the signing rule by destination host.
+    routes: [{ match: { hosts: ['ledger.svc'] }, sign: true }],
+    envoy_http: { path_prefix: '/envoy' },
   }, 'test', process.cwd());
   running = await startPortcullis(config, { fetch: (u, i) => fetch(u, i), now: () => Date.now() });
   client = connectEnvoyClient(running.grpcAddress);
@@ -67,6 +71,15 @@ describe('Envoy egress (gRPC ext_authz)', () => {
   it('denies a destination that is not a valid authority', async () => {
     const response = await client.check(egressCheck({}, 'payments.svc@evil.example'));
     expect(JSON.parse(response.denied_response.body).reason).toBe('destination_invalid');
+  });
+});
+
+describe('Envoy egress (ext_authz HTTP mode)', () => {
+  it('answers 200 with the authorization header to copy (allowed_upstream_headers) for a route that signs', async () => {
+    const res = await send(running.httpUrl, { path: '/envoy/post', headers: [['host', 'ledger.svc'], ['x-forwarded-proto', 'https']] });
+    expect(res.status, res.body).toBe(200);
+    const { payload } = await verify(res.headers.authorization![0]!.replace(/^Bearer /, ''), 'https://ledger.svc');
+    expect(payload.iss).toBe(issuer);
   });
 });
 
