@@ -38,7 +38,7 @@ for (const alg of ['ES256', 'EdDSA'] as SigningAlgorithm[]) {
   if (!parsed.ok) throw new Error(parsed.problem);
   const key = parsed.key;
   const config: SignerConfig = {
-    issuer: 'https://orders.shop.svc', algorithm: alg, keys: { dir: '/unused' }, ttlMs: 300_000, maxSkewMs: 60_000,
+    issuer: 'https://orders.shop.svc', algorithm: alg, keys: { dir: '/unused', allowGroupRead: false }, ttlMs: 300_000, maxSkewMs: 60_000,
     fixedAudience: null, subjectHeader: null, claims: { team: 'checkout' }, allowedAudiences: null, replaceExisting: false,
     publishLeadMs: 0, endpoint: '/sign', endpointPolicy: 'sign',
   };

@@ -29,7 +29,8 @@ export function createSigning(config: SignerConfig, runtime: SigningRuntime): Si
   if ('dir' in config.keys) {
     const dir = config.keys.dir;
     location = `dir:${dir}`;
-    load = runtime.loadKeys ?? (() => readKeyDir(dir));
+    const allowGroupRead = config.keys.allowGroupRead;
+    load = runtime.loadKeys ?? (() => readKeyDir(dir, { allowGroupRead }));
   } else {
     const generated = new GeneratedKeys({ alg: config.algorithm, rotateEveryMs: config.keys.generate.rotateEveryMs, leadMs: config.publishLeadMs });
     location = 'generated in memory';

@@ -16,8 +16,8 @@ const reservedClaim = (k: string): string | null =>
 
 const claimName = string((s) => (s === '' ? 'must not be empty' : reservedClaim(s)));
 
-const keys: Parser<{ dir?: string; generate?: { rotate_every: number } }> = (v, path, errors) => {
-  const parsed = object({ dir: opt(string((s) => (s === '' ? 'must not be empty' : null))), generate: opt(object({ rotate_every: def(duration(60_000), 43_200_000) })) })(v, path, errors);
+const keys: Parser<{ dir?: string; allow_group_read: boolean; generate?: { rotate_every: number } }> = (v, path, errors) => {
+  const parsed = object({ dir: opt(string((s) => (s === '' ? 'must not be empty' : null))), allow_group_read: def(boolean, false), generate: opt(object({ rotate_every: def(duration(60_000), 43_200_000) })) })(v, path, errors);
   if (parsed === INVALID) return INVALID;
   if ((parsed.dir === undefined) === (parsed.generate === undefined)) {
     errors.push(`${path}: needs exactly one of dir, generate`);
@@ -76,6 +76,7 @@ export function toSignRule(raw: RawSignRule | false | undefined): SignRule | und
 
 /** Builds SignerConfig; cross-key problems go to `problems`. `baseDir` resolves a relative keys.dir. */
 export function toSignerConfig(raw: RawSigner, resolveDir: (dir: string) => string, workers: number, problems: string[]): SignerConfig {
+  if (raw.keys.generate !== undefined && raw.keys.allow_group_read) problems.push('signer.keys.allow_group_read: applies to keys.dir only');
   if (raw.keys.generate !== undefined && workers > 1) {
     problems.push(`signer.keys.generate: keys made in memory differ per process; with workers: ${workers} use signer.keys.dir (or workers: 1)`);
   }
@@ -85,7 +86,7 @@ export function toSignerConfig(raw: RawSigner, resolveDir: (dir: string) => stri
   return {
     issuer: raw.issuer,
     algorithm: raw.algorithm,
-    keys: raw.keys.dir !== undefined ? { dir: resolveDir(raw.keys.dir) } : { generate: { rotateEveryMs: raw.keys.generate!.rotate_every } },
+    keys: raw.keys.dir !== undefined ? { dir: resolveDir(raw.keys.dir), allowGroupRead: raw.keys.allow_group_read } : { generate: { rotateEveryMs: raw.keys.generate!.rotate_every } },
     ttlMs: raw.ttl,
     maxSkewMs: raw.max_skew,
     fixedAudience: raw.audience === 'origin' ? null : raw.audience,
@@ -119,7 +120,7 @@ export function signerProblems(signer: SignerConfig, takenPaths: readonly string
     if (envoyPrefix !== undefined && (p === envoyPrefix || p.startsWith(`${envoyPrefix}/`))) problems.push(`envoy_http.path_prefix: ${envoyPrefix} would take over ${p}`);
   }
   if ('dir' in signer.keys) {
-    const result = readKeyDir(signer.keys.dir);
+    const result = readKeyDir(signer.keys.dir, { allowGroupRead: signer.keys.allowGroupRead });
     if (!result.ok) problems.push(...result.problems.map((p) => `signer.keys.dir: ${p}`));
     else {
       for (const key of result.keys) {

@@ -122,7 +122,8 @@ export interface SignerConfig {
   /** `iss` of minted tokens; discovery and the JWKS are served for it. */
   readonly issuer: string;
   readonly algorithm: SigningAlgorithm;
-  readonly keys: { readonly dir: string } | { readonly generate: { readonly rotateEveryMs: number } };
+  /** `allowGroupRead`: group-readable key files are accepted (a Secret volume with fsGroup). */
+  readonly keys: { readonly dir: string; readonly allowGroupRead: boolean } | { readonly generate: { readonly rotateEveryMs: number } };
   readonly ttlMs: number;
   /** nbf = now − max_skew; also the verifiers' leeway assumed when a retired key stops being published. */
   readonly maxSkewMs: number;

@@ -30,7 +30,7 @@ describe('signer config', () => {
     expect(c.signer).toEqual({
       issuer: 'https://orders.shop.svc',
       algorithm: 'ES256',
-      keys: { dir: dir.path },
+      keys: { dir: dir.path, allowGroupRead: false },
       ttlMs: 300_000,
       maxSkewMs: 60_000,
       fixedAudience: null,

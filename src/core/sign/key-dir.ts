@@ -4,6 +4,8 @@
  * skipped (the Secret's `..data` links, our own temporary files), other names are ignored.
  *
  * A file readable by group or others is refused: a signing key anyone on the host can read signs for anyone.
+ * `allowGroupRead` admits group read only (kubelet adds it to Secret files when the pod sets fsGroup); write bits
+ * and any bit for others are always refused.
  * The same function checks the directory at config load (a bad file stops the start, named) and on every reload
  * (a bad file keeps the last good keys; see source.ts).
  */
@@ -18,7 +20,8 @@ export type KeyDirResult =
 /** Largest key file read (an RSA 4096 private JWK is ~3.3 KB). */
 const MAX_FILE_BYTES = 64 * 1024;
 
-export function readKeyDir(dir: string): KeyDirResult {
+export function readKeyDir(dir: string, opts: { allowGroupRead?: boolean } = {}): KeyDirResult {
+  const forbidden = opts.allowGroupRead ? 0o037 : 0o077;
   let names: string[];
   try {
     names = readdirSync(dir).sort();
@@ -34,8 +37,9 @@ export function readKeyDir(dir: string): KeyDirResult {
     try {
       const st = statSync(file); // follows the Secret's symlinks: the mode of the real file counts
       if (!st.isFile()) continue;
-      if ((st.mode & 0o077) !== 0) {
-        problems.push(`${file}: permissions ${(st.mode & 0o777).toString(8).padStart(4, '0')} let group or others read a private key (chmod 600, or defaultMode: 0400 on the Secret volume)`);
+      if ((st.mode & forbidden) !== 0) {
+        const who = opts.allowGroupRead ? 'others read, or group or others write' : 'group or others read';
+        problems.push(`${file}: permissions ${(st.mode & 0o777).toString(8).padStart(4, '0')} let ${who} a private key (chmod 600, or defaultMode: 0400 on the Secret volume)`);
         continue;
       }
       if (st.size > MAX_FILE_BYTES) {

@@ -50,6 +50,18 @@ describe('readKeyDir', () => {
     expect(problemsOf(readKeyDir(dir.path))).toEqual([expect.stringContaining(`${kid}.json: permissions`)]);
   });
 
+  it.each([
+    ['group-readable (kubelet adds it with fsGroup)', 0o640, true],
+    ['group-readable, read-only', 0o440, true],
+    ['group-writable', 0o660, false],
+    ['world-readable', 0o644, false],
+  ])('with allowGroupRead, accepts or refuses a %s file', (_, mode, accepted) => {
+    dir = keyDir();
+    dir.add({ mode });
+    const result = readKeyDir(dir.path, { allowGroupRead: true });
+    expect(result.ok, JSON.stringify(result)).toBe(accepted);
+  });
+
   const corrupt: readonly [string, string][] = [
     ['not JSON', '{"kty":'],
     ['a list', '[]'],

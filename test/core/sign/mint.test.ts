@@ -11,7 +11,7 @@ const NOW = 1_800_000_000_000;
 const config: SignerConfig = {
   issuer: 'https://orders.shop.svc',
   algorithm: 'ES256',
-  keys: { dir: '/unused' },
+  keys: { dir: '/unused', allowGroupRead: false },
   ttlMs: 300_000,
   maxSkewMs: 60_000,
   fixedAudience: null,

@@ -12,7 +12,7 @@ import { testConfig, TestReadiness } from './fixtures.ts';
 
 const DENY: DenyContext = { realm: 'portcullis', cleared: [{ name: 'x-auth-subject', value: undefined }] };
 const signer = (issuer: string): SignerConfig => ({
-  issuer, algorithm: 'EdDSA', keys: { dir: '/unused' }, ttlMs: 300_000, maxSkewMs: 60_000, fixedAudience: null, subjectHeader: null,
+  issuer, algorithm: 'EdDSA', keys: { dir: '/unused', allowGroupRead: false }, ttlMs: 300_000, maxSkewMs: 60_000, fixedAudience: null, subjectHeader: null,
   claims: {}, allowedAudiences: null, replaceExisting: false, publishLeadMs: 900_000, endpoint: '/sign', endpointPolicy: 'outbound',
 });
 
