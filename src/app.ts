@@ -12,6 +12,9 @@ import { TokenCache } from './core/cache.ts';
 import { CoreAuthorizer } from './core/authorizer.ts';
 import { createReplay, type Replay } from './app-replay.ts';
 import type { ReplayStoreEvent } from './stores/redis-replay.ts';
+import { createSigning, type Signing } from './signing.ts';
+import type { SigningKeyEvent } from './core/sign/source.ts';
+import type { KeyDirResult } from './core/sign/key-dir.ts';
 
 export interface Runtime {
   readonly fetch: FetchLike;
@@ -22,6 +25,10 @@ export interface Runtime {
   readonly onReplayEvent?: (event: ReplayStoreEvent) => void;
   /** Redis password when the URL has none; default PORTCULLIS_REDIS_PASSWORD. */
   readonly redisPassword?: string;
+  /** Signing key events (loaded, load failed: the reason, never key material). */
+  readonly onSigningEvent?: (event: SigningKeyEvent) => void;
+  /** Replaces the signing key directory reader (tests). */
+  readonly loadSigningKeys?: () => KeyDirResult;
 }
 
 export const defaultRuntime: Runtime = {
@@ -36,6 +43,8 @@ export interface Core {
   readonly sources: readonly KeySource[];
   /** The single-use token store and its readiness rule; null when no issuer or rule asks for single use. */
   readonly replay: Replay | null;
+  /** The signer (`signer:`), when configured. */
+  readonly signing?: Signing;
   /** Loads every issuer's keys once (failures leave the service up but not ready) and starts background refresh. */
   start(): Promise<void>;
   stop(): void;
@@ -49,8 +58,13 @@ export function createCore(config: Config, runtime: Runtime): Core {
     new TokenCache(config.cache),
   );
   const replay = createReplay(config, runtime);
+  const signing = config.signer === undefined ? undefined : createSigning(config.signer, {
+    now: runtime.now,
+    ...(runtime.onSigningEvent ? { onSigningEvent: runtime.onSigningEvent } : {}),
+    ...(runtime.loadSigningKeys ? { loadKeys: runtime.loadSigningKeys } : {}),
+  });
   const readiness: Readiness = {
-    isReady: () => sources.every((s) => s.isReady()) && (replay?.ready() ?? true),
+    isReady: () => sources.every((s) => s.isReady()) && (replay?.ready() ?? true) && (signing === undefined || signing.source.isReady()),
     details: () => ({
       issuers: sources.map((s, i) => {
         const st = s.status();
@@ -58,22 +72,29 @@ export function createCore(config: Config, runtime: Runtime): Core {
         return { issuer: st.issuer, ready: st.ready && (single?.ready ?? true), keys: st.keys.length, fetched_at: iso(st.fetchedAt), last_error: st.lastError, ...single?.fields };
       }),
       ...(replay ? { replay_store: replay.details() } : {}),
+      ...(signing !== undefined ? { signer: { ready: signing.source.isReady(), last_error: signing.source.status().last_error } } : {}),
     }),
     onChange(listener) {
-      const offs = [...sources.map((s) => s.onChange(listener)), ...(replay ? [replay.store.onChange(listener)] : [])];
+      const offs = [
+        ...[...sources, ...(signing ? [signing.source] : [])].map((s) => s.onChange(listener)),
+        ...(replay ? [replay.store.onChange(listener)] : []),
+      ];
       return () => offs.forEach((off) => off());
     },
   };
   return {
-    authorizer: new CoreAuthorizer(config, verifier, replay?.singleUse ?? null),
+    authorizer: new CoreAuthorizer(config, verifier, replay?.singleUse ?? null, signing?.minter),
     verifier,
     readiness,
     sources,
     replay,
+    ...(signing !== undefined ? { signing } : {}),
     start: async () => {
+      signing?.source.start(); // a bad key directory stops the start, naming the files
       await Promise.all([...sources.map((s) => s.start()), replay?.store.start()]);
     },
     stop: () => {
+      signing?.source.stop();
       sources.forEach((s) => s.stop());
       void replay?.store.stop();
     },
@@ -136,5 +157,6 @@ export function keysView(core: Core): unknown {
         keys: st.keys,
       };
     }),
+    ...(core.signing !== undefined ? { signer: core.signing.source.status() } : {}),
   };
 }

@@ -18,12 +18,17 @@ const USAGE = `usage: portcullis [--config FILE] [--listen-grpc ADDR] [--listen-
   --config FILE        YAML configuration (default: $PORTCULLIS_CONFIG; none = demo mode)
   --listen-grpc ADDR   override listen.grpc (host:port or unix:/path)
   --listen-http ADDR   override listen.http
-  explain              print every check one request passes or fails (portcullis explain --help)`;
+  explain              print every check one request passes or fails (portcullis explain --help)
+       portcullis keys generate --dir DIR [--alg ES256] [--activate-in 15m]   the next signing key (--help)`;
 
 async function main(): Promise<number> {
   if (process.argv[2] === 'explain') {
     const { runExplain } = await import('./cli/explain.ts');
     return runExplain(process.argv.slice(3));
+  }
+  if (process.argv[2] === 'keys') {
+    const { runKeys } = await import('./cli/keys.ts');
+    return runKeys(process.argv.slice(3));
   }
   let args;
   try {
@@ -53,6 +58,8 @@ async function main(): Promise<number> {
     ...defaultRuntime,
     onKeyEvent: (e: { type: string; issuer: string }) => log.log(e.type === 'load_failed' ? 'warn' : 'info', `keys ${e.type}`, { ...e }),
     onReplayEvent: (e: ReplayStoreEvent) => log.log(e.type === 'ready' ? 'info' : 'warn', `replay store ${e.type}`, { ...e }),
+    // Kids, problems (file names and what is wrong) and readiness: never key material.
+    onSigningEvent: (e: { type: string; ready?: boolean }) => log.log(e.type === 'signing_keys_loaded' || e.ready === true ? 'info' : 'warn', e.type.replaceAll('_', ' '), { ...e }),
   };
 
   let config;

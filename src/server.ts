@@ -8,6 +8,9 @@ import type { Config } from './config/types.ts';
 import { createCore, keysView, type Core, type Runtime } from './app.ts';
 import { startGrpcServer } from './transports/grpc/server.ts';
 import { startHttpServer } from './transports/http/server.ts';
+import { signerRoutes } from './transports/http/signer-routes.ts';
+import { denyContextOf } from './core/deny.ts';
+import { jwksMaxAgeSeconds } from './signing.ts';
 import { createTelemetry, instrumentAuthorizer, startAdminServer, type AdminServer, type TelemetryOptions } from './telemetry/index.ts';
 
 export interface StartOptions {
@@ -47,6 +50,17 @@ export async function startPortcullis(config: Config, runtime: Runtime, options:
     }
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(keysView(core)));
   });
+  const signing = core.signing;
+  if (config.signer !== undefined && signing !== undefined) {
+    const extra = signerRoutes({
+      signer: config.signer,
+      authorizer,
+      deny: denyContextOf(config),
+      jwks: () => signing.source.jwks(),
+      maxAgeSeconds: jwksMaxAgeSeconds(config.signer),
+    });
+    for (const [path, handler] of extra) routes.set(path, handler);
+  }
   const http = await startHttpServer({
     address: config.listen.http,
     config,
@@ -70,7 +84,14 @@ export async function startPortcullis(config: Config, runtime: Runtime, options:
       throw e;
     }
   }
-  await core.start();
+  try {
+    await core.start();
+  } catch (e) {
+    core.stop();
+    await Promise.all([grpc.close(), http.close(), admin?.close()]);
+    await telemetry.shutdown();
+    throw e;
+  }
   return {
     core,
     grpcAddress: grpc.address,

@@ -83,6 +83,10 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   jti_missing: 'this issuer (replay: true) or route (single_use) takes single-use tokens only: the token needs a unique "jti" claim',
   token_replayed: 'this single-use token was already used (on this or another replica): get a new token for every request',
   replay_store_unavailable: 'the replay store (Redis) cannot be reached or answered too slowly: check replay.redis.url, the network and Redis itself',
+  authorization_present: 'a signing rule refuses a call that already carries the header it would set: drop it in the service, or set signer.replace_existing: true',
+  destination_invalid: 'the destination (scheme and host) is not http(s) with a plain host[:port]: check what the proxy sends as Host / X-Forwarded-Host',
+  audience_not_allowed: 'the destination origin (or fixed signer.audience) is not in signer.allowed_audiences',
+  signing_unavailable: 'no signing key can sign now: none has activated yet, or the key directory went bad and its keys retired (see /keys)',
 };
 
 interface Options {
@@ -141,6 +145,12 @@ export async function runExplain(argv: readonly string[], io: ExplainIo = proces
         ? `  ✔ ${st.issuer}: ${st.keys.length} key${st.keys.length === 1 ? '' : 's'} (${st.keys.map((k) => k.kid ?? `${k.kty} without kid`).join(', ')}) from ${st.location}`
         : `  ✘ ${st.issuer}: keys unavailable from ${st.location}: ${st.lastError ?? 'not loaded'} — its tokens are denied keys_unavailable`);
     }
+    if (core.signing !== undefined) {
+      // Signing keys by kid and state only: never key material.
+      const st = core.signing.source.status();
+      const keys = st.keys.map((k) => `${k.kid} ${k.state}`).join(', ');
+      print(st.ready ? `  ✔ signer: ${keys} from ${st.source}` : `  ✘ signer: no key can sign now (${keys || 'no keys'}) from ${st.source}${st.last_error ? `: ${st.last_error}` : ''}`);
+    }
     print();
     print('checks:');
     const steps: ExplainStep[] = [];
@@ -169,8 +179,10 @@ function describeDecision(d: Decision, config: Config, print: (line?: string) =>
         print(`    ${name}: ${shown}`);
       }
     }
-    if (d.stripHeaders?.length || d.setHeaders?.length) {
-      const removed = [...(d.stripHeaders ?? []), ...(d.setHeaders ?? []).map(([n]) => `${n} (token cookie only)`)];
+    if (d.signed !== undefined) print(`  minted token set in ${d.signed[0]} (${d.signed[1].length} bytes, not shown)`);
+    const cookieSet = (d.setHeaders ?? []).filter(([n]) => n !== d.signed?.[0]);
+    if (d.stripHeaders?.length || cookieSet.length) {
+      const removed = [...(d.stripHeaders ?? []), ...cookieSet.map(([n]) => `${n} (token cookie only)`)];
       print(`  token removed before the upstream (upstream.forward_token: false): ${removed.join(', ')}`);
     }
     return;

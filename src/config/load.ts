@@ -11,6 +11,7 @@ import { INVALID } from './kit.ts';
 import type { Config, IssuerConfig } from './types.ts';
 import { toPolicyConfig } from './policy.ts';
 import { toReplayConfig } from './replay.ts';
+import { signerProblems, toSignerConfig, withEndpointPolicy } from './signer-schema.ts';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -63,7 +64,10 @@ export function loadConfigFile(path: string, listen: { grpc?: string; http?: str
 
 function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boolean): Config {
   const seenIssuers = new Set<string>();
-  const issuers: IssuerConfig[] = raw.issuers.map((i, n) => {
+  if (raw.signer === undefined && (raw.issuers === undefined || raw.issuers.length === 0)) {
+    problems.push(raw.issuers === undefined ? 'issuers: required' : 'issuers: must not be empty');
+  }
+  const issuers: IssuerConfig[] = (raw.issuers ?? []).map((i, n) => {
     const at = `issuers[${n}]`;
     const sources = (['jwks_uri', 'jwks_file', 'jwks', 'discovery', 'openid_configuration'] as const).filter((k) => i[k] !== undefined && i[k] !== false);
     if (sources.length !== 1) {
@@ -132,9 +136,13 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       if (p === envoyPrefix || p.startsWith(`${envoyPrefix}/`)) problems.push(`envoy_http.path_prefix: ${envoyPrefix} would take over the ${key} ${p}`);
     }
   }
-  const policy = toPolicyConfig(raw, seenIssuers, seenHeaders, new Set(tokenHeaders.map((t) => t.name)), problems);
   // The demo's key lives in one process, so the demo runs one.
   const workers = demo ? 1 : (raw.workers ?? availableParallelism());
+  const signer = raw.signer === undefined ? undefined : toSignerConfig(raw.signer, (dir) => resolve(baseDir, dir), workers, problems);
+  if (signer !== undefined) {
+    problems.push(...signerProblems(signer, [...endpoints.map((e) => e.path), ...RESERVED_PATHS], envoyPrefix));
+  }
+  const policy = toPolicyConfig(raw, seenIssuers, seenHeaders, new Set(tokenHeaders.map((t) => t.name)), problems);
 
   return {
     listen: { grpc: raw.listen.grpc, http: raw.listen.http, ...(admin !== undefined ? { admin } : {}) },
@@ -156,7 +164,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       maxStaleMs: raw.jwks.max_stale,
       maxBytes: raw.jwks.max_bytes,
     },
-    policy,
+    policy: signer === undefined ? policy : withEndpointPolicy(policy, signer, problems),
     cache: { maxEntries: raw.cache.max_entries, maxBytes: raw.cache.max_bytes, negativeTtlMs: raw.cache.negative_ttl },
     telemetry: {
       recordSubject: raw.telemetry.record_subject,
@@ -166,6 +174,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     },
     workers,
     replay: toReplayConfig(raw.replay, issuers, policy, workers, problems),
+    ...(signer !== undefined ? { signer } : {}),
     demo,
   };
 }

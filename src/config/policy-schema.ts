@@ -2,6 +2,7 @@
 import { array, boolean, def, INVALID, object, oneOf, opt, record, req, section, string, type Parser } from './kit.ts';
 import { patternProblem } from '../core/glob.ts';
 import { identityHeaderProblem } from './identity-headers.ts';
+import { signRule } from './signer-schema.ts';
 
 type Scalar = string | number | boolean;
 export type RawCondition = { equals: Scalar } | { one_of: Scalar[] } | { contains: Scalar } | { present: true };
@@ -86,6 +87,7 @@ export const ruleFields = {
   anonymous: def(oneOf(['required', 'optional'] as const), 'required'),
   login: opt(ruleLogin),
   identity_headers: def(record(string(identityHeaderProblem)), {} as Record<string, string>),
+  sign: opt(signRule),
 };
 
 const method = string((s) => (/^[A-Z]+$/.test(s) ? null : `"${s}" must be an upper-case HTTP method`));

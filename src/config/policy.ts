@@ -2,6 +2,7 @@
 import type { RawConfig } from './schema.ts';
 import type { RawLogin, RawRequirement } from './policy-schema.ts';
 import type { LoginRedirect, PolicyConfig, Requirement, Rule } from '../core/policy/types.ts';
+import { signRuleProblems, toSignRule } from './signer-schema.ts';
 
 type RawRule = RawConfig['policies'][string];
 
@@ -24,8 +25,11 @@ export function toPolicyConfig(
       if (tokenHeaders.has(header)) problems.push(`${at}.identity_headers.${claim}: "${header}" is also a token header`);
       seenHeaders.add(header);
     }
+    const sign = toSignRule(r.sign);
+    problems.push(...signRuleProblems(r, raw.signer !== undefined, at));
     return {
       name,
+      ...(sign ? { sign } : {}),
       ...(r.require ? { require: toRequirement(r.require) } : {}),
       anonymous: r.anonymous,
       login: r.login === false ? null : r.login === undefined ? globalLogin : loginOf(r.login),
@@ -43,8 +47,8 @@ export function toPolicyConfig(
     let rule: Rule;
     if (r.policy !== undefined) {
       const named = policies.get(r.policy);
-      const inline = r.require !== undefined || r.login !== undefined || r.anonymous !== 'required' || Object.keys(r.identity_headers).length > 0;
-      if (inline) problems.push(`${at}: give either policy or rule fields (require, anonymous, login, identity_headers), not both`);
+      const inline = r.sign !== undefined || r.require !== undefined || r.login !== undefined || r.anonymous !== 'required' || Object.keys(r.identity_headers).length > 0;
+      if (inline) problems.push(`${at}: give either policy or rule fields (require, anonymous, login, identity_headers, sign), not both`);
       if (!named) problems.push(`${at}.policy: no policy named ${JSON.stringify(r.policy)} (known: ${[...policies.keys()].join(', ') || 'none'})`);
       rule = named ?? ruleOf(r, name, at);
     } else {

@@ -8,6 +8,7 @@ import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
 import { login, policy, route, upstream } from './policy-schema.ts';
 import { replaySection } from './replay.ts';
 import type { Algorithm } from './types.ts';
+import { signerSchema } from './signer-schema.ts';
 
 export const ASYMMETRIC_ALGORITHMS: readonly Algorithm[] = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
@@ -108,7 +109,9 @@ export const configSchema = object({
   /** `admin` (optional): a separate listener for /metrics. */
   listen: section({ grpc: def(listenAddress, '127.0.0.1:9001'), http: def(listenAddress, '127.0.0.1:9002'), admin: opt(listenAddress) }),
   realm: def(string((s) => (/^[\x20-\x7e]+$/.test(s) && !/["\\]/.test(s) ? null : 'must be printable ASCII without quotes or backslashes')), 'portcullis'),
-  issuers: req(array(issuer, { min: 1 })),
+  // Required unless `signer` is configured (an instance may sign only): checked in load.ts.
+  issuers: opt(array(issuer)),
+  signer: opt(signerSchema),
   tokens: section({
     headers: def(array(object({ name: req(headerName), prefix: def(string(), '') }), {}), [{ name: 'authorization', prefix: 'Bearer ' }]),
     cookies: def(array(string((s) => (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s) ? null : `"${s}" is not a valid cookie name`)), { unique: true }), ['access_token']),

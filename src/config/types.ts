@@ -1,5 +1,6 @@
 /** The validated, frozen configuration every other module receives. Built only by `config/load.ts`. */
 import type { PolicyConfig } from '../core/policy/types.ts';
+import type { SigningAlgorithm } from '../core/sign/keyfile.ts';
 
 export type Algorithm =
   | 'RS256' | 'RS384' | 'RS512'
@@ -129,6 +130,35 @@ export interface Config {
   readonly workers: number;
   /** Single-use token store. Always set by config/load.ts; optional only so partial test configs stay valid. */
   readonly replay?: ReplayConfig;
+  /** `signer:` Portcullis mints tokens (outbound calls, token exchange) and publishes its JWKS. Absent = off. */
+  readonly signer?: SignerConfig;
   /** True only for the built-in demo (no config given). */
   readonly demo: boolean;
+}
+
+/** `signer:` (docs/signing.md). */
+export interface SignerConfig {
+  /** `iss` of minted tokens; discovery and the JWKS are served for it. */
+  readonly issuer: string;
+  readonly algorithm: SigningAlgorithm;
+  /** `allowGroupRead`: group-readable key files are accepted (a Secret volume with fsGroup). */
+  readonly keys: { readonly dir: string; readonly allowGroupRead: boolean } | { readonly generate: { readonly rotateEveryMs: number } };
+  readonly ttlMs: number;
+  /** nbf = now − max_skew; also the verifiers' leeway assumed when a retired key stops being published. */
+  readonly maxSkewMs: number;
+  /** A fixed `aud`; null = the destination origin (scheme://host[:port]). */
+  readonly fixedAudience: string | null;
+  /** Lower-cased header whose value becomes `sub`; null = no sub (outbound signing). */
+  readonly subjectHeader: string | null;
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** Only these audiences are ever signed for; null = any valid destination. */
+  readonly allowedAudiences: readonly string[] | null;
+  /** Overwrite an authorization header the request already carries (default: refuse it). */
+  readonly replaceExisting: boolean;
+  /** How long a new key is published before it may sign. */
+  readonly publishLeadMs: number;
+  /** Path of the forward-auth signing endpoint on the HTTP listener. */
+  readonly endpoint: string;
+  /** Named policy the signing endpoint applies (built in as `{ sign: true }` unless configured). */
+  readonly endpointPolicy: string;
 }

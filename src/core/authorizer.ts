@@ -20,6 +20,8 @@ import type { Rule } from './policy/types.ts';
 import { evaluate } from './policy/requirements.ts';
 import { isBrowserNavigation, loginLocation } from './policy/login.ts';
 import type { SingleUse } from './single-use.ts';
+import { SignDecider } from './sign/decide.ts';
+import type { Minter } from './sign/mint.ts';
 
 export class CoreAuthorizer implements Authorizer {
   readonly #config: Config;
@@ -32,9 +34,14 @@ export class CoreAuthorizer implements Authorizer {
   readonly #noIdentity: readonly IdentityHeader[];
   readonly #identityCache = new WeakMap<object, Map<Rule, readonly IdentityHeader[]>>();
   readonly #singleUse: SingleUse | null;
+  /** Rules with `sign` (core/sign/decide.ts); absent without a signer. */
+  readonly #signing: SignDecider | undefined;
 
-  /** `singleUse`: the replay step (app.ts builds it with the configured store); null = no token is single-use. */
-  constructor(config: Config, verifier: Verifier, singleUse: SingleUse | null = null) {
+  /**
+   * `singleUse`: the replay step (app.ts builds it with the configured store); null = no token is single-use.
+   * `minter`: the signer's (app.ts); absent = no signing.
+   */
+  constructor(config: Config, verifier: Verifier, singleUse: SingleUse | null = null, minter?: Minter) {
     this.#config = config;
     this.#verifier = verifier;
     this.#singleUse = singleUse;
@@ -43,6 +50,7 @@ export class CoreAuthorizer implements Authorizer {
     this.#identityNames = identityHeaderNames(config);
     this.#deny = denyContextOf(config);
     this.#noIdentity = this.#deny.cleared;
+    this.#signing = config.signer !== undefined && minter !== undefined ? new SignDecider(config.signer, minter, this.#deny) : undefined;
   }
 
   async check(request: AuthRequest, explain?: Explain): Promise<Decision> {
@@ -82,6 +90,13 @@ export class CoreAuthorizer implements Authorizer {
     }
     const rule = selected.rule;
     step('route', true, `rule ${rule.name} (anonymous ${rule.anonymous})`);
+    if (rule.sign !== undefined && rule.sign.claimsFromToken === null) {
+      // Outbound signing: no token is verified; the decision is the minted one (or why not).
+      if (this.#signing === undefined) return this.#noSigner(rule);
+      const d = await this.#signing.outbound(request, rule.sign, rule.name, this.#noIdentity);
+      step('sign', d.kind === 'allow', d.kind === 'allow' ? `minted a token for ${rule.sign.header}` : d.message);
+      return d;
+    }
 
     const found = findToken(request.headers, this.#config.tokens);
     if (found.kind === 'none') {
@@ -142,8 +157,8 @@ export class CoreAuthorizer implements Authorizer {
       };
     }
 
-    const removal = this.#config.policy.forwardToken ? null : removeTokens(request.headers, this.#config.tokens);
-    return {
+    const removal = this.#config.policy.forwardToken && rule.sign === undefined ? null : removeTokens(request.headers, this.#config.tokens);
+    const allow: Allow = {
       kind: 'allow',
       reason: Reasons.tokenValid,
       identity: this.#identityOf(result.claims, rule),
@@ -155,6 +170,17 @@ export class CoreAuthorizer implements Authorizer {
       ...(removal ? { stripHeaders: removal.strip, setHeaders: removal.set } : {}),
       ...(once?.check !== undefined ? { replay: once.check } : {}),
     };
+    if (rule.sign === undefined) return allow;
+    // Token exchange: the verified external token is replaced by a minted internal one.
+    if (this.#signing === undefined) return this.#noSigner(rule);
+    const exchanged = await this.#signing.exchange(request, rule.sign, allow);
+    step('sign', exchanged.kind === 'allow', exchanged.kind === 'allow' ? `exchanged for a minted token in ${rule.sign.header}` : exchanged.message);
+    return exchanged;
+  }
+
+  /** A signing rule without a signer (config refuses it; kept so a partial config can never allow). */
+  #noSigner(rule: Rule): Deny {
+    return { ...buildDeny({ status: 503, reason: Reasons.signingUnavailable, message: 'no signer is configured', tokenOffered: false }, this.#deny), rule: rule.name };
   }
 
   /** 401, or a login redirect for browser navigations on rules that have one. */

@@ -8,6 +8,10 @@ export const Reasons = {
   preflight: 'cors_preflight',
   /** Route allows anonymous requests and none was authenticated. */
   anonymous: 'anonymous',
+  /** A signing rule minted a token for the outbound call (core/sign). */
+  tokenSigned: 'token_signed',
+  /** A verified token was exchanged for a minted internal one. */
+  tokenExchanged: 'token_exchanged',
   // 401: no usable token
   tokenMissing: 'token_missing',
   tokenMalformed: 'token_malformed',
@@ -43,7 +47,15 @@ export const Reasons = {
   pathAmbiguous: 'path_ambiguous',
   /** Envoy named a policy (context_extensions) that is not configured. */
   policyUnknown: 'policy_unknown',
+  /** A signing rule refuses a request that already carries the header it would set (signer.replace_existing). */
+  authorizationPresent: 'authorization_present',
+  /** The destination of an outbound call is not a valid scheme://host[:port]. */
+  destinationInvalid: 'destination_invalid',
+  /** The audience is outside signer.allowed_audiences. */
+  audienceNotAllowed: 'audience_not_allowed',
   // 503
+  /** No signing key can sign now (none active yet, or the key directory went bad and its keys retired). */
+  signingUnavailable: 'signing_unavailable',
   keysUnavailable: 'keys_unavailable',
   /** The replay store failed (down, past its timeout, an error) and replay.on_store_error is deny. */
   replayStoreUnavailable: 'replay_store_unavailable',
@@ -54,5 +66,5 @@ export const Reasons = {
 export type ReasonCode = (typeof Reasons)[keyof typeof Reasons];
 
 /** The reasons an allow carries; every other reason is a deny's. */
-export type AllowReason = (typeof Reasons)['tokenValid' | 'pathExcluded' | 'preflight' | 'anonymous'];
+export type AllowReason = (typeof Reasons)['tokenValid' | 'pathExcluded' | 'preflight' | 'anonymous' | 'tokenSigned' | 'tokenExchanged'];
 export type DenyReason = Exclude<ReasonCode, AllowReason>;

@@ -74,6 +74,11 @@ export interface Allow {
   readonly setHeaders?: readonly (readonly [string, string])[];
   /** Outcome of the single-use check, when the token was single-use (metrics, logs). */
   readonly replay?: ReplayCheck;
+  /**
+   * A minted token (core/sign): this header and value, also in setHeaders (Envoy overwrites with it). Forward-auth
+   * answers carry it for the proxy to copy (Caddy copy_headers Authorization).
+   */
+  readonly signed?: readonly [string, string];
 }
 
 export interface Deny {

@@ -23,6 +23,10 @@ export interface ProxyTargets {
    * site by Host, so they are added to its site address; nginx's only server answers every Host anyway.
    */
   readonly hosts?: readonly string[];
+  /** Caddy only: another Caddyfile under deploy/caddy/ (same placeholders). Default "Caddyfile". */
+  readonly caddyfile?: string;
+  /** Caddy only: answer every Host on the port (site address "http://:port"), as an outbound proxy must. */
+  readonly anyHost?: boolean;
 }
 
 export interface RunningProxy {
@@ -61,7 +65,7 @@ export function startProxy(name: ProxyName, targets: ProxyTargets): Promise<Runn
 export async function startCaddy(targets: ProxyTargets): Promise<RunningProxy> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-caddy-'));
   const config = join(dir, 'Caddyfile');
-  await writeFile(config, await readFile(new URL('caddy/Caddyfile', DEPLOY)));
+  await writeFile(config, await readFile(new URL(`caddy/${targets.caddyfile ?? 'Caddyfile'}`, DEPLOY)));
   const port = await freePort();
   // deploy/caddy/Caddyfile takes its addresses from environment placeholders; nothing is rewritten.
   const env = {
@@ -71,7 +75,7 @@ export async function startCaddy(targets: ProxyTargets): Promise<RunningProxy> {
     XDG_DATA_HOME: join(dir, 'data'),
     CADDY_ADMIN: 'off',
     // Several site addresses: Caddy 2.6.2 substitutes {$VAR} before parsing, so ", " separates addresses.
-    PORTCULLIS_SITE: ['127.0.0.1', ...(targets.hosts ?? [])].map((host) => `http://${host}:${port}`).join(', '),
+    PORTCULLIS_SITE: targets.anyHost ? `http://:${port}` : ['127.0.0.1', ...(targets.hosts ?? [])].map((host) => `http://${host}:${port}`).join(', '),
     PORTCULLIS_HTTP: targets.authAddress,
     PORTCULLIS_UPSTREAM: targets.upstreamAddress,
   };

@@ -36,6 +36,19 @@ export interface Rule {
   readonly identityHeaders: readonly { readonly claim: string; readonly header: string }[];
   /** `require: { single_use: true }`: every token this rule allows is consumed (its jti) once. */
   readonly singleUse?: boolean;
+  /** `sign:` the answer sets a token minted by the signer (core/sign). Absent = no signing. */
+  readonly sign?: SignRule;
+}
+
+/**
+ * `sign: true` signs an outbound call (no token is verified). `sign: { claims_from_token: [...] }` exchanges a
+ * verified token for a minted one carrying those claims.
+ */
+export interface SignRule {
+  /** Lower-cased header the minted token is set in (`authorization` gets `Bearer `). */
+  readonly header: string;
+  /** null: outbound signing; a list: token exchange after verification. */
+  readonly claimsFromToken: readonly string[] | null;
 }
 
 export interface RouteMatch {

@@ -44,7 +44,7 @@ const allowCache: Record<RenderMode, WeakMap<readonly IdentityHeader[], { readon
  */
 export function renderDecision(decision: Decision, identityHeaders: readonly string[], mode: RenderMode): RenderedDecision {
   // Forward auth renders no header operations; Envoy HTTP mode's depend on the request, so only plain allows are shared.
-  const cacheable = decision.kind === 'allow' && (mode === 'forward_auth' || (decision.stripHeaders === undefined && decision.setHeaders === undefined));
+  const cacheable = decision.kind === 'allow' && decision.signed === undefined && (mode === 'forward_auth' || (decision.stripHeaders === undefined && decision.setHeaders === undefined));
   if (!cacheable) return renderUncached(decision, identityHeaders, mode);
   const cache = allowCache[mode];
   const hit = cache.get(decision.identity);
@@ -71,6 +71,8 @@ function renderUncached(decision: Decision, identityHeaders: readonly string[], 
     if (mode === 'forward_auth') for (const name of identity.keys()) pairs.push([name, '']);
   } else if (mode === 'forward_auth') {
     for (const [name, value] of identity) pairs.push([name, value ?? '']);
+    // A minted token (core/sign) for the proxy to copy onto the request (Caddy copy_headers Authorization).
+    if (decision.signed !== undefined) pairs.push([decision.signed[0].toLowerCase(), decision.signed[1]]);
   } else {
     const remove: string[] = [];
     for (const [name, value] of identity) {

@@ -1,0 +1,28 @@
+/** `signer.keys.generate`: in-memory rotation every rotate_every, each next key made a lead before it signs. */
+import { describe, expect, it } from 'vitest';
+import { GeneratedKeys } from '../../../src/core/sign/generated.ts';
+import { KeyRing } from '../../../src/core/sign/keyring.ts';
+
+const H = 3_600_000;
+const T0 = 1_800_000_000_000;
+
+describe('GeneratedKeys', () => {
+  it('signs at once, publishes the next key a lead ahead, switches at rotate_every, and retires the previous one', () => {
+    const gen = new GeneratedKeys({ alg: 'EdDSA', rotateEveryMs: 12 * H, leadMs: H });
+    const ring = new KeyRing({ leadMs: H, tailMs: 0.1 * H });
+    const at = (t: number) => {
+      ring.update(gen.keys(t), t);
+      return { signer: ring.signingKey(t)?.kid, published: ring.published(t).map((k) => k.kid) };
+    };
+    const first = at(T0);
+    expect(first.published).toEqual([first.signer]);
+    expect(at(T0 + 11 * H - 1).published).toEqual([first.signer]);
+    const ahead = at(T0 + 11 * H);
+    expect(ahead.signer).toBe(first.signer);
+    expect(ahead.published).toHaveLength(2);
+    const second = at(T0 + 12 * H);
+    expect(second.signer).not.toBe(first.signer);
+    expect(second.published).toEqual([second.signer, first.signer]); // tokens of the first still live
+    expect(at(T0 + 12.1 * H).published).toEqual([second.signer]);
+  });
+});
