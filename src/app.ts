@@ -10,6 +10,10 @@ import { insecureUrlProblem } from './config/schema.ts';
 import { Verifier } from './core/verify.ts';
 import { TokenCache } from './core/cache.ts';
 import { CoreAuthorizer } from './core/authorizer.ts';
+import { Idp, type HttpFetch } from './core/signin/idp.ts';
+import { Sealer } from './core/signin/seal.ts';
+import { SignIn } from './core/signin/flow.ts';
+import { RefreshingAuthorizer } from './core/signin/refresh.ts';
 
 export interface Runtime {
   readonly fetch: FetchLike;
@@ -28,6 +32,8 @@ export interface Core {
   readonly verifier: Verifier;
   readonly readiness: Readiness;
   readonly sources: readonly KeySource[];
+  /** Browser sign-in (login.oidc), when configured: the HTTP listener serves its endpoints. */
+  readonly signIn?: SignIn;
   /** Loads every issuer's keys once (failures leave the service up but not ready) and starts background refresh. */
   start(): Promise<void>;
   stop(): void;
@@ -53,8 +59,11 @@ export function createCore(config: Config, runtime: Runtime): Core {
       return () => offs.forEach((off) => off());
     },
   };
+  const core = new CoreAuthorizer(config, verifier);
+  const signIn = config.signIn === undefined ? undefined : createSignIn(config, runtime, verifier, sources);
   return {
-    authorizer: new CoreAuthorizer(config, verifier),
+    authorizer: signIn === undefined ? core : new RefreshingAuthorizer(core, signIn, { forwardToken: config.policy.forwardToken, now: runtime.now }),
+    ...(signIn !== undefined ? { signIn } : {}),
     verifier,
     readiness,
     sources,
@@ -63,6 +72,21 @@ export function createCore(config: Config, runtime: Runtime): Core {
     },
     stop: () => sources.forEach((s) => s.stop()),
   };
+}
+
+function createSignIn(config: Config, runtime: Runtime, verifier: Verifier, sources: readonly KeySource[]): SignIn {
+  const c = config.signIn!;
+  const i = config.issuers.findIndex((x) => x.issuer === c.issuer);
+  const idp = new Idp({
+    config: c,
+    // The token endpoint needs POST bodies: the runtime's fetch is the global fetch (or a test's stand-in for it).
+    fetch: runtime.fetch as unknown as HttpFetch,
+    now: runtime.now,
+    timeoutMs: config.jwks.timeoutMs,
+    keys: sources[i]!,
+    algorithms: config.issuers[i]!.algorithms,
+  });
+  return new SignIn({ config: c, idp, sealer: new Sealer(c.sessionKeys, runtime.now), verifier });
 }
 
 function keySource(issuer: IssuerConfig, config: Config, runtime: Runtime): KeySource {

@@ -10,6 +10,7 @@ import { configSchema, insecureUrlProblem, RESERVED_PATHS, type RawConfig } from
 import { INVALID } from './kit.ts';
 import type { Config, IssuerConfig } from './types.ts';
 import { toPolicyConfig } from './policy.ts';
+import { toSignInConfig } from './signin.ts';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -131,6 +132,17 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     }
   }
 
+  const signIn = raw.login !== undefined && 'oidc' in raw.login
+    ? toSignInConfig(raw.login.oidc, {
+      issuers,
+      tokenCookies: raw.tokens.cookies,
+      reservedPaths: [raw.forward_auth.path, '/healthz', '/readyz', '/keys', '/metrics'],
+      baseDir,
+      env: process.env,
+      urlProblem: insecureUrlProblem,
+    }, problems)
+    : undefined;
+
   return {
     listen: { grpc: raw.listen.grpc, http: raw.listen.http, ...(admin !== undefined ? { admin } : {}) },
     realm: raw.realm,
@@ -151,6 +163,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       maxStaleMs: raw.jwks.max_stale,
       maxBytes: raw.jwks.max_bytes,
     },
+    ...(signIn !== undefined ? { signIn } : {}),
     policy: toPolicyConfig(raw, seenIssuers, seenHeaders, new Set(tokenHeaders.map((t) => t.name)), problems),
     cache: { maxEntries: raw.cache.max_entries, maxBytes: raw.cache.max_bytes, negativeTtlMs: raw.cache.negative_ttl },
     telemetry: {

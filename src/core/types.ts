@@ -71,6 +71,11 @@ export interface Allow {
   readonly stripHeaders?: readonly string[];
   /** Request headers to overwrite for the upstream (a Cookie header without the token cookie). Envoy only. */
   readonly setHeaders?: readonly (readonly [string, string])[];
+  /**
+   * Headers for the client's response (`set-cookie` of a silent refresh, login.oidc), lower-cased names, repeats
+   * kept. Envoy gRPC: ok_response.response_headers_to_add; forward auth and Envoy HTTP mode: on the 200 answer.
+   */
+  readonly responseHeaders?: readonly (readonly [string, string])[];
 }
 
 export interface Deny {
