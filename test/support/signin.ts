@@ -108,6 +108,6 @@ export async function signInFlow(h: SignInHarness, jar: Jar, rd = 'https://app.e
 
 /** A navigation (or an API call) on app.example.com carrying the jar's cookies. */
 export function appRequest(jar: Jar, kind: 'navigation' | 'api' = 'navigation', path = '/orders'): AuthRequest {
-  const accept = kind === 'navigation' ? { accept: 'text/html', 'sec-fetch-mode': 'navigate' } : { accept: 'application/json' };
+  const accept: Record<string, string> = kind === 'navigation' ? { accept: 'text/html', 'sec-fetch-mode': 'navigate' } : { accept: 'application/json' };
   return request({ host: 'app.example.com', path, headers: { ...jar.header(), ...accept } });
 }

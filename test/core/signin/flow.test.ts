@@ -67,17 +67,17 @@ describe('the callback refuses', () => {
       const mine = await begin(jar);
       const theirs = await begin(new Jar());
       // The attacker puts their own state in under the cookie name of the victim's.
-      const [[, value]] = [...jar.cookies];
+      const value = [...jar.cookies.values()][0]!;
       const victim = new Jar();
-      victim.cookies.set(`portcullis_signin_${theirs.get('state')!.slice(0, 16)}`, value!);
+      victim.cookies.set(`portcullis_signin_${theirs.get('state')!.slice(0, 16)}`, value);
       void mine;
       return { jar: victim, query: theirs };
     }, 'signin_state_invalid'],
     ['a tampered sign-in cookie', async () => {
       const jar = new Jar();
       const query = await begin(jar);
-      const [[name, value]] = [...jar.cookies];
-      jar.cookies.set(name!, value!.slice(0, -6) + (value!.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA'));
+      const [name, value] = [...jar.cookies][0]!;
+      jar.cookies.set(name, value.slice(0, -6) + (value.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA'));
       return { jar, query };
     }, 'signin_state_invalid'],
     ['an expired sign-in cookie', async () => {
