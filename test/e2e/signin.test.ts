@@ -1,7 +1,7 @@
 /**
  * Browser sign-in end to end with real parts nobody here wrote: panva's oidc-provider (development login form,
  * real refresh tokens, JWT access tokens), Debian's Chromium driven by playwright-core, and Debian's caddy 2.6.2
- * running deploy/caddy/Caddyfile.signin, in front of a tiny app that greets the X-Auth-Subject it receives.
+ * running deploy/caddy/Caddyfile.signin, and Debian's nginx 1.22.1 running deploy/nginx/nginx.signin.conf, each in front of a tiny app that greets the X-Auth-Subject it receives.
  * Two subdomains (app.example.test, admin.example.test) resolve to 127.0.0.1 inside Chromium only.
  * Screenshots of every step land in test-output/signin/ (git-ignored).
  */
@@ -15,7 +15,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { buildConfig } from '../../src/config/load.ts';
 import { startPortcullis, type Running } from '../../src/server.ts';
 import { Sealer } from '../../src/core/signin/seal.ts';
-import { startProxy, type RunningProxy } from '../support/proxies.ts';
+import { startProxy, type ProxyName, type RunningProxy } from '../support/proxies.ts';
 import { freePort } from '../support/ports.ts';
 import { OP_AUDIENCE, OP_CLIENT_ID, OP_CLIENT_SECRET, startProvider, type RunningProvider } from '../support/oidc-provider.ts';
 
@@ -40,7 +40,7 @@ interface Stack {
   close(): Promise<void>;
 }
 
-async function startStack(name: string, cookieDomain: string | undefined): Promise<Stack> {
+async function startStack(name: string, cookieDomain: string | undefined, proxyName: ProxyName = 'caddy'): Promise<Stack> {
   const port = await freePort();
   const site = (host: string) => `http://${host}.example.test:${port}`;
   const provider = await startProvider({
@@ -62,6 +62,7 @@ async function startStack(name: string, cookieDomain: string | undefined): Promi
     issuers: [{ issuer: provider.issuer, discovery: true, audiences: [OP_AUDIENCE], leeway: '0s' }],
     identity_headers: { sub: 'x-auth-subject', email: 'x-auth-email' },
     excludes: ['/bye'],
+    ...(proxyName === 'nginx' ? { forward_auth: { original_request: 'x-original', redirect_status: 401 } } : {}),
     login: {
       oidc: {
         issuer: provider.issuer,
@@ -77,8 +78,8 @@ async function startStack(name: string, cookieDomain: string | undefined): Promi
     },
   }, 'test/e2e/signin.test.ts', dir);
   const portcullis = await startPortcullis({ ...config, listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' } }, { fetch: (u, i) => fetch(u, i), now: () => Date.now() });
-  const caddy = await startProxy('caddy', {
-    config: 'caddy/Caddyfile.signin',
+  const caddy = await startProxy(proxyName, {
+    config: proxyName === 'caddy' ? 'caddy/Caddyfile.signin' : 'nginx/nginx.signin.conf',
     port,
     authAddress: portcullis.httpAddress,
     upstreamAddress: `127.0.0.1:${(app.address() as AddressInfo).port}`,
@@ -116,7 +117,7 @@ const site = (s: Stack, host: string, path = '/') => `http://${host}.example.tes
 /** On the provider's pages: log in as alice when the form asks, and confirm consent, until back on the app. */
 async function passProvider(s: Stack, step: string): Promise<void> {
   for (let i = 0; i < 4 && s.page.url().startsWith(s.provider.issuer); i++) {
-    await shot(s, `${step}-provider-${i}`);
+    await shot(s, `${s.caddy.name}-${step}-provider-${i}`);
     if (await s.page.locator('input[name="login"]').count()) {
       await s.page.fill('input[name="login"]', 'alice');
       await s.page.fill('input[name="password"]', 'any');
@@ -128,11 +129,12 @@ async function passProvider(s: Stack, step: string): Promise<void> {
 const wentToProvider = (s: Stack, urls: string[]) => urls.some((u) => u.startsWith(s.provider.issuer));
 const heading = (s: Stack) => s.page.locator('h1').innerText();
 
-describe('browser sign-in through caddy with cookie.domain set', () => {
+describe.each(['caddy', 'nginx'] as const)('browser sign-in through %s with cookie.domain set', (proxy) => {
   let s: Stack;
+  const shot = (st: Stack, name: string) => st.page.screenshot({ path: join(SHOTS, `${proxy}-${name}.png`) });
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    s = await startStack('domain', 'example.test');
+    s = await startStack(`domain-${proxy}`, 'example.test', proxy);
   }, 60_000);
   afterAll(async () => {
     await s?.close();

@@ -102,7 +102,7 @@ export async function startNginx(targets: ProxyTargets): Promise<RunningProxy> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-nginx-'));
   // nginx's workers drop to `nobody` when we run as root; they must be able to reach their temp paths.
   await chmod(dir, 0o755);
-  const port = await freePort();
+  const port = targets.port ?? (await freePort());
   const config = join(dir, 'nginx.conf');
   const template = await readFile(new URL(targets.config ?? 'nginx/nginx.conf', DEPLOY), 'utf8');
   await writeFile(config, renderNginxConfig(template, { ...targets, port, dir }));
