@@ -16,10 +16,13 @@ export interface CookieOptions {
   readonly maxAgeS?: number;
   /** Host-only even when a Domain is configured (state cookies stay on the origin that started sign-in). */
   readonly hostOnly?: boolean;
+  /** Overrides cookie.same_site (the sign-in cookie must come back on the provider's cross-site redirect). */
+  readonly sameSite?: SignInCookieConfig['sameSite'];
 }
 
 export function setCookie(cfg: SignInCookieConfig, name: string, value: string, opts: CookieOptions = {}): string {
-  const attrs = [`${name}=${value}`, 'Path=/', 'HttpOnly', `SameSite=${cfg.sameSite === 'lax' ? 'Lax' : cfg.sameSite === 'strict' ? 'Strict' : 'None'}`];
+  const sameSite = opts.sameSite ?? cfg.sameSite;
+  const attrs = [`${name}=${value}`, 'Path=/', 'HttpOnly', `SameSite=${sameSite === 'lax' ? 'Lax' : sameSite === 'strict' ? 'Strict' : 'None'}`];
   if (cfg.secure) attrs.push('Secure');
   if (cfg.domain !== undefined && !opts.hostOnly) attrs.push(`Domain=${cfg.domain}`);
   if (opts.maxAgeS !== undefined) attrs.push(`Max-Age=${Math.max(0, Math.floor(opts.maxAgeS))}`);

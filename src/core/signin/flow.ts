@@ -75,7 +75,9 @@ export class SignIn {
       return fail(503, Reasons.signinUnavailable, `the identity provider is unavailable: ${(e as Error).message}`.slice(0, 200));
     }
     const sealed = await this.#o.sealer.seal('signin', { st: state, n: nonce, v: verifier, cb: callback, rd }, this.#c.stateMaxAgeMs);
-    const cookie = setCookie(this.#c.cookie, this.#stateCookie(state), sealed, { hostOnly: true, maxAgeS: this.#c.stateMaxAgeMs / 1000 });
+    // Strict would keep the cookie off the provider's redirect back (a cross-site navigation): the state cookie is Lax at least.
+    const sameSite = this.#c.cookie.sameSite === 'strict' ? 'lax' : this.#c.cookie.sameSite;
+    const cookie = setCookie(this.#c.cookie, this.#stateCookie(state), sealed, { hostOnly: true, sameSite, maxAgeS: this.#c.stateMaxAgeMs / 1000 });
     return { status: 302, reason: Reasons.signinStarted, message: 'sign-in started', location, setCookies: [cookie] };
   }
 
