@@ -136,6 +136,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     ? toSignInConfig(raw.login.oidc, {
       issuers,
       tokenCookies: raw.tokens.cookies,
+      tokenMaxBytes: raw.tokens.max_bytes,
       reservedPaths: [raw.forward_auth.path, '/healthz', '/readyz', '/keys', '/metrics'],
       baseDir,
       env: process.env,

@@ -48,7 +48,8 @@ export const oidcSchema = object({
   refresh_before: def(duration(0), 60_000),
   session_max_age: def(duration(60_000), 30 * 86_400_000),
   state_max_age: def(duration(10_000), 600_000),
-  max_cookie_bytes: def(integer(1024, 65_536), 16_384),
+  /** Default: tokens.max_bytes (the finder's bound on a joined cookie token). */
+  max_cookie_bytes: opt(integer(1024, 1_048_576)),
 });
 
 export type RawOidc = Exclude<ReturnType<typeof oidcSchema>, typeof INVALID>;
@@ -75,6 +76,8 @@ export function signInLogin(oidc: RawOidc): LoginRedirect {
 export interface SignInContext {
   readonly issuers: readonly { readonly issuer: string; readonly discoveryUrl?: string; readonly allowInsecureHttp: boolean }[];
   readonly tokenCookies: readonly string[];
+  /** tokens.max_bytes: the finder refuses a joined cookie token above it. */
+  readonly tokenMaxBytes: number;
   readonly reservedPaths: readonly string[];
   readonly baseDir: string;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -88,6 +91,7 @@ export function toSignInConfig(raw: RawOidc, ctx: SignInContext, problems: strin
   if (!issuer) problems.push(`${at}.issuer: ${JSON.stringify(raw.issuer)} must be one of issuers[] (its keys verify the ID token)`);
   const accessName = ctx.tokenCookies[0];
   if (accessName === undefined) problems.push(`${at}: tokens.cookies is empty, so there is no cookie to put the access token in`);
+  if (raw.max_cookie_bytes !== undefined && raw.max_cookie_bytes > ctx.tokenMaxBytes) problems.push(`${at}.max_cookie_bytes: ${raw.max_cookie_bytes} exceeds tokens.max_bytes (${ctx.tokenMaxBytes}): such a cookie would be refused when read`);
   if (!raw.scopes.includes('openid')) problems.push(`${at}.scopes: must include "openid"`);
   if (raw.cookie.same_site === 'none' && !raw.cookie.secure) problems.push(`${at}.cookie.same_site: none needs secure: true (browsers drop it otherwise)`);
   if (raw.return_hosts.length === 0) problems.push(`${at}.return_hosts: must list the hosts that may sign in (e.g. ["app.example.com"])`);
@@ -155,7 +159,7 @@ export function toSignInConfig(raw: RawOidc, ctx: SignInContext, problems: strin
     refreshBeforeMs: raw.refresh_before,
     sessionMaxAgeMs: raw.session_max_age,
     stateMaxAgeMs: raw.state_max_age,
-    maxCookieBytes: raw.max_cookie_bytes,
+    maxCookieBytes: raw.max_cookie_bytes ?? ctx.tokenMaxBytes,
   };
 }
 

@@ -80,6 +80,7 @@ describe('login.oidc', () => {
     ['login.url beside login.oidc', { ...doc(), login: { url: 'https://x/', oidc: doc().login.oidc } }, 'login: login.oidc and url are alternatives'],
     ['no token cookie to write', doc({}, { tokens: { cookies: [] } }), 'login.oidc: tokens.cookies is empty'],
     ['an unknown key', doc({ client_secret: 'inline' }), 'login.oidc.client_secret: unknown key'],
+    ['cookies bigger than the finder reads', doc({ max_cookie_bytes: 20_000 }), 'login.oidc.max_cookie_bytes: 20000 exceeds tokens.max_bytes (16384)'],
     ['plain http to a remote provider', { ...doc({ issuer: 'http://idp.example.com/' }), issuers: [{ issuer: 'http://idp.example.com/', jwks_uri: 'https://idp.example.com/jwks', audiences: ['api'] }] }, 'login.oidc.issuer: discovery at'],
   ])('refuses %s', (_n, d, expected) => {
     expect(problems(d).join('\n')).toContain(expected);

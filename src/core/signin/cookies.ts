@@ -1,16 +1,17 @@
 /**
  * The cookies sign-in writes: Set-Cookie values (HttpOnly, Secure, SameSite, Path=/, Domain when configured), the
  * access token split into `<name>_0`, `<name>_1`, … when it does not fit one cookie, and the clearing of all of
- * them. Reading the access token (chunks joined) belongs to the token extractor; reading our own sealed cookies is
- * here.
+ * them. Reading the access token (chunks joined) and stripping it belong to the token sources (core/sources.ts),
+ * whose tokenizer also reads our own sealed cookies.
  */
 import type { HeaderMap } from '../types.ts';
 import type { SignInCookieConfig } from './types.ts';
+import { cookieValues, removeTokens } from '../sources.ts';
 
 /** Browsers keep at least 4096 bytes per cookie (name, value and attributes); stay well below. */
 export const CHUNK_BYTES = 3800;
-/** Chunks we clear when signing out (a bound, so a hostile Cookie header cannot make us write thousands). */
-export const MAX_CHUNKS = 16;
+/** Chunks we clear when present (the finder's bound in core/sources.ts; a hostile Cookie header cannot make us write more). */
+export const MAX_CHUNKS = 32;
 
 export interface CookieOptions {
   readonly maxAgeS?: number;
@@ -63,31 +64,18 @@ export function signOutCookies(cfg: SignInCookieConfig, present: ReadonlySet<str
   return out;
 }
 
-/** Cookie name → first value, from every Cookie header (RFC 6265 `name=value; …`; a quoted value is unquoted). */
+/** Cookie name → first value (the token finder's tokenizer, core/sources.ts). */
 export function requestCookies(headers: HeaderMap): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const header of headers.get('cookie') ?? []) {
-    for (const pair of header.split(';')) {
-      const eq = pair.indexOf('=');
-      if (eq === -1) continue;
-      const name = pair.slice(0, eq).trim();
-      let value = pair.slice(eq + 1).trim();
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-      if (name !== '' && !out.has(name)) out.set(name, value);
-    }
-  }
-  return out;
+  return cookieValues(headers);
 }
 
-/** The Cookie header with the access token (plain and chunks) replaced by `token`, as a browser would now send it. */
+/**
+ * The Cookie header as the browser will send it after a refresh: the access token and all its chunks removed by the
+ * token stripper of core/sources.ts, the new token added.
+ */
 export function withAccessToken(headers: HeaderMap, accessName: string, token: string): string {
-  const kept: string[] = [];
-  for (const header of headers.get('cookie') ?? []) {
-    for (const pair of header.split(';')) {
-      const name = pair.slice(0, Math.max(pair.indexOf('='), 0)).trim();
-      if (name === accessName || new RegExp(`^${accessName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d+$`).test(name)) continue;
-      if (pair.trim() !== '') kept.push(pair.trim());
-    }
-  }
-  return [...kept, `${accessName}=${token}`].join('; ');
+  const removal = removeTokens(headers, { headers: [], cookies: [accessName], maxBytes: Number.MAX_SAFE_INTEGER });
+  const rewritten = removal.set.find(([name]) => name === 'cookie')?.[1];
+  const rest = rewritten ?? (removal.strip.includes('cookie') ? '' : (headers.get('cookie') ?? []).join('; '));
+  return rest === '' ? `${accessName}=${token}` : `${rest}; ${accessName}=${token}`;
 }

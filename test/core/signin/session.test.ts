@@ -103,6 +103,19 @@ describe('a big access token', () => {
     for (const c of answer.setCookies.slice(2, 5)) expect(c.length).toBeLessThan(4000);
   });
 
+  it('is read back joined by the token finder and allowed, and refreshed as chunks again', async () => {
+    h.idp.accessTokenClaims = { pad: 'x'.repeat(6000) };
+    const jar = new Jar();
+    await signInFlow(h, jar);
+    expect([...jar.cookies.keys()].filter((n) => n.startsWith('access_token'))).toEqual(['access_token_0', 'access_token_1', 'access_token_2']);
+    expect(await h.core.authorizer.check(appRequest(jar))).toMatchObject({ kind: 'allow', reason: 'token_valid', identity: [{ name: 'x-auth-subject', value: 'alice' }] });
+    h.clock.advance(400_000);
+    const refreshed = await h.core.authorizer.check(appRequest(jar, 'api'));
+    expect(refreshed).toMatchObject({ kind: 'allow', reason: 'token_refreshed' });
+    jar.apply(refreshed.kind === 'allow' ? refreshed.responseHeaders!.map(([, v]) => v) : []);
+    expect(await h.core.authorizer.check(appRequest(jar, 'api'))).toMatchObject({ kind: 'allow', reason: 'token_valid' });
+  });
+
   it('clears chunks left from an earlier, bigger token when a small one replaces it', async () => {
     const jar = new Jar();
     jar.cookies.set('access_token_0', 'old').set('access_token_1', 'old');
