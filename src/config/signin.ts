@@ -79,6 +79,8 @@ export interface SignInContext {
   /** tokens.max_bytes: the finder refuses a joined cookie token above it. */
   readonly tokenMaxBytes: number;
   readonly reservedPaths: readonly string[];
+  /** envoy_http.path_prefix: everything under it is an Envoy authorization request. */
+  readonly envoyPrefix?: string;
   readonly baseDir: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** config/schema.ts insecureUrlProblem (passed in: schema.ts imports this file). */
@@ -97,6 +99,7 @@ export function toSignInConfig(raw: RawOidc, ctx: SignInContext, problems: strin
   if (raw.return_hosts.length === 0) problems.push(`${at}.return_hosts: must list the hosts that may sign in (e.g. ["app.example.com"])`);
   for (const path of [START_PATH, raw.redirect_path, SIGN_OUT_PATH]) {
     if (ctx.reservedPaths.includes(path)) problems.push(`${at}.redirect_path: ${path} is already served on the HTTP listener`);
+    if (ctx.envoyPrefix !== undefined && (path === ctx.envoyPrefix || path.startsWith(`${ctx.envoyPrefix}/`))) problems.push(`envoy_http.path_prefix: ${ctx.envoyPrefix} would take over the sign-in path ${path}`);
   }
   if (raw.redirect_path === START_PATH || raw.redirect_path === SIGN_OUT_PATH) problems.push(`${at}.redirect_path: ${raw.redirect_path} is the start or sign-out endpoint`);
 
