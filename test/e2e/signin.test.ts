@@ -40,13 +40,14 @@ interface Stack {
   close(): Promise<void>;
 }
 
-async function startStack(name: string, cookieDomain: string | undefined, proxyName: ProxyName = 'caddy'): Promise<Stack> {
+async function startStack(name: string, cookieDomain: string | undefined, proxyName: ProxyName = 'caddy', extraAccessTokenClaims?: Record<string, unknown>): Promise<Stack> {
   const port = await freePort();
   const site = (host: string) => `http://${host}.example.test:${port}`;
   const provider = await startProvider({
     redirectUris: [`${site('app')}/oauth2/callback`, `${site('admin')}/oauth2/callback`],
     postLogoutRedirectUris: [`${site('app')}/bye`, `${site('admin')}/bye`],
     accessTokenTtlS: ACCESS_TTL_S,
+    ...(extraAccessTokenClaims ? { extraAccessTokenClaims } : {}),
   });
   const app = createServer((req, res) => {
     const who = req.headers['x-auth-subject'];
@@ -245,5 +246,39 @@ describe('browser sign-in through caddy without cookie.domain', () => {
     await s.page.goto(site(s, 'admin'));
     expect(wentToProvider(s, s.navigations())).toBe(true);
     await shot(s, '7-host-only-second-subdomain');
+  });
+});
+
+describe.each(['nginx', 'caddy'] as const)('a big access token through %s', (proxy) => {
+  let s: Stack;
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    s = await startStack(`big-${proxy}`, 'example.test', proxy, { pad: 'x'.repeat(6000) });
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('is stored as numbered cookie chunks, read back joined, and refreshed as chunks', async () => {
+    await s.page.goto(site(s, 'app'));
+    await passProvider(s, '8-big');
+    expect(await heading(s)).toBe('Hello alice');
+    const chunks = async () => (await s.context.cookies()).filter((c) => c.name.startsWith('access_token')).map((c) => c.name).sort();
+    const written = await chunks();
+    expect(written.length).toBeGreaterThanOrEqual(2);
+    expect(written).toEqual(written.map((_, i) => `access_token_${i}`));
+    const joined = async () => {
+      const all = await s.context.cookies();
+      return written.map((name) => all.find((c) => c.name === name)!.value).join('');
+    };
+    const before = await joined();
+    await new Promise((r) => setTimeout(r, (ACCESS_TTL_S + 1) * 1000));
+    s.navigations();
+    await s.page.goto(site(s, 'admin', '/after-expiry'));
+    expect(await heading(s)).toBe('Hello alice');
+    expect(wentToProvider(s, s.navigations())).toBe(false);
+    expect(await chunks()).toEqual(written);
+    expect(await joined()).not.toBe(before);
+    await s.page.screenshot({ path: join(SHOTS, `${proxy}-8-big-token-refreshed.png`) });
   });
 });

@@ -25,6 +25,8 @@ export interface ProviderOptions {
   readonly postLogoutRedirectUris: readonly string[];
   /** Access-token lifetime in seconds. */
   readonly accessTokenTtlS: number;
+  /** Extra claims in every access token (e.g. padding to make it big). */
+  readonly extraAccessTokenClaims?: Record<string, unknown>;
 }
 
 export async function startProvider(opts: ProviderOptions): Promise<RunningProvider> {
@@ -65,6 +67,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       },
     },
     pkce: { required: () => true },
+    ...(opts.extraAccessTokenClaims ? { extraTokenClaims: async () => opts.extraAccessTokenClaims } : {}),
     cookies: { keys: ['e2e-cookie-key-0123456789abcdef'] },
     ttl: { AccessToken: opts.accessTokenTtlS, IdToken: 3600, RefreshToken: 86_400, Grant: 86_400, Session: 86_400, Interaction: 600 },
   } as never);
