@@ -15,6 +15,10 @@ import type { ReplayStoreEvent } from './stores/redis-replay.ts';
 import { createSigning, type Signing } from './signing.ts';
 import type { SigningKeyEvent } from './core/sign/source.ts';
 import type { KeyDirResult } from './core/sign/key-dir.ts';
+import { Idp, type HttpFetch } from './core/signin/idp.ts';
+import { Sealer } from './core/signin/seal.ts';
+import { SignIn } from './core/signin/flow.ts';
+import { RefreshingAuthorizer } from './core/signin/refresh.ts';
 
 export interface Runtime {
   readonly fetch: FetchLike;
@@ -45,6 +49,8 @@ export interface Core {
   readonly replay: Replay | null;
   /** The signer (`signer:`), when configured. */
   readonly signing?: Signing;
+  /** Browser sign-in (login.oidc), when configured: the HTTP listener serves its endpoints. */
+  readonly signIn?: SignIn;
   /** Loads every issuer's keys once (failures leave the service up but not ready) and starts background refresh. */
   start(): Promise<void>;
   stop(): void;
@@ -82,8 +88,11 @@ export function createCore(config: Config, runtime: Runtime): Core {
       return () => offs.forEach((off) => off());
     },
   };
+  const core = new CoreAuthorizer(config, verifier, replay?.singleUse ?? null, signing?.minter);
+  const signIn = config.signIn === undefined ? undefined : createSignIn(config, runtime, verifier, sources);
   return {
-    authorizer: new CoreAuthorizer(config, verifier, replay?.singleUse ?? null, signing?.minter),
+    authorizer: signIn === undefined ? core : new RefreshingAuthorizer(core, signIn, { forwardToken: config.policy.forwardToken, now: runtime.now }),
+    ...(signIn !== undefined ? { signIn } : {}),
     verifier,
     readiness,
     sources,
@@ -99,6 +108,21 @@ export function createCore(config: Config, runtime: Runtime): Core {
       void replay?.store.stop();
     },
   };
+}
+
+function createSignIn(config: Config, runtime: Runtime, verifier: Verifier, sources: readonly KeySource[]): SignIn {
+  const c = config.signIn!;
+  const i = config.issuers.findIndex((x) => x.issuer === c.issuer);
+  const idp = new Idp({
+    config: c,
+    // The token endpoint needs POST bodies: the runtime's fetch is the global fetch (or a test's stand-in for it).
+    fetch: runtime.fetch as unknown as HttpFetch,
+    now: runtime.now,
+    timeoutMs: config.jwks.timeoutMs,
+    keys: sources[i]!,
+    algorithms: config.issuers[i]!.algorithms,
+  });
+  return new SignIn({ config: c, idp, sealer: new Sealer(c.sessionKeys, runtime.now), verifier });
 }
 
 function keySource(issuer: IssuerConfig, config: Config, runtime: Runtime): KeySource {

@@ -11,6 +11,7 @@ import { startHttpServer } from './transports/http/server.ts';
 import { signerRoutes } from './transports/http/signer-routes.ts';
 import { denyContextOf } from './core/deny.ts';
 import { jwksMaxAgeSeconds } from './signing.ts';
+import { signInRoutes } from './transports/http/signin.ts';
 import { createTelemetry, instrumentAuthorizer, startAdminServer, type AdminServer, type TelemetryOptions } from './telemetry/index.ts';
 
 export interface StartOptions {
@@ -43,6 +44,7 @@ export async function startPortcullis(config: Config, runtime: Runtime, options:
   const authorizer = instrumentAuthorizer(core.authorizer, telemetry);
   const routes = new Map(options.routes);
   if (telemetry.metricsRoute !== undefined && config.listen.admin === undefined) routes.set('/metrics', telemetry.metricsRoute);
+  if (core.signIn !== undefined) for (const [path, handler] of signInRoutes(core.signIn)) routes.set(path, handler);
   routes.set('/keys', (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method_not_allowed"}');

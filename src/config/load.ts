@@ -12,6 +12,7 @@ import type { Config, IssuerConfig } from './types.ts';
 import { toPolicyConfig } from './policy.ts';
 import { toReplayConfig } from './replay.ts';
 import { signerProblems, toSignerConfig, withEndpointPolicy } from './signer-schema.ts';
+import { toSignInConfig } from './signin.ts';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -144,6 +145,19 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
   }
   const policy = toPolicyConfig(raw, seenIssuers, seenHeaders, new Set(tokenHeaders.map((t) => t.name)), problems);
 
+  const signIn = raw.login !== undefined && 'oidc' in raw.login
+    ? toSignInConfig(raw.login.oidc, {
+      issuers,
+      tokenCookies: raw.tokens.cookies,
+      tokenMaxBytes: raw.tokens.max_bytes,
+      reservedPaths: [...endpoints.map((e) => e.path), ...RESERVED_PATHS],
+      ...(envoyPrefix !== undefined ? { envoyPrefix } : {}),
+      baseDir,
+      env: process.env,
+      urlProblem: insecureUrlProblem,
+    }, problems)
+    : undefined;
+
   return {
     listen: { grpc: raw.listen.grpc, http: raw.listen.http, ...(admin !== undefined ? { admin } : {}) },
     realm: raw.realm,
@@ -164,6 +178,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       maxStaleMs: raw.jwks.max_stale,
       maxBytes: raw.jwks.max_bytes,
     },
+    ...(signIn !== undefined ? { signIn } : {}),
     policy: signer === undefined ? policy : withEndpointPolicy(policy, signer, problems),
     cache: { maxEntries: raw.cache.max_entries, maxBytes: raw.cache.max_bytes, negativeTtlMs: raw.cache.negative_ttl },
     telemetry: {

@@ -3,6 +3,7 @@ import type { RawConfig } from './schema.ts';
 import type { RawLogin, RawRequirement } from './policy-schema.ts';
 import type { LoginRedirect, PolicyConfig, Requirement, Rule } from '../core/policy/types.ts';
 import { signRuleProblems, toSignRule } from './signer-schema.ts';
+import { signInLogin } from './signin.ts';
 
 type RawRule = RawConfig['policies'][string];
 
@@ -13,7 +14,7 @@ export function toPolicyConfig(
   tokenHeaders: ReadonlySet<string>,
   problems: string[],
 ): PolicyConfig {
-  const globalLogin = raw.login === undefined ? null : loginOf(raw.login);
+  const globalLogin = raw.login === undefined ? null : 'oidc' in raw.login ? signInLogin(raw.login.oidc) : loginOf(raw.login);
   const seenHeaders = new Set(globalHeaders);
 
   const ruleOf = (r: RawRule, name: string, at: string): Rule => {

@@ -5,8 +5,9 @@ import { anything, array, boolean, def, duration, integer, INVALID, object, oneO
 import { parseListenAddress } from './listen.ts';
 import { patternProblem } from '../core/glob.ts';
 import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
-import { login, policy, route, upstream } from './policy-schema.ts';
+import { policy, route, upstream } from './policy-schema.ts';
 import { replaySection } from './replay.ts';
+import { globalLogin } from './signin.ts';
 import type { Algorithm } from './types.ts';
 import { signerSchema } from './signer-schema.ts';
 
@@ -123,7 +124,7 @@ export const configSchema = object({
   identity_header_max_bytes: def(integer(16, 65_536), 4096),
   routes: def(array(route), []),
   policies: def(record(policy), {}),
-  login: opt(login),
+  login: opt(globalLogin),
   upstream: section(upstream),
   /**
    * The single endpoint (`path`, `original_request`, `redirect_status`), or `endpoints` for several, each reading

@@ -1,6 +1,7 @@
 /** The validated, frozen configuration every other module receives. Built only by `config/load.ts`. */
 import type { PolicyConfig } from '../core/policy/types.ts';
 import type { SigningAlgorithm } from '../core/sign/keyfile.ts';
+import type { SignInConfig } from '../core/signin/types.ts';
 
 export type Algorithm =
   | 'RS256' | 'RS384' | 'RS512'
@@ -116,6 +117,8 @@ export interface Config {
     readonly maxStaleMs: number;
     readonly maxBytes: number;
   };
+  /** Browser sign-in (`login.oidc`): the OIDC code flow that sets the access-token cookie. Absent = off. */
+  readonly signIn?: SignInConfig;
   /** Routes, named policies, login redirect, upstream shaping. */
   readonly policy: PolicyConfig;
   readonly cache: {

@@ -12,6 +12,8 @@ export const Reasons = {
   tokenSigned: 'token_signed',
   /** A verified token was exchanged for a minted internal one. */
   tokenExchanged: 'token_exchanged',
+  /** The access token was refreshed with the session cookie's refresh token (login.oidc) and is valid. */
+  tokenRefreshed: 'token_refreshed',
   // 401: no usable token
   tokenMissing: 'token_missing',
   tokenMalformed: 'token_malformed',
@@ -66,5 +68,33 @@ export const Reasons = {
 export type ReasonCode = (typeof Reasons)[keyof typeof Reasons];
 
 /** The reasons an allow carries; every other reason is a deny's. */
-export type AllowReason = (typeof Reasons)['tokenValid' | 'pathExcluded' | 'preflight' | 'anonymous' | 'tokenSigned' | 'tokenExchanged'];
+export type AllowReason = (typeof Reasons)['tokenValid' | 'pathExcluded' | 'preflight' | 'anonymous' | 'tokenSigned' | 'tokenExchanged' | 'tokenRefreshed'];
 export type DenyReason = Exclude<ReasonCode, AllowReason>;
+
+/**
+ * Reasons of the browser sign-in endpoints (login.oidc: /oauth2/start, the callback, /oauth2/sign_out). They answer
+ * those endpoints, not authorization requests, so they are not decision reasons.
+ */
+export const SignInReasons = {
+  /** A bug while answering a sign-in endpoint (the same code as the decision's). */
+  internalError: Reasons.internalError,
+  signinStarted: 'signin_started',
+  signinComplete: 'signin_complete',
+  signedOut: 'signed_out',
+  /** The callback has no state, or the browser holds no sign-in cookie for it (CSRF, another browser, replay). */
+  signinStateMissing: 'signin_state_missing',
+  /** The sign-in cookie is tampered, expired, sealed with an unknown key, or for another state. */
+  signinStateInvalid: 'signin_state_invalid',
+  /** The provider answered an error, or the code exchange or ID token validation failed. */
+  signinFailed: 'signin_failed',
+  /** Sign-in over plain http while cookies are Secure (a downgrade). */
+  signinInsecure: 'signin_insecure',
+  /** The request's host may not sign in (not in return_hosts, or outside cookie.domain). */
+  signinHostNotAllowed: 'signin_host_not_allowed',
+  /** The provider's access token is not one our verifier accepts (configuration problem; no cookie is set). */
+  signinTokenRejected: 'signin_token_rejected',
+  /** The provider cannot be reached (discovery or token endpoint). */
+  signinUnavailable: 'signin_unavailable',
+} as const;
+
+export type SignInReason = (typeof SignInReasons)[keyof typeof SignInReasons];

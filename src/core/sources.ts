@@ -183,6 +183,15 @@ export function maskHeader(name: string, value: string, sources: TokenSources): 
     .join('');
 }
 
+/** Cookie name → its first value, read with the finder's own tokenizer (sign-in reads its sealed cookies with it). */
+export function cookieValues(headers: HeaderMap): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const header of headers.get('cookie') ?? []) {
+    for (const piece of cookiePieces(header)) if (piece.value !== undefined && piece.name !== '' && !out.has(piece.name)) out.set(piece.name, piece.value);
+  }
+  return out;
+}
+
 /** First 12 hex digits of SHA-256(token): enough to tell tokens apart in logs, useless to replay or reverse. */
 export function tokenFingerprint(token: string): string {
   return createHash('sha256').update(token).digest('hex').slice(0, 12);

@@ -79,6 +79,11 @@ export interface Allow {
    * answers carry it for the proxy to copy (Caddy copy_headers Authorization).
    */
   readonly signed?: readonly [string, string];
+  /**
+   * Headers for the client's response (`set-cookie` of a silent refresh, login.oidc), lower-cased names, repeats
+   * kept. Envoy gRPC: ok_response.response_headers_to_add; forward auth and Envoy HTTP mode: on the 200 answer.
+   */
+  readonly responseHeaders?: readonly (readonly [string, string])[];
 }
 
 export interface Deny {

@@ -54,7 +54,7 @@ beforeAll(async () => {
   }), runtime);
   app = await startRecordingUpstream();
   receiving = await startCaddy({ authAddress: verifier.httpAddress, upstreamAddress: app.address, anyHost: true });
-  outbound = await startCaddy({ authAddress: signer.httpAddress, upstreamAddress: `127.0.0.1:${receiving.port}`, caddyfile: 'Caddyfile.signer', anyHost: true });
+  outbound = await startCaddy({ authAddress: signer.httpAddress, upstreamAddress: `127.0.0.1:${receiving.port}`, config: 'caddy/Caddyfile.signer', anyHost: true });
 }, 30_000);
 
 afterAll(async () => {
@@ -128,7 +128,7 @@ describe('token exchange at the edge through Caddy', () => {
   let upstream: RecordingUpstream;
   beforeAll(async () => {
     upstream = await startRecordingUpstream();
-    edge = await startCaddy({ authAddress: signer.httpAddress, upstreamAddress: upstream.address, caddyfile: 'Caddyfile.exchange' });
+    edge = await startCaddy({ authAddress: signer.httpAddress, upstreamAddress: upstream.address, config: 'caddy/Caddyfile.exchange' });
   });
   afterAll(async () => {
     await edge?.stop();

@@ -23,8 +23,10 @@ export interface ProxyTargets {
    * site by Host, so they are added to its site address; nginx's only server answers every Host anyway.
    */
   readonly hosts?: readonly string[];
-  /** Caddy only: another Caddyfile under deploy/caddy/ (same placeholders). Default "Caddyfile". */
-  readonly caddyfile?: string;
+  /** Config file under deploy/ (default caddy/Caddyfile or nginx/nginx.conf), e.g. caddy/Caddyfile.signin. */
+  readonly config?: string;
+  /** Listen on this port (a test that must know it before the proxy starts, e.g. for OAuth redirect URIs). */
+  readonly port?: number;
   /** Caddy only: answer every Host on the port (site address "http://:port"), as an outbound proxy must. */
   readonly anyHost?: boolean;
 }
@@ -65,8 +67,8 @@ export function startProxy(name: ProxyName, targets: ProxyTargets): Promise<Runn
 export async function startCaddy(targets: ProxyTargets): Promise<RunningProxy> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-caddy-'));
   const config = join(dir, 'Caddyfile');
-  await writeFile(config, await readFile(new URL(`caddy/${targets.caddyfile ?? 'Caddyfile'}`, DEPLOY)));
-  const port = await freePort();
+  await writeFile(config, await readFile(new URL(targets.config ?? 'caddy/Caddyfile', DEPLOY)));
+  const port = targets.port ?? (await freePort());
   // deploy/caddy/Caddyfile takes its addresses from environment placeholders; nothing is rewritten.
   const env = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -102,9 +104,9 @@ export async function startNginx(targets: ProxyTargets): Promise<RunningProxy> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-nginx-'));
   // nginx's workers drop to `nobody` when we run as root; they must be able to reach their temp paths.
   await chmod(dir, 0o755);
-  const port = await freePort();
+  const port = targets.port ?? (await freePort());
   const config = join(dir, 'nginx.conf');
-  const template = await readFile(new URL('nginx/nginx.conf', DEPLOY), 'utf8');
+  const template = await readFile(new URL(targets.config ?? 'nginx/nginx.conf', DEPLOY), 'utf8');
   await writeFile(config, renderNginxConfig(template, { ...targets, port, dir }));
   const args = ['-p', `${dir}/`, '-c', config, '-e', 'stderr', '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`];
   return run('nginx', NGINX, args, { dir, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, port });

@@ -5,6 +5,7 @@
 import type { AuthRequest } from '../types.ts';
 import type { LoginRedirect } from './types.ts';
 import { bareHost, hostMatcher } from './routes.ts';
+import { normalizePath } from '../path.ts';
 
 /** GET/HEAD that asks for HTML (or says it is a navigation) and is not a script's XHR. */
 export function isBrowserNavigation(request: AuthRequest): boolean {
@@ -43,4 +44,31 @@ export function returnUrl(request: AuthRequest, normalizedPath: string | null, r
 
 export function loginLocation(login: LoginRedirect, request: AuthRequest, normalizedPath: string | null): string {
   return login.url.replaceAll('{return_url}', encodeURIComponent(returnUrl(request, normalizedPath, login.returnHosts)));
+}
+
+/**
+ * A return URL handed to us as a parameter (`rd` of sign-in and sign-out): an absolute http(s) URL, or an absolute
+ * path on `origin`. It is rebuilt by `returnUrl` from its parts, so it passes exactly the checks a login redirect's
+ * return URL passes (allowed host, normalized path, plain query); a switch from https to http is refused too.
+ * '' when it cannot be used.
+ */
+export function checkedReturnUrl(rd: string, origin: { readonly host: string; readonly scheme: string }, returnHosts: readonly string[]): string {
+  let scheme: string;
+  let host: string;
+  let target: string;
+  const absolute = /^(https?):\/\/([^/?#\\@]*)(\/[^#]*)?$/i.exec(rd);
+  if (absolute) {
+    scheme = absolute[1]!.toLowerCase();
+    host = absolute[2]!;
+    target = absolute[3] ?? '/';
+    if (origin.scheme !== 'http' && scheme === 'http') return '';
+  } else if (/^\/(?![/\\])[^#]*$/.test(rd)) {
+    scheme = origin.scheme === 'http' ? 'http' : 'https';
+    host = origin.host;
+    target = rd;
+  } else {
+    return '';
+  }
+  const request: AuthRequest = { transport: 'http', method: 'GET', host, scheme, path: target, headers: new Map(), contextExtensions: new Map() };
+  return returnUrl(request, normalizePath(target), returnHosts);
 }

@@ -141,7 +141,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function toCheckResponse(decision: Decision): WireCheckResponse {
   if (decision.kind === 'allow') {
     const metadata = allowMetadata(decision.claims, decision.issuer);
-    const ok = decision.stripHeaders === undefined && decision.setHeaders === undefined ? okForIdentity(decision.identity) : okResponse(decision);
+    const ok = decision.stripHeaders === undefined && decision.setHeaders === undefined && decision.responseHeaders === undefined ? okForIdentity(decision.identity) : okResponse(decision);
     return {
       status: { code: RpcCode.ok, message: '' },
       ok_response: ok,
@@ -172,7 +172,7 @@ function okForIdentity(identity: readonly IdentityHeader[]): OkResponse {
   return ok;
 }
 
-function okResponse(decision: Pick<Allow, 'identity' | 'stripHeaders' | 'setHeaders'>): OkResponse {
+function okResponse(decision: Pick<Allow, 'identity' | 'stripHeaders' | 'setHeaders' | 'responseHeaders'>): OkResponse {
   const set = decision.identity.filter((header): header is IdentityHeader & { value: string } => header.value !== undefined);
   const setNames = new Set(set.map((header) => header.name.toLowerCase()));
   // Envoy applies removals after additions, so a name that is also set must not be removed.
@@ -182,6 +182,10 @@ function okResponse(decision: Pick<Allow, 'identity' | 'stripHeaders' | 'setHead
   return {
     headers: headerOptions([...set.map((header) => [header.name, header.value] as const), ...(decision.setHeaders ?? [])]),
     headers_to_remove: [...remove, ...(decision.stripHeaders ?? []).map(wellFormed)],
+    // Every value is appended: two Set-Cookie lines are two cookies, never one overwriting the other.
+    ...(decision.responseHeaders?.length
+      ? { response_headers_to_add: decision.responseHeaders.map(([name, value]) => ({ header: { key: wellFormed(name.toLowerCase()), value: wellFormed(value) }, append: { value: true } })) }
+      : {}),
   };
 }
 

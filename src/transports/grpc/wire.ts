@@ -69,6 +69,8 @@ export interface WireHeaderValueOption {
 export interface WireOkHttpResponse {
   readonly headers: readonly WireHeaderValueOption[];
   readonly headers_to_remove: readonly string[];
+  /** Headers Envoy adds to the response sent to the client (Set-Cookie of a silent refresh). */
+  readonly response_headers_to_add?: readonly WireHeaderValueOption[];
 }
 
 export interface WireDeniedHttpResponse {

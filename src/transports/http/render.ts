@@ -11,6 +11,11 @@
  *                 x-envoy-auth-headers-to-remove; the rewritten Cookie header is answered too. A deny carries no
  *                 identity headers (Envoy does not copy from a deny to the upstream).
  *
+ * A silent refresh's Set-Cookie lines (`Allow.responseHeaders`, login.oidc) go on the 200 in both modes; forward
+ * auth also repeats each as x-portcullis-set-cookie-<i>, because nginx 1.22's $upstream_http_set_cookie keeps only
+ * the first line (deploy/nginx/nginx.signin.conf captures them one by one). Envoy passes them on with
+ * allowed_client_headers_on_success.
+ *
  * Header names and values are validated, and values written as their UTF-8 bytes (node writes strings as latin1).
  */
 import { validateHeaderName, validateHeaderValue } from 'node:http';
@@ -29,6 +34,9 @@ export interface RenderedDecision {
   readonly body: string;
 }
 
+/** Prefix of the numbered copies of Set-Cookie lines on a forward-auth allow (for nginx's auth_request_set). */
+export const SET_COOKIE_COPY = 'x-portcullis-set-cookie-';
+
 /** Headers owned by the renderer; a Decision's copies of these are dropped. */
 const OWNED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'cache-control', HEADERS_TO_REMOVE]);
 
@@ -44,7 +52,8 @@ const allowCache: Record<RenderMode, WeakMap<readonly IdentityHeader[], { readon
  */
 export function renderDecision(decision: Decision, identityHeaders: readonly string[], mode: RenderMode): RenderedDecision {
   // Forward auth renders no header operations; Envoy HTTP mode's depend on the request, so only plain allows are shared.
-  const cacheable = decision.kind === 'allow' && decision.signed === undefined && (mode === 'forward_auth' || (decision.stripHeaders === undefined && decision.setHeaders === undefined));
+  const cacheable = decision.kind === 'allow' && decision.signed === undefined && decision.responseHeaders === undefined
+    && (mode === 'forward_auth' || (decision.stripHeaders === undefined && decision.setHeaders === undefined));
   if (!cacheable) return renderUncached(decision, identityHeaders, mode);
   const cache = allowCache[mode];
   const hit = cache.get(decision.identity);
@@ -83,6 +92,11 @@ function renderUncached(decision: Decision, identityHeaders: readonly string[], 
     // The Cookie header without the token cookies (forward_token: false); applied when allowed_upstream_headers has cookie.
     for (const [name, value] of decision.setHeaders ?? []) pairs.push([name.toLowerCase(), value]);
     if (remove.length > 0) pairs.push([HEADERS_TO_REMOVE, remove.join(', ')]);
+  }
+  if (decision.kind === 'allow' && decision.responseHeaders !== undefined) {
+    const own = decision.responseHeaders.map(([n, v]): [string, string] => [n.toLowerCase(), v]).filter(([n]) => !OWNED.has(n) && !identity.has(n) && !n.startsWith(SET_COOKIE_COPY));
+    pairs.push(...own);
+    if (mode === 'forward_auth') own.filter(([n]) => n === 'set-cookie').forEach(([, v], i) => pairs.push([`${SET_COOKIE_COPY}${i}`, v]));
   }
   pairs.push(['cache-control', 'no-store'], ['content-length', String(Buffer.byteLength(body))]);
 

@@ -3,7 +3,7 @@
  * whatever the attacker puts in Host, path or query, the return URL stays on an allowed host or is empty.
  */
 import { describe, expect, it } from 'vitest';
-import { isBrowserNavigation, loginLocation, returnUrl } from '../../../src/core/policy/login.ts';
+import { checkedReturnUrl, isBrowserNavigation, loginLocation, returnUrl } from '../../../src/core/policy/login.ts';
 import { normalizePath } from '../../../src/core/path.ts';
 import { request } from '../../support/core.ts';
 
@@ -90,5 +90,30 @@ describe('loginLocation', () => {
   it('sends the browser to the login page without a return URL when the host is not allowed', () => {
     const login = { url: 'https://login.example.com/auth?rd={return_url}', returnHosts: HOSTS };
     expect(loginLocation(login, request({ host: 'evil.com', path: '/' }), '/')).toBe('https://login.example.com/auth?rd=');
+  });
+});
+
+describe('checkedReturnUrl (rd of sign-in and sign-out)', () => {
+  const origin = { host: 'app.example.com', scheme: 'https' };
+  it.each([
+    ['/orders?x=1', 'https://app.example.com/orders?x=1'],
+    ['https://shop.example.com/a', 'https://shop.example.com/a'],
+    ['HTTPS://APP.EXAMPLE.COM/a', 'https://app.example.com/a'],
+  ])('keeps %j', (rd, expected) => {
+    expect(checkedReturnUrl(rd, origin, HOSTS)).toBe(expected);
+  });
+
+  it.each([
+    'https://evil.com/', '//evil.com', '///evil.com', '/\\evil.com', '\\evil.com', 'https://app.example.com@evil.com/',
+    'https://evil.com\\@app.example.com/', 'https:evil.com', 'https:/evil.com', 'javascript:alert(1)', 'data:text/html,x',
+    '/%2F%2Fevil.com', '/%5Cevil.com', ' https://app.example.com/', '/\t/evil.com', 'https://app.example.com.evil.com/',
+    'https://example.com/', '/../evil.com', 'https://app.example.com:99999/', 'https://app.example.com/#frag', '',
+    'http://app.example.com/ (a downgrade from https)',
+  ])('refuses %j', (rd) => {
+    expect(checkedReturnUrl(rd.replace(' (a downgrade from https)', ''), origin, HOSTS)).toBe('');
+  });
+
+  it('keeps http only when the browser is on http', () => {
+    expect(checkedReturnUrl('http://app.example.com/', { host: 'app.example.com', scheme: 'http' }, HOSTS)).toBe('http://app.example.com/');
   });
 });
