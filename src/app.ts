@@ -19,6 +19,7 @@ import { Idp, type HttpFetch } from './core/signin/idp.ts';
 import { Sealer } from './core/signin/seal.ts';
 import { SignIn } from './core/signin/flow.ts';
 import { RefreshingAuthorizer } from './core/signin/refresh.ts';
+import { X5cTrust } from './core/keys/x5c-trust.ts';
 
 export interface Runtime {
   readonly fetch: FetchLike;
@@ -44,7 +45,8 @@ export interface Core {
   readonly authorizer: Authorizer;
   readonly verifier: Verifier;
   readonly readiness: Readiness;
-  readonly sources: readonly KeySource[];
+  /** One per issuer: a JWKS source, or an x5c issuer's roots (ready from the start: nothing to fetch). */
+  readonly sources: readonly (KeySource | X5cTrust)[];
   /** The single-use token store and its readiness rule; null when no issuer or rule asks for single use. */
   readonly replay: Replay | null;
   /** The signer (`signer:`), when configured. */
@@ -110,7 +112,13 @@ export function createCore(config: Config, runtime: Runtime): Core {
   };
 }
 
-function createSignIn(config: Config, runtime: Runtime, verifier: Verifier, sources: readonly KeySource[]): SignIn {
+/** Sign-in's issuer is never an x5c issuer (config/load.ts refuses it). */
+function jwksSource(source: KeySource | X5cTrust): KeySource {
+  if (source instanceof X5cTrust) throw new Error(`sign-in issuer ${source.issuer} is an x5c issuer`);
+  return source;
+}
+
+function createSignIn(config: Config, runtime: Runtime, verifier: Verifier, sources: readonly (KeySource | X5cTrust)[]): SignIn {
   const c = config.signIn!;
   const i = config.issuers.findIndex((x) => x.issuer === c.issuer);
   const idp = new Idp({
@@ -119,13 +127,16 @@ function createSignIn(config: Config, runtime: Runtime, verifier: Verifier, sour
     fetch: runtime.fetch as unknown as HttpFetch,
     now: runtime.now,
     timeoutMs: config.jwks.timeoutMs,
-    keys: sources[i]!,
+    keys: jwksSource(sources[i]!),
     algorithms: config.issuers[i]!.algorithms,
   });
   return new SignIn({ config: c, idp, sealer: new Sealer(c.sessionKeys, runtime.now), verifier });
 }
 
-function keySource(issuer: IssuerConfig, config: Config, runtime: Runtime): KeySource {
+function keySource(issuer: IssuerConfig, config: Config, runtime: Runtime): KeySource | X5cTrust {
+  if (issuer.x5c !== undefined) {
+    return new X5cTrust({ issuer: issuer.issuer, roots: issuer.x5c.roots, extendedKeyUsage: issuer.x5c.extendedKeyUsage, leewayMs: issuer.leewayMs, now: runtime.now });
+  }
   const { jwks } = config;
   let location: string;
   let load;

@@ -87,6 +87,10 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   destination_invalid: 'the destination (scheme and host) is not http(s) with a plain host[:port]: check what the proxy sends as Host / X-Forwarded-Host',
   audience_not_allowed: 'the destination origin (or fixed signer.audience) is not in signer.allowed_audiences',
   signing_unavailable: 'no signing key can sign now: none has activated yet, or the key directory went bad and its keys retired (see /keys)',
+  x5c_untrusted: "the x5c chain does not lead to one of the issuer's x5c.roots, or a CA on the way may not issue (CA flag, keyCertSign, path length): send the leaf and its intermediates, and configure the CA's root",
+  x5c_expired: 'a certificate of the x5c chain is expired or not yet valid: renew the leaf (step ca renew) or check the clocks',
+  x5c_usage: "the leaf certificate may not sign tokens: it must not be a CA, and needs the digitalSignature key usage and one of the issuer's x5c.extended_key_usage (default clientAuth)",
+  x5c_malformed: 'x5c must be a list of at most 8 standard-base64 DER certificates (16 KB), leaf first, without jwk/jku/x5u beside it',
 };
 
 interface Options {
@@ -142,7 +146,7 @@ export async function runExplain(argv: readonly string[], io: ExplainIo = proces
     for (const source of core.sources) {
       const st = source.status();
       print(st.ready
-        ? `  ✔ ${st.issuer}: ${st.keys.length} key${st.keys.length === 1 ? '' : 's'} (${st.keys.map((k) => k.kid ?? `${k.kty} without kid`).join(', ')}) from ${st.location}`
+        ? `  ✔ ${st.issuer}: ${st.keys.length} ${st.keys[0]?.kty === 'x509' ? 'root' : 'key'}${st.keys.length === 1 ? '' : 's'} (${st.keys.map((k) => k.kid ?? k.subject ?? `${k.kty} without kid`).join(', ')}) from ${st.location}`
         : `  ✘ ${st.issuer}: keys unavailable from ${st.location}: ${st.lastError ?? 'not loaded'} — its tokens are denied keys_unavailable`);
     }
     if (core.signing !== undefined) {

@@ -13,6 +13,7 @@ import { toPolicyConfig } from './policy.ts';
 import { toReplayConfig } from './replay.ts';
 import { signerProblems, toSignerConfig, withEndpointPolicy } from './signer-schema.ts';
 import { toSignInConfig } from './signin.ts';
+import { x5cIssuer } from './x5c.ts';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -68,11 +69,12 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
   if (raw.signer === undefined && (raw.issuers === undefined || raw.issuers.length === 0)) {
     problems.push(raw.issuers === undefined ? 'issuers: required' : 'issuers: must not be empty');
   }
+  const reservedHeaders = new Set([...Object.values(raw.identity_headers), ...raw.tokens.headers.map((h) => h.name)].map((h) => h.toLowerCase()));
   const issuers: IssuerConfig[] = (raw.issuers ?? []).map((i, n) => {
     const at = `issuers[${n}]`;
-    const sources = (['jwks_uri', 'jwks_file', 'jwks', 'discovery', 'openid_configuration'] as const).filter((k) => i[k] !== undefined && i[k] !== false);
+    const sources = (['jwks_uri', 'jwks_file', 'jwks', 'discovery', 'openid_configuration', 'x5c'] as const).filter((k) => i[k] !== undefined && i[k] !== false);
     if (sources.length !== 1) {
-      problems.push(`${at}: needs exactly one of jwks_uri, jwks_file, jwks, discovery, openid_configuration (got ${sources.length ? sources.join(', ') : 'none'})`);
+      problems.push(`${at}: needs exactly one of jwks_uri, jwks_file, jwks, discovery, openid_configuration, x5c (got ${sources.length ? sources.join(', ') : 'none'})`);
     }
     if (seenIssuers.has(i.issuer)) problems.push(`${at}.issuer: ${JSON.stringify(i.issuer)} is configured twice`);
     seenIssuers.add(i.issuer);
@@ -108,6 +110,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       ...(i.max_ttl !== undefined ? { maxTtlMs: i.max_ttl } : {}),
       requiredClaims: i.required_claims,
       replay: i.replay,
+      ...x5cIssuer(i, at, baseDir, reservedHeaders, problems),
     };
   });
 
@@ -157,6 +160,10 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       urlProblem: insecureUrlProblem,
     }, problems)
     : undefined;
+  // Sign-in verifies the IdP's ID tokens with the issuer's JWKS: an x5c issuer has none.
+  if (signIn !== undefined && issuers.some((i) => i.issuer === signIn.issuer && i.x5c !== undefined)) {
+    problems.push(`login.oidc.issuer: ${JSON.stringify(signIn.issuer)} is an x5c issuer; sign-in needs an issuer with OIDC keys`);
+  }
 
   return {
     listen: { grpc: raw.listen.grpc, http: raw.listen.http, ...(admin !== undefined ? { admin } : {}) },

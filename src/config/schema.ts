@@ -10,6 +10,7 @@ import { replaySection } from './replay.ts';
 import { globalLogin } from './signin.ts';
 import type { Algorithm } from './types.ts';
 import { signerSchema } from './signer-schema.ts';
+import { certIdentitySection, x5cSection } from './x5c.ts';
 
 export const ASYMMETRIC_ALGORITHMS: readonly Algorithm[] = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
@@ -97,6 +98,9 @@ const issuer = object({
   discovery: def(boolean, false),
   openid_configuration: opt(url()),
   jwks: opt(object({ keys: req(array(record(anything), { min: 1 })) })),
+  /** Keys from certificate chains in the token's x5c header, to these roots (docs/x5c.md). */
+  x5c: opt(x5cSection),
+  identity_headers_from_cert: opt(certIdentitySection),
   allow_insecure_http: def(boolean, false),
   audiences: req(array(string((s) => (s === '' ? 'must not be empty' : null)), { min: 1, unique: true })),
   algorithms: def(array(oneOf(ASYMMETRIC_ALGORITHMS), { min: 1, unique: true }), [...ASYMMETRIC_ALGORITHMS]),

@@ -2,6 +2,7 @@
 import type { PolicyConfig } from '../core/policy/types.ts';
 import type { SigningAlgorithm } from '../core/sign/keyfile.ts';
 import type { SignInConfig } from '../core/signin/types.ts';
+import type { CertIdentityHeaders, X5cIssuerConfig } from './x5c.ts';
 
 export type Algorithm =
   | 'RS256' | 'RS384' | 'RS512'
@@ -19,6 +20,10 @@ export interface IssuerConfig {
   readonly jwks?: { readonly keys: readonly Record<string, unknown>[] };
   /** OpenID Provider Configuration URL (`discovery: true` or `openid_configuration`): jwks_uri is read from it. */
   readonly discoveryUrl?: string;
+  /** Keys come from the token's x5c chain, validated to these roots (docs/x5c.md); `kid` is then ignored. */
+  readonly x5c?: X5cIssuerConfig;
+  /** x5c issuers: headers for the leaf certificate's subject and SANs. */
+  readonly identityHeadersFromCert?: CertIdentityHeaders;
   /** Plain-http key URLs beyond loopback were explicitly allowed. */
   readonly allowInsecureHttp: boolean;
   /** A token's `aud` must contain at least one of these. */

@@ -22,6 +22,8 @@ import { isBrowserNavigation, loginLocation } from './policy/login.ts';
 import type { SingleUse } from './single-use.ts';
 import { SignDecider } from './sign/decide.ts';
 import type { Minter } from './sign/mint.ts';
+import { certHeaderValues } from './cert-identity.ts';
+import type { CertInfo } from './keys/x5c.ts';
 
 export class CoreAuthorizer implements Authorizer {
   readonly #config: Config;
@@ -161,7 +163,7 @@ export class CoreAuthorizer implements Authorizer {
     const allow: Allow = {
       kind: 'allow',
       reason: Reasons.tokenValid,
-      identity: this.#identityOf(result.claims, rule),
+      identity: this.#identityOf(result.claims, rule, result.issuer, result.cert),
       claims: result.claims,
       issuer: result.issuer,
       ...(result.kid !== undefined ? { kid: result.kid } : {}),
@@ -191,8 +193,11 @@ export class CoreAuthorizer implements Authorizer {
     return { ...buildDeny({ status: 401, reason, message, tokenOffered }, this.#deny), rule: rule.name };
   }
 
-  /** Identity depends only on the claims object (kept stable by the token cache) and the rule: computed once. */
-  #identityOf(claims: Readonly<Record<string, unknown>>, rule: Rule): readonly IdentityHeader[] {
+  /**
+   * Identity depends only on the claims object (kept stable by the token cache) and the rule: computed once. The
+   * issuer and (x5c) certificate are fixed for a claims object: they come from the same token.
+   */
+  #identityOf(claims: Readonly<Record<string, unknown>>, rule: Rule, issuer: string, cert: CertInfo | undefined): readonly IdentityHeader[] {
     let perRule = this.#identityCache.get(claims);
     if (!perRule) this.#identityCache.set(claims, (perRule = new Map()));
     let identity = perRule.get(rule);
@@ -202,6 +207,7 @@ export class CoreAuthorizer implements Authorizer {
       for (const { claim, header } of [...this.#config.identityHeaders, ...rule.identityHeaders]) values.set(header, headerValue(claims[claim], max));
       const payload = this.#config.policy.payloadHeader;
       if (payload !== null) values.set(payload, Buffer.from(JSON.stringify(claims)).toString('base64url'));
+      for (const [name, value] of certHeaderValues(this.#config.issuers.find((i) => i.issuer === issuer), cert, max)) values.set(name, value);
       identity = Object.freeze(this.#identityNames.map((name) => Object.freeze({ name, value: values.get(name) })));
       perRule.set(rule, identity);
     }

@@ -6,6 +6,7 @@
 import type { IssuerConfig } from '../config/types.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 import { clip } from './text.ts';
+import { audienceMatches } from './audience.ts';
 
 export type ClaimsResult =
   | { readonly ok: true; readonly note?: () => string }
@@ -51,7 +52,7 @@ export const CLAIM_CHECKS: readonly (readonly [string, Check])[] = [
     if (!Array.isArray(received) || received.length === 0 || !received.every((a) => typeof a === 'string')) {
       return fail(Reasons.claimInvalid, '"aud" must be a string or a non-empty array of strings');
     }
-    if (!received.some((a) => issuer.audiences.includes(a))) {
+    if (!received.some((a) => audienceMatches(a, issuer))) {
       return fail(Reasons.audienceMismatch, `audience mismatch: expected one of ${describe(issuer.audiences)}, got ${describe(received)}`);
     }
     return pass(() => `${describe(received)} intersects ${describe(issuer.audiences)}`);

@@ -8,16 +8,18 @@ import { isSafeHeaderValue } from './text.ts';
 import type { Config } from '../config/types.ts';
 
 /**
- * Every identity header any answer can set (global, per rule, the payload header), lower-cased, in a fixed order.
- * Allows set or clear each one; denies clear each one, so a client's own copy never reaches the upstream.
+ * Every identity header any answer can set (global, per rule, the payload header, an x5c issuer's certificate
+ * headers), lower-cased, in a fixed order. Allows set or clear each one; denies clear each one, so a client's own
+ * copy never reaches the upstream.
  */
-export function identityHeaderNames(config: Pick<Config, 'identityHeaders' | 'policy'>): readonly string[] {
+export function identityHeaderNames(config: Pick<Config, 'identityHeaders' | 'policy'> & { readonly issuers?: Config['issuers'] }): readonly string[] {
   const rules = [...config.policy.routes.map((r) => r.rule), ...config.policy.policies.values()];
   return [
     ...new Set([
       ...config.identityHeaders.map((h) => h.header),
       ...rules.flatMap((r) => r.identityHeaders.map((h) => h.header)),
       ...(config.policy.payloadHeader !== null ? [config.policy.payloadHeader] : []),
+      ...(config.issuers ?? []).flatMap((i) => [i.identityHeadersFromCert?.subject, i.identityHeadersFromCert?.sans].filter((h) => h !== undefined)),
     ]),
   ];
 }

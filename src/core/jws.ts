@@ -11,6 +11,8 @@ export interface ParsedJws {
   readonly payload: Readonly<Record<string, unknown>>;
   readonly alg: string;
   readonly kid: string | undefined;
+  /** The raw `x5c` header (undefined when absent). Read only for x5c issuers (docs/x5c.md); others ignore it. */
+  readonly x5c: unknown;
 }
 
 export type ParseResult =
@@ -70,6 +72,7 @@ export function parseCompactJws(token: string): ParseResult {
   // RFC 7797 unencoded payloads and any critical extension: we understand none, so we must reject (RFC 7515 4.1.11).
   if (header.b64 !== undefined) return malformed('"b64" header is not accepted');
   if (header.crit !== undefined) return malformed('"crit" header names extensions that are not supported');
-  // jku, x5u, jwk and x5c are deliberately ignored: keys come only from the issuer's configured key source.
-  return { ok: true, jws: { header, payload, alg, kid: header.kid as string | undefined } };
+  // jku, x5u and jwk are deliberately ignored: keys come only from the issuer's configured key source. x5c is carried
+  // through raw: an x5c issuer validates it against its configured roots; every other issuer ignores it.
+  return { ok: true, jws: { header, payload, alg, kid: header.kid as string | undefined, x5c: header.x5c } };
 }

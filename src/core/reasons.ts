@@ -38,6 +38,14 @@ export const Reasons = {
   jtiMissing: 'jti_missing',
   /** A single-use token whose jti was already consumed (on any replica sharing the replay store). */
   tokenReplayed: 'token_replayed',
+  /** x5c issuers (docs/x5c.md): the chain does not lead to a configured root, or breaks a CA rule on the way. */
+  x5cUntrusted: 'x5c_untrusted',
+  /** x5c issuers: a certificate of the chain is expired or not yet valid (leeway applies). */
+  x5cExpired: 'x5c_expired',
+  /** x5c issuers: the leaf may not sign tokens (a CA, no digitalSignature, not the configured extended key usage). */
+  x5cUsage: 'x5c_usage',
+  /** x5c issuers: no x5c, not standard base64 DER, too many or too large certificates, or x5c beside jwk/jku/x5u. */
+  x5cMalformed: 'x5c_malformed',
   // 403
   /** Forward auth: the proxy did not send the original method and URI (exactly once) in the configured header family. */
   originalRequestMissing: 'original_request_missing',

@@ -10,13 +10,19 @@ import { checkClaims } from './claims.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 import type { KeySource } from './keys/source.ts';
 import type { KeyEntry } from './keys/keyset.ts';
+import { X5cTrust } from './keys/x5c-trust.ts';
+import type { CertInfo, LeafKey } from './keys/x5c.ts';
 import { TokenCache } from './cache.ts';
 import type { Explain } from './explain.ts';
 
 export interface TrustedIssuer {
   readonly config: IssuerConfig;
-  readonly keys: KeySource;
+  /** A JWKS source, or (issuer with `x5c`) the configured roots that token chains must lead to. */
+  readonly keys: KeySource | X5cTrust;
 }
+
+/** The leaf certificate of an x5c token (subject, SANs, path), for identity headers. */
+const certOf = (key: KeyEntry): CertInfo | undefined => (key as Partial<LeafKey>).cert;
 
 export type VerifyResult =
   | {
@@ -24,6 +30,8 @@ export type VerifyResult =
       readonly claims: Readonly<Record<string, unknown>>;
       readonly issuer: string;
       readonly kid: string | undefined;
+      /** x5c issuers: the verified leaf certificate. */
+      readonly cert?: CertInfo;
     }
   | {
       readonly ok: false;
@@ -37,7 +45,13 @@ export type VerifyResult =
 const PERMANENT = new Set<ReasonCode>([
   Reasons.tokenMalformed, Reasons.issuerUnknown, Reasons.algorithmNotAllowed, Reasons.signatureInvalid,
   Reasons.tokenExpired, Reasons.lifetimeTooLong, Reasons.audienceMismatch, Reasons.claimInvalid, Reasons.claimMissing,
+  Reasons.x5cMalformed, Reasons.x5cUntrusted, Reasons.x5cUsage,
 ]);
+
+function withCert(key: KeyEntry): { cert?: CertInfo } {
+  const cert = certOf(key);
+  return cert ? { cert } : {};
+}
 
 export class Verifier {
   readonly #issuers: ReadonlyMap<string, TrustedIssuer>;
@@ -58,7 +72,7 @@ export class Verifier {
   async verify(token: string, explain?: Explain): Promise<VerifyResult> {
     if (explain) {
       const r = await this.#verifyUncached(token, explain);
-      return r.ok ? { ok: true, claims: r.claims, issuer: r.issuer, kid: r.kid } : r;
+      return r.ok ? { ok: true, claims: r.claims, issuer: r.issuer, kid: r.kid, ...withCert(r.key) } : r;
     }
     const cached = this.#cache.get(token);
     if (cached) {
@@ -66,7 +80,7 @@ export class Verifier {
       if (cached.trusted.keys.holds(cached.key)) {
         const claims = checkClaims(cached.claims, cached.trusted.config, this.#now());
         if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: cached.trusted.config.issuer };
-        return { ok: true, claims: cached.claims, issuer: cached.trusted.config.issuer, kid: cached.kid };
+        return { ok: true, claims: cached.claims, issuer: cached.trusted.config.issuer, kid: cached.kid, ...withCert(cached.key) };
       }
       this.#cache.delete(token);
     }
@@ -77,7 +91,7 @@ export class Verifier {
     if (result.ok) {
       const exp = result.claims.exp as number;
       this.#cache.set(token, { claims: result.claims, trusted: result.trusted, key: result.key, kid: result.kid }, exp * 1000 + result.trusted.config.leewayMs - this.#now());
-      return { ok: true, claims: result.claims, issuer: result.issuer, kid: result.kid };
+      return { ok: true, claims: result.claims, issuer: result.issuer, kid: result.kid, ...withCert(result.key) };
     }
     if (PERMANENT.has(result.reason)) this.#cache.setFailure(token, { reason: result.reason, message: result.message, issuer: result.issuer });
     return result;
@@ -114,13 +128,22 @@ export class Verifier {
       return fail(401, Reasons.algorithmNotAllowed, `algorithm ${JSON.stringify(alg.slice(0, 16))} is not allowed for this issuer (allowed: ${trusted.config.algorithms.join(', ')})`, 'algorithm');
     }
     step('algorithm', true, `${alg} is allowed`);
-    const lookup = await trusted.keys.lookup(kid, alg as Algorithm);
-    if (lookup.kind === 'unavailable') return fail(503, Reasons.keysUnavailable, lookup.message, 'key');
-    if (lookup.kind === 'unknown') return fail(401, Reasons.keyUnknown, lookup.message, 'key');
-    step('key', true, `found ${lookup.entry.kty} key${lookup.entry.kid !== undefined ? ` ${JSON.stringify(lookup.entry.kid)}` : ''}`);
+    let key: KeyEntry;
+    if (trusted.keys instanceof X5cTrust) {
+      const chain = await trusted.keys.keyFor(parsed.jws.header, alg as Algorithm);
+      if (chain.kind === 'denied') return fail(401, chain.reason, chain.message, 'x5c chain');
+      step('x5c chain', true, X5cTrust.describe(chain.entry, chain.cached));
+      key = chain.entry;
+    } else {
+      const lookup = await trusted.keys.lookup(kid, alg as Algorithm);
+      if (lookup.kind === 'unavailable') return fail(503, Reasons.keysUnavailable, lookup.message, 'key');
+      if (lookup.kind === 'unknown') return fail(401, Reasons.keyUnknown, lookup.message, 'key');
+      step('key', true, `found ${lookup.entry.kty} key${lookup.entry.kid !== undefined ? ` ${JSON.stringify(lookup.entry.kid)}` : ''}`);
+      key = lookup.entry;
+    }
 
     try {
-      await compactVerify(token, lookup.entry.key, { algorithms: [alg] });
+      await compactVerify(token, key.key, { algorithms: [alg] });
     } catch {
       return fail(401, Reasons.signatureInvalid, 'signature verification failed', 'signature');
     }
@@ -128,6 +151,6 @@ export class Verifier {
 
     const claims = checkClaims(payload, trusted.config, this.#now(), explain && ((name, r) => step(`claim ${name}`, r.ok, r.ok ? (r.note?.() ?? 'ok') : r.message)));
     if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: iss };
-    return { ok: true, claims: payload, issuer: iss, kid, trusted, key: lookup.entry };
+    return { ok: true, claims: payload, issuer: iss, kid, trusted, key };
   }
 }

@@ -30,7 +30,7 @@ const PUBLIC_MEMBERS: Record<KeyEntry['kty'], readonly string[]> = {
 };
 
 /** Which key type (and curve) each algorithm needs. */
-function fits(entry: KeyEntry, alg: Algorithm): boolean {
+export function fits(entry: Pick<KeyEntry, 'kty' | 'crv'>, alg: Algorithm): boolean {
   switch (alg) {
     case 'RS256': case 'RS384': case 'RS512': case 'PS256': case 'PS384': case 'PS512':
       return entry.kty === 'RSA';
