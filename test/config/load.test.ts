@@ -103,8 +103,8 @@ describe('config errors', () => {
   it.each([
     ['no issuers', {}, 'issuers: required'],
     ['an empty issuer list', { issuers: [] }, 'issuers: must not be empty'],
-    ['no key source', { issuers: [{ issuer: 'i', audiences: ['a'] }] }, 'issuers[0]: needs exactly one of jwks_uri, jwks_file, jwks, discovery, openid_configuration (got none)'],
-    ['two key sources', { issuers: [{ ...minimal.issuers[0], jwks_file: 'x.json' }] }, 'needs exactly one of jwks_uri, jwks_file, jwks, discovery, openid_configuration (got jwks_uri, jwks_file)'],
+    ['no key source', { issuers: [{ issuer: 'i', audiences: ['a'] }] }, 'issuers[0]: needs exactly one of jwks_uri, jwks_file, jwks, discovery, openid_configuration, x5c (got none)'],
+    ['two key sources', { issuers: [{ ...minimal.issuers[0], jwks_file: 'x.json' }] }, 'needs exactly one of jwks_uri, jwks_file, jwks, discovery, openid_configuration, x5c (got jwks_uri, jwks_file)'],
     ['an unreadable jwks_file', { issuers: [{ issuer: 'i', audiences: ['a'], jwks_file: '/nonexistent/jwks.json' }] }, 'issuers[0].jwks_file: cannot read /nonexistent/jwks.json: ENOENT'],
     ['an empty audience list', { issuers: [{ ...minimal.issuers[0], audiences: [] }] }, 'issuers[0].audiences: must not be empty'],
     ['HS256', { issuers: [{ ...minimal.issuers[0], algorithms: ['HS256'] }] }, 'issuers[0].algorithms[0]: must be one of RS256'],
