@@ -65,6 +65,7 @@ beforeAll(() => {
     unknownCritical: pki.leaf('unknown-critical', int, { ext: [...LEAF_EXT, '1.3.6.1.4.1.99999.1 = critical, ASN1:NULL'] }),
     withSans: pki.leaf('with-sans', int, { ext: [...LEAF_EXT, 'subjectAltName = DNS:workload.example.com, URI:spiffe://example.com/ns/prod/sa/api, IP:10.0.0.7'] }),
     stranger: pki.leaf('stranger', int),
+    underRoot: pki.leaf('under-root', root),
   };
   verifier = core().verifier;
 });
@@ -84,6 +85,7 @@ describe('an x5c issuer accepts a step CLI token signed by a leaf that chains to
     ['extra unrelated certificates in x5c', () => stepX5cToken(leafEc, NOW, { chain: [c.otherInt!, int, c.otherRoot!] })],
     ['the root itself appended after the intermediate', () => stepX5cToken(leafEc, NOW, { chain: [int, root] })],
     ['a duplicate intermediate', () => stepX5cToken(leafEc, NOW, { chain: [int, int] })],
+    ['a leaf issued directly by the root', () => stepX5cToken(c.underRoot!, NOW)],
     ['a leaf that expired 30 s ago (within the 60 s leeway)', () => stepX5cToken(c.expiredWithinLeeway!, NOW, { chain: [int] })],
     ['a kid that is a file path (ignored)', () => stepX5cToken(leafEc, NOW, { chain: [int], header: { kid: '/home/me/.step/secrets/leaf.key' } })],
     ['no kid at all', () => stepX5cToken(leafEc, NOW, { chain: [int], header: { kid: undefined } })],
