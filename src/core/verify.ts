@@ -130,7 +130,7 @@ export class Verifier {
     step('algorithm', true, `${alg} is allowed`);
     let key: KeyEntry;
     if (trusted.keys instanceof X5cTrust) {
-      const chain = await trusted.keys.keyFor(parsed.jws.header, alg as Algorithm);
+      const chain = await trusted.keys.keyFor(parsed.jws, alg as Algorithm);
       if (chain.kind === 'denied') return fail(401, chain.reason, chain.message, 'x5c chain');
       step('x5c chain', true, X5cTrust.describe(chain.entry, chain.cached));
       key = chain.entry;
@@ -151,6 +151,7 @@ export class Verifier {
 
     const claims = checkClaims(payload, trusted.config, this.#now(), explain && ((name, r) => step(`claim ${name}`, r.ok, r.ok ? (r.note?.() ?? 'ok') : r.message)));
     if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: iss };
-    return { ok: true, claims: payload, issuer: iss, kid, trusted, key };
+    // An x5c issuer ignores kid (the step CLI puts a file path there): it is not reported as the key's id.
+    return { ok: true, claims: payload, issuer: iss, kid: trusted.keys instanceof X5cTrust ? undefined : kid, trusted, key };
   }
 }

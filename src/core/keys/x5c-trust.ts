@@ -9,6 +9,7 @@ import type { Algorithm } from '../../config/types.ts';
 import { Reasons, type ReasonCode } from '../reasons.ts';
 import { fits, type KeyEntry } from './keyset.ts';
 import type { KeySourceStatus } from './source.ts';
+import type { ParsedJws } from '../jws.ts';
 import { chainFingerprint, decodeX5c, validateChain, type ChainPolicy, type LeafKey } from './x5c.ts';
 
 export interface X5cRoot {
@@ -81,11 +82,11 @@ export class X5cTrust {
    * A token's key: from its `x5c` header only. A header that also names a key another way (`jwk`, `jku`, `x5u`) is
    * refused: which of them signed would be ambiguous. `kid` is ignored (the step CLI puts a file path there).
    */
-  keyFor(header: Readonly<Record<string, unknown>>, alg: Algorithm): Promise<ChainLookup> {
-    const others = ['jwk', 'jku', 'x5u'].filter((k) => header[k] !== undefined);
+  keyFor(jws: Pick<ParsedJws, 'header' | 'x5c'>, alg: Algorithm): Promise<ChainLookup> {
+    const others = ['jwk', 'jku', 'x5u'].filter((k) => jws.header[k] !== undefined);
     if (others.length) return Promise.resolve({ kind: 'denied', reason: Reasons.x5cMalformed, message: `"x5c" together with ${others.map((k) => `"${k}"`).join(', ')} is not accepted` });
-    if (header.x5c === undefined) return Promise.resolve({ kind: 'denied', reason: Reasons.x5cMalformed, message: `token has no "x5c" header; issuer ${this.issuer} takes keys only from certificate chains` });
-    return this.lookup(header.x5c, alg);
+    if (jws.x5c === undefined) return Promise.resolve({ kind: 'denied', reason: Reasons.x5cMalformed, message: `token has no "x5c" header; issuer ${this.issuer} takes keys only from certificate chains` });
+    return this.lookup(jws.x5c, alg);
   }
 
   /** The `x5c` header value → the validated leaf key that fits `alg`, or the deny reason. */

@@ -93,6 +93,11 @@ describe('an x5c issuer accepts a step CLI token signed by a leaf that chains to
     expect(await verifier.verify(await make())).toMatchObject({ ok: true });
   });
 
+  it('without reporting the client-chosen kid (a file path) as the key id', async () => {
+    const r = await verifier.verify(await stepX5cToken(leafEc, NOW, { chain: [int], header: { kid: '/home/me/.step/secrets/leaf.key' } }));
+    expect(r.ok && r.kid).toBeUndefined();
+  });
+
   it('a leaf without extended key usage, when extended_key_usage is [] (no check)', async () => {
     const v = core({ x5c: { roots: [root.pemFile], extended_key_usage: [] } }).verifier;
     expect(await v.verify(await stepX5cToken(c.noEku!, NOW, { chain: [int] }))).toMatchObject({ ok: true });
