@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import * as pkijs from 'pkijs';
+import type * as pkijs from 'pkijs';
+import { pkijs as loadPkijs } from '../core/keys/pkijs.ts';
 import { array, def, object, opt, req, string } from './kit.ts';
 import { identityHeaderProblem } from './identity-headers.ts';
 import { subjectName } from '../core/keys/cert-names.ts';
@@ -70,7 +71,7 @@ export function loadRoots(files: readonly string[], at: string, baseDir: string,
       let subject: string;
       try {
         cert = new X509Certificate(der);
-        subject = subjectName(pkijs.Certificate.fromBER(der).subject);
+        subject = subjectName(loadPkijs().Certificate.fromBER(der).subject);
       } catch (e) {
         problems.push(`${where}: ${label} is not a valid X.509 certificate: ${(e as Error).message}`);
         return;

@@ -4,7 +4,8 @@
  * each kept no longer than the path's earliest notAfter. It answers the same status / readiness / `holds` questions
  * as a JWKS KeySource, so readiness, /keys, metrics and the token cache treat both alike.
  */
-import * as pkijs from 'pkijs';
+import type * as pkijs from 'pkijs';
+import { pkijs as loadPkijs } from './pkijs.ts';
 import type { Algorithm } from '../../config/types.ts';
 import { Reasons, type ReasonCode } from '../reasons.ts';
 import { fits, type KeyEntry } from './keyset.ts';
@@ -48,7 +49,7 @@ export class X5cTrust {
     this.#o = options;
     this.issuer = options.issuer;
     this.#policy = {
-      anchors: options.roots.map((r) => pkijs.Certificate.fromBER(Buffer.from(r.der, 'base64'))),
+      anchors: options.roots.map((r) => loadPkijs().Certificate.fromBER(Buffer.from(r.der, 'base64'))),
       extendedKeyUsage: options.extendedKeyUsage,
       leewayMs: options.leewayMs,
     };

@@ -10,7 +10,8 @@
  * usage (x5c_usage). The caller then verifies the JWS with the key and checks the claims.
  */
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
-import * as pkijs from 'pkijs';
+import type * as pkijs from 'pkijs';
+import { pkijs as loadPkijs } from './pkijs.ts';
 import { Reasons } from '../reasons.ts';
 import type { KeyEntry } from './keyset.ts';
 import { subjectAltNames, subjectName } from './cert-names.ts';
@@ -82,7 +83,7 @@ export function parseCertificate(der: Buffer): Parsed | null {
   try {
     const node = new X509Certificate(der);
     if (!node.raw.equals(der)) return null;
-    return { der, node, pki: pkijs.Certificate.fromBER(der) };
+    return { der, node, pki: loadPkijs().Certificate.fromBER(der) };
   } catch {
     return null;
   }
@@ -164,10 +165,10 @@ async function buildPath(leaf: Parsed, intermediates: readonly Parsed[], policy:
   let last = { resultCode: 0 as number | undefined, resultMessage: '' as string | undefined };
   for (const at of [now, now - policy.leewayMs, now + policy.leewayMs]) {
     let lookups = 0;
-    const engine = new pkijs.CertificateChainValidationEngine({
+    const engine = new (loadPkijs().CertificateChainValidationEngine)({
       trustedCerts: [...policy.anchors],
       // Fresh objects each run: the engine caches encodings on them.
-      certs: [...intermediates.map((p) => pkijs.Certificate.fromBER(p.der)), pkijs.Certificate.fromBER(leaf.der)],
+      certs: [...intermediates.map((p) => loadPkijs().Certificate.fromBER(p.der)), loadPkijs().Certificate.fromBER(leaf.der)],
       checkDate: new Date(at),
       findIssuer: (cert, eng, crypto) => {
         if (++lookups > MAX_ISSUER_LOOKUPS) throw new Error('path building took too many steps');
