@@ -151,6 +151,13 @@ describe('an x5c issuer denies', () => {
     expect(await verifier.verify(await make())).toMatchObject({ ok: false, status: 401, reason, message: expect.stringContaining(because) });
   });
 
+  it('a chain whose CA signs with Ed25519 (PKI.js cannot verify such certificates; docs/x5c.md says so)', async () => {
+    const edRoot = pki.issue('ed-root', { key: 'ed25519', ext: CA_EXT });
+    const leaf = pki.leaf('under-ed-root', edRoot);
+    const r = await core({ x5c: { roots: [edRoot.pemFile] } }).verifier.verify(await stepX5cToken(leaf, NOW));
+    expect(r).toMatchObject({ ok: false, reason: 'x5c_untrusted' });
+  });
+
   it('a valid chain whose aud names only the proxy until the proxy name is added to audiences', async () => {
     const token = await stepX5cToken(leafEc, NOW, { chain: [int] }); // aud https://caddy:9595/1.0/sign#x5c/x5c-provisioner
     const without = await core({ audiences: [CA_AUDIENCE] }).verifier.verify(token);
