@@ -5,9 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../../../src/config/load.ts';
+import type { Config } from '../../../src/config/types.ts';
 import { createCore, type Core } from '../../../src/app.ts';
 import { Verifier } from '../../../src/core/verify.ts';
 import type { ExplainStep } from '../../../src/core/explain.ts';
+import { denyContextOf } from '../../../src/core/deny.ts';
 import { CA_EXT, LEAF_EXT, TestPki, type IssuedCert } from '../../support/pki.ts';
 import { CA_AUDIENCE, PROVISIONER, PROXY_AUDIENCE, stepX5cToken } from '../../support/x5c.ts';
 
@@ -23,12 +25,15 @@ let pki: TestPki;
 let root: IssuedCert, int: IssuedCert, leafEc: IssuedCert, leafRsa: IssuedCert, leafEd: IssuedCert;
 let c: Record<string, IssuedCert>;
 
-function core(issuer: Record<string, unknown> = {}, now = () => NOW): Core {
-  const config = buildConfig({
+function x5cConfig(issuer: Record<string, unknown> = {}): Config {
+  return buildConfig({
     listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:1' },
     issuers: [{ issuer: PROVISIONER, x5c: { roots: [root.pemFile] }, audiences: [CA_AUDIENCE, PROXY_AUDIENCE], algorithms: ['ES256', 'RS256', 'EdDSA'], ...issuer }],
   }, 'test', pki.dir);
-  return createCore(config, { fetch: () => Promise.reject(new Error('no network')), now });
+}
+
+function core(issuer: Record<string, unknown> = {}, now = () => NOW): Core {
+  return createCore(x5cConfig(issuer), { fetch: () => Promise.reject(new Error('no network')), now });
 }
 let verifier: Verifier;
 
@@ -212,8 +217,9 @@ describe('an x5c issuer', () => {
     c3.stop();
   });
 
-  it('gives the leaf subject and SANs to identity_headers_from_cert', async () => {
-    const c4 = core({ identity_headers_from_cert: { subject: 'X-Auth-Cert-Subject', sans: 'x-auth-cert-sans' } });
+  it('gives the leaf subject and SANs to identity_headers_from_cert, and every deny (core or adapter-built) clears them', async () => {
+    const certHeaders = { identity_headers_from_cert: { subject: 'X-Auth-Cert-Subject', sans: 'x-auth-cert-sans' } };
+    const c4 = core(certHeaders);
     const token = await stepX5cToken(c.withSans!, NOW, { chain: [int] });
     const d = await c4.authorizer.check({ transport: 'http', method: 'GET', host: 'api.test', scheme: 'https', path: '/', headers: new Map([['authorization', [`Bearer ${token}`]]]), contextExtensions: new Map() });
     expect(d.kind).toBe('allow');
@@ -221,6 +227,7 @@ describe('an x5c issuer', () => {
       { name: 'x-auth-cert-subject', value: 'CN=with-sans,O=Portcullis Test' },
       { name: 'x-auth-cert-sans', value: 'DNS:workload.example.com,URI:spiffe://example.com/ns/prod/sa/api,IP:10.0.0.7' },
     ]));
+    expect(denyContextOf(x5cConfig(certHeaders)).cleared.map((h) => h.name)).toEqual(expect.arrayContaining(['x-auth-cert-subject', 'x-auth-cert-sans']));
     const denied = await c4.authorizer.check({ transport: 'http', method: 'GET', host: 'api.test', scheme: 'https', path: '/', headers: new Map(), contextExtensions: new Map() });
     expect(denied.identity).toEqual(expect.arrayContaining([{ name: 'x-auth-cert-subject', value: undefined }, { name: 'x-auth-cert-sans', value: undefined }]));
   });
