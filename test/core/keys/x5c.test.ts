@@ -209,6 +209,22 @@ describe('an x5c issuer', () => {
     expect(await c2.verifier.verify(token)).toMatchObject({ ok: false, reason: 'x5c_expired' });
   });
 
+  it('with replay: true, refuses the second use of a step token, like Smallstep (docs/replay.md)', async () => {
+    const config = buildConfig({
+      listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:1' },
+      workers: 1,
+      replay: { store: 'memory' },
+      issuers: [{ issuer: PROVISIONER, x5c: { roots: [root.pemFile] }, audiences: [PROXY_AUDIENCE], replay: true }],
+    }, 'test', pki.dir);
+    const c5 = createCore(config, { fetch: () => Promise.reject(new Error('no network')), now: () => NOW });
+    await c5.start();
+    const token = await stepX5cToken(leafEc, NOW, { chain: [int] });
+    const req = { transport: 'http' as const, method: 'GET', host: 'api.test', scheme: 'https', path: '/', headers: new Map([['authorization', [`Bearer ${token}`]]]), contextExtensions: new Map<string, string>() };
+    expect(await c5.authorizer.check(req)).toMatchObject({ kind: 'allow' });
+    expect(await c5.authorizer.check(req)).toMatchObject({ kind: 'deny', reason: 'token_replayed' });
+    c5.stop();
+  });
+
   it('is ready from the start and reports its roots, not keys, for /keys and readiness', async () => {
     const c3 = core();
     await c3.start();
