@@ -72,6 +72,11 @@ describe('x5c config', () => {
     expect(problems(issuers, top).join('\n')).toContain(problem);
   });
 
+  it('refuses an x5c issuer as the sign-in issuer (sign-in verifies ID tokens with a JWKS)', () => {
+    const found = problems([issuer({ issuer: 'https://x5c.example/', x5c: { roots: ['root.pem'] } })], { login: { oidc: { issuer: 'https://x5c.example/', client_id: 'portcullis', session_key_file: 'session.key' } } });
+    expect(found).toContain('login.oidc.issuer: "https://x5c.example/" is an x5c issuer; sign-in needs an issuer with OIDC keys');
+  });
+
   it('names the missing root file by its full path', () => {
     expect(problems([issuer({ x5c: { roots: ['missing.pem'] } })])).toEqual([`issuers[0].x5c.roots[0]: cannot read ${join(pki.dir, 'missing.pem')}: ENOENT`]);
   });
