@@ -199,6 +199,9 @@ export interface WrkOptions {
   readonly durationS: number;
   readonly headers: readonly (readonly [string, string])[];
   readonly onSpawn?: (pid: number) => void;
+  /** A Lua script (`-s`) and the arguments after `--` that its init() receives. */
+  readonly script?: string;
+  readonly scriptArgs?: readonly string[];
 }
 
 function usOf(value: string, unit: string): number {
@@ -208,7 +211,8 @@ function usOf(value: string, unit: string): number {
 
 export async function wrk(o: WrkOptions): Promise<RunResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${Math.max(1, Math.round(o.durationS))}s`, '--latency', '--timeout', '5s',
-    ...o.headers.flatMap(([k, v]) => ['-H', `${k}: ${v}`]), o.url];
+    ...(o.script !== undefined ? ['-s', o.script] : []),
+    ...o.headers.flatMap(([k, v]) => ['-H', `${k}: ${v}`]), o.url, ...(o.scriptArgs?.length ? ['--', ...o.scriptArgs] : [])];
   const { code, out, pid } = await runTool('wrk', args, o.onSpawn);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const total = /(\d+) requests in ([\d.]+)(m?s|m)/.exec(out);
