@@ -21,7 +21,7 @@ const HELP = `npm run bench [-- options] [SCENARIO ...]   (every option also as 
   --duration S            seconds per measured run (default 6; quick 1)                       [BENCH_DURATION]
   --rounds N              target/floor sets per scenario, order rotating (default 2)          [BENCH_ROUNDS]
   --scenarios LIST        comma list, as the positional names                                 [BENCH_SCENARIOS]
-  --unique-tokens N       distinct tokens per algorithm per run (default 40000; quick 3000)   [BENCH_UNIQUE_TOKENS]
+  --unique-tokens N       distinct tokens per algorithm per run (default 60000; quick 3000)   [BENCH_UNIQUE_TOKENS]
   --flood-tokens N        tokens in the RSS flood (default 1000000; quick 20000)              [BENCH_FLOOD_TOKENS]
   --flood-alg ALG         RS256 | ES256 | EdDSA (default EdDSA: the cheapest to sign)         [BENCH_FLOOD_ALG]
   --entry server|main     server: bench/server.ts calls startPortcullis in one process (default);
@@ -109,7 +109,7 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
     durationS: num(values.duration ?? env.BENCH_DURATION, quick ? 1 : 6, '--duration'),
     rounds: Math.round(num(values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 2, '--rounds')),
     scenarios,
-    uniqueTokens: Math.round(num(values['unique-tokens'] ?? env.BENCH_UNIQUE_TOKENS, quick ? 3000 : 40_000, '--unique-tokens')),
+    uniqueTokens: Math.round(num(values['unique-tokens'] ?? env.BENCH_UNIQUE_TOKENS, quick ? 3000 : 60_000, '--unique-tokens')),
     floodTokens: Math.round(num(values['flood-tokens'] ?? env.BENCH_FLOOD_TOKENS, quick ? 20_000 : 1_000_000, '--flood-tokens')),
     floodAlg,
     entry: entry as 'server' | 'main',

@@ -94,7 +94,7 @@ export function p99Row(o: { scenario: string; how: string; target: Summary; floo
     ratio: `${ratio.toFixed(2)}× p99`,
     goal: `≤ ${o.goal.toFixed(2)}×`,
     verdict: errors ? '**errors**' : !Number.isFinite(ratio) ? '–' : ok ? 'met' : '**missed**',
-    missedBy: errors || ok || !Number.isFinite(ratio) ? '' : `${(ratio - o.goal).toFixed(2)}× (${fmtUs(o.target.p99 - o.goal * o.floor.p99)})`,
+    missedBy: errors || ok || !Number.isFinite(ratio) ? '' : `${(ratio - o.goal).toFixed(2)}× (p99 ${fmtUs(o.target.p99 - o.goal * o.floor.p99)} over ${o.goal}× the floor's)`,
     notes: [...o.notes, noise(o.target, o.floor)].filter(Boolean).join('; '),
   };
 }

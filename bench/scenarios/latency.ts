@@ -38,13 +38,13 @@ export async function run(b: Bench): Promise<void> {
     const gT = summarize([await b.measure(s.main.child, `gRPC @${rate} portcullis`, grpcRun(s.main.grpcPort, 'portcullis-grpc'))]);
     const hF = summarize([await b.measure(s.httpFloor, `HTTP @${rate} floor`, httpRun(s.floorPorts.http, 'floor-http'))]);
     const hT = summarize([await b.measure(s.main.child, `HTTP @${rate} portcullis`, httpRun(s.main.httpPort, 'portcullis-http'))]);
-    const sustained = (x: Summary): string => (x.rps < rate * 0.95 ? `⚠ only ${fmtRps(x.rps)} rps sustained` : '');
+    const sustained = (x: Summary, who = 'Portcullis'): string => (x.rps < rate * 0.95 ? `⚠ ${who} sustained only ${fmtRps(x.rps)} rps` : '');
     const tail = (x: Summary): string => `p99.9 ${fmtUs(x.p999)}, max ${fmtUs(x.max)}`;
     b.rows.push(p99Row({
       scenario: `gRPC Check latency at ${rate.toLocaleString('en-US')} rps, cache hit`,
       how: 'h2load --rps, 1 HTTP/2 conn, ≤ 256 streams in flight (open loop)',
       target: gT, floor: gF, floorLabel: 'empty grpc-js', goal: LATENCY_GOAL,
-      notes: [`Portcullis ${tail(gT)}; floor ${tail(gF)}`, sustained(gT)],
+      notes: [`Portcullis ${tail(gT)}; floor ${tail(gF)}`, sustained(gT), sustained(gF, 'the floor')],
     }));
     b.rows.push(p99Row({
       scenario: `HTTP forward_auth latency at ${rate.toLocaleString('en-US')} rps, cache hit`,
@@ -54,6 +54,7 @@ export async function run(b: Bench): Promise<void> {
         `Portcullis ${tail(hT)}; floor ${tail(hF)}`,
         Math.max(hT.max, hF.max) >= intervalUs ? `answers slower than a connection's ${fmtUs(intervalUs)} send interval delay its next send, timed from the actual send: the tail beyond ${fmtUs(intervalUs)} is understated (coordinated omission)` : '',
         sustained(hT),
+        sustained(hF, 'the floor'),
       ],
     }));
   }

@@ -36,7 +36,7 @@ export interface UniqueSide {
 
 /**
  * Portcullis against the bare-jose floor and the raw node:crypto floor, `run` loading one server with one round's
- * tokens; rounds rotate the order. Returns the row.
+ * tokens; rounds rotate the order. Pushes the row; returns the highest rate any side reached (for the generator check).
  */
 export async function uniqueCompare(
   b: Bench,
@@ -51,7 +51,7 @@ export async function uniqueCompare(
     notes: readonly string[];
   },
   tokens: UniqueTokens,
-): Promise<void> {
+): Promise<number> {
   const [jose, crypto, target] = await b.compare(`unique ${o.transport} ${o.alg}`, [
     { label: 'jose floor', child: o.jose.child, run: (m, r) => o.run(o.jose, tokens.rounds[r]!, r, m) },
     { label: 'node:crypto floor', child: o.crypto.child, run: (m, r) => o.run(o.crypto, tokens.rounds[r]!, r, m) },
@@ -74,6 +74,7 @@ export async function uniqueCompare(
       ...o.notes,
     ],
   }));
+  return Math.max(jose!.rps, crypto!.rps, target!.rps);
 }
 
 /** The micro results feed the notes; run them if the micro scenario did not. */
