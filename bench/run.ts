@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   writeFileSync(mdFile, md);
   writeFileSync(b.outPath(`results-${stamp}.json`), JSON.stringify({ machine, versions, options: { ...opt, scenarios: [...opt.scenarios] }, rows: b.rows, micro: b.micro, warnings: b.warnings, notes: b.notes }, null, 2));
   process.stdout.write(`\n${md}\n`);
-  if (opt.writeReadme) {
+  if (opt.writeReadme && opt.quick) b.log('README.md left alone: --write-readme does not publish a --quick run');
+  else if (opt.writeReadme) {
     writeReadme(join(REPO, 'README.md'), report(b, versions));
     b.log('README.md: the generated benchmark block is replaced');
   }
