@@ -7,7 +7,9 @@
  *
  * The frames file is the frames back to back (each carries its own 5-byte length prefix). Without `cycle` each frame
  * is sent once and the run ends when they are used up (or at the deadline); with `cycle` they repeat until the
- * deadline. Prints one JSON line: a RunResult (bench/loadgen.ts).
+ * deadline. Every answer must be grpc-status 0 AND a CheckResponse whose status code is 0 (an allow): ext_authz
+ * denies travel as OK responses, so a server that denied everything would otherwise look fast. Prints one JSON line:
+ * a RunResult (bench/loadgen.ts), with `statuses` counting allow / deny / grpc-N.
  */
 import { readFileSync } from 'node:fs';
 import { connect, constants as h2c, type ClientHttp2Session } from 'node:http2';
@@ -77,11 +79,12 @@ function one(session: ClientHttp2Session): void {
   const sent = performance.now();
   const req = session.request(headers, { endStream: false });
   let grpcStatus = '';
+  const chunks: Buffer[] = [];
   req.on('response', (h) => {
     if (h['grpc-status'] !== undefined) grpcStatus = String(h['grpc-status']); // trailers-only answer
   });
   req.on('trailers', (t) => (grpcStatus = String(t['grpc-status'] ?? '')));
-  req.on('data', () => {});
+  req.on('data', (d: Buffer) => chunks.push(d));
   req.on('error', () => {});
   req.on('close', () => {
     active--;
@@ -90,13 +93,56 @@ function one(session: ClientHttp2Session): void {
       if (Number.isNaN(first)) first = sent;
       done++;
       last = now;
-      statuses[grpcStatus || 'none'] = (statuses[grpcStatus || 'none'] ?? 0) + 1;
-      if (grpcStatus !== '0') errors++;
+      const outcome = grpcStatus !== '0' ? `grpc-${grpcStatus || 'none'}` : checkCode(Buffer.concat(chunks)) === 0 ? 'allow' : 'deny';
+      statuses[outcome] = (statuses[outcome] ?? 0) + 1;
+      if (outcome !== 'allow') errors++;
       latencies.push((now - sent) * 1000);
     }
     one(session);
   });
   req.end(body);
+}
+
+/** The CheckResponse's status.code (field 1 → field 1) in a length-prefixed gRPC message; -1 if unreadable. */
+function checkCode(framed: Buffer): number {
+  if (framed.length < 5) return -1;
+  const msg = framed.subarray(5, 5 + framed.readUInt32BE(1));
+  const varint = (b: Buffer, at: number): [number, number] => {
+    let v = 0;
+    let mul = 1;
+    for (let i = at; i < b.length; i++) {
+      v += (b[i]! & 0x7f) * mul;
+      if ((b[i]! & 0x80) === 0) return [v, i + 1];
+      mul *= 128;
+    }
+    return [-1, b.length];
+  };
+  /** Each top-level field of `b`: number, wire type, and value (varint) or bytes (length-delimited). */
+  const field = (b: Buffer, want: number, wire: number): Buffer | number | undefined => {
+    for (let at = 0; at < b.length; ) {
+      const [tag, next] = varint(b, at);
+      if (tag < 0) return undefined;
+      const num = Math.floor(tag / 8);
+      const wt = tag % 8;
+      at = next;
+      if (wt === 0) {
+        const [v, n] = varint(b, at);
+        if (num === want && wire === 0) return v;
+        at = n;
+      } else if (wt === 2) {
+        const [len, n] = varint(b, at);
+        if (num === want && wire === 2) return b.subarray(n, n + len);
+        at = n + len;
+      } else if (wt === 1) at += 8;
+      else if (wt === 5) at += 4;
+      else return undefined;
+    }
+    return undefined;
+  };
+  const status = field(msg, 1, 2);
+  if (!(status instanceof Buffer)) return 0; // no status: code 0 by proto3 default
+  const code = field(status, 1, 0);
+  return typeof code === 'number' ? code : 0;
 }
 
 let finished = false;

@@ -11,7 +11,8 @@ import {
   grpcFrame, jwksOf, signTokens,
 } from './fixtures.ts';
 import { freePort, type Child } from './procs.ts';
-import { h2load, rawGrpc, rawHttp, wrk, type RunResult } from './loadgen.ts';
+import { h2load, wrk, type RunResult } from './loadgen.ts';
+import { rawGrpc, rawHttp } from './node-clients.ts';
 import type { CpuMeter } from './machine.ts';
 import type { Summary } from './rows.ts';
 import type { Bench, PortcullisInstance } from './context.ts';

@@ -3,7 +3,7 @@
  * (VmHWM) < 300 MB.
  */
 import { signTokens } from '../fixtures.ts';
-import { rawHttp } from '../loadgen.ts';
+import { rawHttp } from '../node-clients.ts';
 import { processTree, treeMemory } from '../procs.ts';
 import { fmtMb, fmtRps } from '../stats.ts';
 import { infoRow, noise, summarize } from '../rows.ts';
