@@ -9,6 +9,9 @@
  *         body Portcullis answered for the same request.
  *   jose  a bare node:http server that only runs jose `jwtVerify` (local JWKS, issuer, audience, algorithms) on the
  *         Authorization bearer token: 200 with the subject header, 401 otherwise. No cache, no routing, no checks.
+ *   crypto  the same with the raw node:crypto verifier (verify + exp/iss/aud, bench/verifiers.ts).
+ *   grpc-jose, grpc-crypto  the empty grpc-js server of `grpc`, verifying the CheckRequest's authorization bearer
+ *         token with that verifier first: the fixed answer when it verifies, status UNAUTHENTICATED (16) otherwise.
  *
  * Prints one JSON line `{"ready":true,...}` when listening; SIGTERM exits 0.
  */
@@ -16,9 +19,10 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import type { JSONWebKeySet } from 'jose';
 import { loadSync } from '@grpc/proto-loader';
 import { authorizationService, LOADER_OPTIONS } from '../src/transports/grpc/protos.ts';
+import { makeVerifier, type Verifier } from './verifiers.ts';
 
 export interface GrpcFloorOptions {
   readonly port: number;
@@ -44,19 +48,24 @@ export interface JoseFloorOptions {
   readonly algorithms: string[];
   readonly subjectHeader: string;
 }
+/** The unique-token floors (jose, crypto, grpc-jose, grpc-crypto); `response` only for the gRPC ones. */
+export type VerifyFloorOptions = JoseFloorOptions & { readonly response?: string };
+export type FloorKind = 'grpc' | 'http' | 'jose' | 'crypto' | 'grpc-jose' | 'grpc-crypto';
+
+const verifierOf = (kind: string, o: VerifyFloorOptions): Verifier => makeVerifier(kind.endsWith('crypto') ? 'crypto' : 'jose', o);
 
 /** Portcullis' HTTP listener options (src/transports/http/server.ts), so the floors parse requests the same way. */
 const HTTP_OPTIONS = { maxHeaderSize: 64 * 1024, headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 125_000, keepAlive: true };
 
 const [kind, file] = process.argv.slice(2);
 if (kind === undefined || file === undefined) {
-  process.stderr.write('usage: node bench/floors.ts grpc|http|jose OPTIONS_JSON_FILE\n');
+  process.stderr.write('usage: node bench/floors.ts grpc|http|jose|crypto|grpc-jose|grpc-crypto OPTIONS_JSON_FILE\n');
   process.exit(2);
 }
 const options: unknown = JSON.parse(readFileSync(file, 'utf8'));
 let close: () => void;
 
-if (kind === 'grpc') {
+if (kind === 'grpc' || kind === 'grpc-jose' || kind === 'grpc-crypto') {
   const o = options as GrpcFloorOptions;
   // Decoded without defaults, so grpc-js re-encodes exactly the bytes Portcullis sent (defaults: true would add
   // explicit empty fields); served by the real service definition.
@@ -64,9 +73,16 @@ if (kind === 'grpc') {
   const check = (plain['envoy.service.auth.v3.Authorization'] as unknown as Record<string, { responseDeserialize(b: Buffer): unknown }>)['Check']!;
   const answer = check.responseDeserialize(Buffer.from(o.response, 'base64'));
   const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const denied = { status: { code: 16 } };
+  const verifier = kind === 'grpc' ? undefined : verifierOf(kind, options as VerifyFloorOptions);
+  type Check = { attributes?: { request?: { http?: { headers?: Record<string, string> } } } };
   server.addService(authorizationService, {
-    Check(_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
-      callback(null, answer);
+    Check(call: ServerUnaryCall<Check, unknown>, callback: sendUnaryData<unknown>): void {
+      if (verifier === undefined) return callback(null, answer);
+      const auth = call.request.attributes?.request?.http?.headers?.authorization ?? '';
+      const r = verifier(auth.startsWith('Bearer ') ? auth.slice(7) : '');
+      if (r instanceof Promise) r.then((sub) => callback(null, sub === undefined ? denied : answer), () => callback(null, denied));
+      else callback(null, r === undefined ? denied : answer);
     },
   });
   if (o.nodelay) {
@@ -90,7 +106,7 @@ if (kind === 'grpc') {
     );
     close = () => server.forceShutdown();
   }
-} else if (kind === 'http' || kind === 'jose') {
+} else if (kind === 'http' || kind === 'jose' || kind === 'crypto') {
   let handler: (req: IncomingMessage, res: ServerResponse) => void;
   if (kind === 'http') {
     const o = options as HttpFloorOptions;
@@ -100,22 +116,18 @@ if (kind === 'grpc') {
       res.end(o.body);
     };
   } else {
-    const o = options as JoseFloorOptions;
-    const keys = createLocalJWKSet(o.jwks);
-    const verifyOptions = { issuer: o.issuer, audience: o.audience, algorithms: o.algorithms };
+    const o = options as VerifyFloorOptions;
+    const verifier = verifierOf(kind, o);
+    const allow = (sub: string | undefined, res: ServerResponse): void => {
+      if (sub === undefined) res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-length': '0' });
+      else res.writeHead(200, { [o.subjectHeader]: sub, 'content-length': '0' });
+      res.end();
+    };
     handler = (req, res) => {
       const auth = req.headers.authorization ?? '';
-      const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-      jwtVerify(token, keys, verifyOptions).then(
-        ({ payload }) => {
-          res.writeHead(200, { [o.subjectHeader]: String(payload.sub ?? ''), 'content-length': '0' });
-          res.end();
-        },
-        () => {
-          res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-length': '0' });
-          res.end();
-        },
-      );
+      const r = verifier(auth.startsWith('Bearer ') ? auth.slice(7) : '');
+      if (r instanceof Promise) r.then((sub) => allow(sub, res), () => allow(undefined, res));
+      else allow(r, res);
     };
   }
   const port = (options as { port: number }).port;

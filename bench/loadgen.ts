@@ -4,15 +4,11 @@
  * `content-type: application/grpc`, `te: trailers`) and for fixed-rate latency (`--rps` per client, per-request
  * durations from `--log-file`); wrk for HTTP forward auth at saturation.
  *
- * Unique tokens need a different Authorization header on every request, which neither tool does without Lua, and a
- * count (each token exactly once) rather than a duration: `rawHttp` is a minimal HTTP/1.1 keep-alive client on
- * node:net (no parser objects, no agent; a few µs per request), checked against wrk on the empty floor in each run.
- * `rawGrpc` (node:http2, prebuilt frame) stands in for h2load where it cannot be installed.
+ * Unique tokens: bench/token-load.ts (wrk + Lua token list; a node:http2 client with one frame per token). The
+ * Node stand-ins for machines without the C tools, and the count-mode client of the RSS flood: bench/node-clients.ts.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as h2connect, constants as h2c } from 'node:http2';
 import { delimiter, join } from 'node:path';
 import { latencyOf, type Latency } from './stats.ts';
 
@@ -199,6 +195,9 @@ export interface WrkOptions {
   readonly durationS: number;
   readonly headers: readonly (readonly [string, string])[];
   readonly onSpawn?: (pid: number) => void;
+  /** A Lua script (`-s`) and the arguments after `--` that its init() receives. */
+  readonly script?: string;
+  readonly scriptArgs?: readonly string[];
 }
 
 function usOf(value: string, unit: string): number {
@@ -208,7 +207,8 @@ function usOf(value: string, unit: string): number {
 
 export async function wrk(o: WrkOptions): Promise<RunResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${Math.max(1, Math.round(o.durationS))}s`, '--latency', '--timeout', '5s',
-    ...o.headers.flatMap(([k, v]) => ['-H', `${k}: ${v}`]), o.url];
+    ...(o.script !== undefined ? ['-s', o.script] : []),
+    ...o.headers.flatMap(([k, v]) => ['-H', `${k}: ${v}`]), o.url, ...(o.scriptArgs?.length ? ['--', ...o.scriptArgs] : [])];
   const { code, out, pid } = await runTool('wrk', args, o.onSpawn);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const total = /(\d+) requests in ([\d.]+)(m?s|m)/.exec(out);
@@ -234,164 +234,4 @@ export async function wrk(o: WrkOptions): Promise<RunResult> {
     latency: p50 === undefined ? undefined : { p50, p90: p90 ?? Number.NaN, p99: p99 ?? Number.NaN, p999: Number.NaN, max, samples: Number(total[1]) },
     pid,
   };
-}
-
-// ---------------------------------------------------------------- raw HTTP/1.1 client (node:net)
-
-export interface RawHttpOptions {
-  readonly port: number;
-  readonly prefix: string;
-  readonly suffix: string;
-  readonly connections: number;
-  /** The next token to send, or undefined when there is none left. */
-  readonly next: () => string | undefined;
-  /** Stop sending at this performance.now() time (duration mode). */
-  readonly deadline?: number;
-  readonly expectStatus?: number;
-  /** Called after every completed request (e.g. to sample memory); keep it cheap. */
-  readonly onProgress?: (done: number) => void;
-}
-
-const CRLFCRLF = Buffer.from('\r\n\r\n');
-const LAST_CHUNK = Buffer.from('\r\n0\r\n\r\n');
-
-/** Closed loop: each connection sends its next request when the previous answer has arrived. */
-export function rawHttp(o: RawHttpOptions): Promise<RunResult> {
-  const expect = o.expectStatus ?? 200;
-  return new Promise((resolve) => {
-    const latencies: number[] = [];
-    const statuses: Record<string, number> = {};
-    let done = 0;
-    let errors = 0;
-    let open = 0;
-    const start = performance.now();
-    let last = start;
-    const finish = (): void => {
-      if (--open > 0) return;
-      const seconds = (last - start) / 1000;
-      resolve({
-        tool: 'node:net client',
-        requests: done,
-        errors,
-        seconds,
-        rps: done / seconds,
-        latency: latencyOf(Float64Array.from(latencies)),
-        statuses,
-      });
-    };
-    for (let c = 0; c < o.connections; c++) {
-      open++;
-      const socket: Socket = netConnect({ port: o.port, host: '127.0.0.1', noDelay: true });
-      let buf: Buffer | null = null;
-      let sentAt = 0;
-      let inFlight = false;
-      let closed = false;
-      const close = (): void => {
-        if (closed) return;
-        closed = true;
-        socket.destroy();
-        finish();
-      };
-      const send = (): void => {
-        const token = o.deadline !== undefined && performance.now() >= o.deadline ? undefined : o.next();
-        if (token === undefined) return close();
-        inFlight = true;
-        sentAt = performance.now();
-        socket.write(o.prefix + token + o.suffix, 'latin1');
-      };
-      socket.once('connect', send);
-      socket.on('data', (chunk: Buffer) => {
-        buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
-        for (;;) {
-          const he: number = buf.indexOf(CRLFCRLF);
-          if (he < 0) return;
-          const head = buf.toString('latin1', 0, he);
-          let end: number;
-          const cl = /\r\ncontent-length:[ \t]*(\d+)/i.exec(head);
-          if (cl) end = he + 4 + Number(cl[1]);
-          else if (/\r\ntransfer-encoding:[ \t]*chunked/i.test(head)) {
-            const z = buf.indexOf(LAST_CHUNK, he + 2);
-            if (z < 0) return;
-            end = z + LAST_CHUNK.length;
-          } else end = he + 4;
-          if (buf.length < end) return;
-          const status = Number(head.slice(9, 12));
-          const now = performance.now();
-          latencies.push((now - sentAt) * 1000);
-          last = now;
-          done++;
-          statuses[status] = (statuses[status] ?? 0) + 1;
-          if (status !== expect) errors++;
-          inFlight = false;
-          buf = end < buf.length ? buf.subarray(end) : null;
-          o.onProgress?.(done);
-          if (buf !== null) continue;
-          send();
-          return;
-        }
-      });
-      socket.on('error', () => {
-        if (inFlight) errors++;
-        close();
-      });
-      socket.on('close', close);
-    }
-  });
-}
-
-// ---------------------------------------------------------------- raw gRPC client (node:http2), h2load's stand-in
-
-export interface RawGrpcOptions {
-  readonly port: number;
-  readonly path: string;
-  /** The framed request message. */
-  readonly body: Buffer;
-  readonly concurrency: number;
-  readonly durationS: number;
-}
-
-export function rawGrpc(o: RawGrpcOptions): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const session = h2connect(`http://127.0.0.1:${o.port}`);
-    const latencies: number[] = [];
-    let done = 0;
-    let errors = 0;
-    let active = 0;
-    const start = performance.now();
-    const deadline = start + o.durationS * 1000;
-    const one = (): void => {
-      if (performance.now() >= deadline) {
-        if (active === 0) {
-          session.close();
-          const seconds = (performance.now() - start) / 1000;
-          resolve({ tool: 'node:http2 client', requests: done, errors, seconds, rps: done / seconds, latency: latencyOf(Float64Array.from(latencies)) });
-        }
-        return;
-      }
-      active++;
-      const t0 = performance.now();
-      const req = session.request({
-        [h2c.HTTP2_HEADER_METHOD]: 'POST',
-        [h2c.HTTP2_HEADER_PATH]: o.path,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-      });
-      let grpcStatus = '';
-      req.on('trailers', (t) => (grpcStatus = String(t['grpc-status'] ?? '')));
-      req.on('data', () => {});
-      req.on('close', () => {
-        active--;
-        done++;
-        if (grpcStatus !== '0') errors++;
-        latencies.push((performance.now() - t0) * 1000);
-        one();
-      });
-      req.on('error', () => {});
-      req.end(o.body);
-    };
-    session.once('connect', () => {
-      for (let i = 0; i < o.concurrency; i++) one();
-    });
-    session.on('error', () => {});
-  });
 }

@@ -1,0 +1,26 @@
+/** micro: the physical floor in-process (raw node:crypto verify, jose one at a time and 64 in flight), per algorithm. */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ALGS, AUDIENCE, ISSUER, signTokens } from '../fixtures.ts';
+import { fmtRps } from '../stats.ts';
+import { BENCH_DIR } from '../options.ts';
+import type { Bench } from '../context.ts';
+import type { MicroInput, MicroResult } from '../micro.ts';
+
+/** CPU µs one jose verification costs, from the 64-in-flight run (cores used / verifications per second). */
+export const joseCpuUs = (m: MicroResult): number => (m.jose64Cores * 1e6) / m.jose64PerS;
+
+/** Runs once per bench; the unique-token scenarios use it for their notes. */
+export async function run(b: Bench): Promise<void> {
+  if (b.micro) return;
+  b.log('micro: raw node:crypto verify vs jose jwtVerify, in-process');
+  const input: MicroInput = { seconds: b.opt.quick ? 0.4 : 1.5, issuer: ISSUER, audience: AUDIENCE, algs: {} };
+  for (const alg of ALGS) (input.algs as Record<string, unknown>)[alg] = { jwk: b.keys[alg].jwk, tokens: await signTokens(b.keys[alg], 500, 'micro') };
+  const file = b.outPath('micro-input.json');
+  writeFileSync(file, JSON.stringify(input));
+  const out = await new Promise<string>((res, rej) =>
+    execFile(process.execPath, ['--no-warnings', join(BENCH_DIR, 'micro.ts'), file], { maxBuffer: 1 << 20 }, (e, stdout) => (e ? rej(e) : res(stdout))));
+  b.micro = JSON.parse(out.trim().split('\n').pop()!) as MicroResult[];
+  for (const m of b.micro) b.log(`  ${m.alg}: raw ${m.rawUs.toFixed(1)} µs/op, jose ${m.joseUs.toFixed(1)} µs/op one at a time, 64 in flight ${fmtRps(m.jose64PerS)}/s on ${m.jose64Cores.toFixed(2)} cores = ${joseCpuUs(m).toFixed(1)} µs CPU/op`);
+}

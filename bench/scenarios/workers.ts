@@ -1,0 +1,90 @@
+/**
+ * workers: `workers: 2` against `workers: 1`, both the real entry point (src/main.ts), cached tokens (gRPC and HTTP)
+ * and unique ES256 tokens (HTTP and gRPC); target ≥ 1.7× on 2 cores. Then, informational, whether
+ * UV_THREADPOOL_SIZE changes unique-token throughput with one worker (WebCrypto runs on libuv's threadpool).
+ */
+import { CHECK_PATH } from '../fixtures.ts';
+import { framesForTokens, grpcTokens, wrkTokens } from '../token-load.ts';
+import { GRPC_SAT, HTTP_CONNS, shared } from '../setup.ts';
+import { fmtPct, fmtRps, median } from '../stats.ts';
+import { infoRow, noise, perf, ratioRow, type Summary } from '../rows.ts';
+import { processTree } from '../procs.ts';
+import { uniqueTokens } from './unique.ts';
+import type { Bench, PortcullisInstance } from '../context.ts';
+import type { CpuMeter } from '../machine.ts';
+import type { RunResult } from '../loadgen.ts';
+
+export const WORKERS_GOAL = 1.7;
+const ALG = 'ES256';
+
+export async function run(b: Bench): Promise<void> {
+  const s = await shared(b);
+  b.log('workers: src/main.ts with workers: 2 vs workers: 1');
+  const [w1, w2] = await Promise.all([
+    b.startPortcullis('portcullis-workers-1', { entry: 'main', extra: { workers: 1 } }),
+    b.startPortcullis('portcullis-workers-2', { entry: 'main', extra: { workers: 2 } }),
+  ]);
+  await new Promise((r) => setTimeout(r, 1000)); // let every worker finish starting
+  const tree = processTree(w2.child.pid).length;
+  const durationS = Math.max(1, Math.round(b.opt.durationS));
+  const tokens = await uniqueTokens(b, ALG, 'w');
+  const uniqueHttp = (p: PortcullisInstance, name: string) => (m: CpuMeter, round: number): Promise<RunResult> =>
+    wrkTokens({ url: `http://127.0.0.1:${p.httpPort}/auth`, connections: HTTP_CONNS, durationS, headers: s.faHeaders, tokens: tokens.rounds[round]!, tokenFile: b.outPath(`tokens-workers-${name}-${round}.txt`), onSpawn: (pid) => m.generator(pid) });
+  const framesFile = b.outPath('frames-workers.bin');
+  let written = -1;
+  const uniqueGrpc = (p: PortcullisInstance) => (m: CpuMeter, round: number): Promise<RunResult> => {
+    if (written !== round) {
+      framesForTokens(framesFile, tokens.rounds[round]!); // each instance has its own cache: both get the same tokens
+      written = round;
+    }
+    return grpcTokens({ port: p.grpcPort, path: CHECK_PATH, framesFile, connections: GRPC_SAT.clients, streams: GRPC_SAT.streams, durationS: b.opt.durationS, onSpawn: (pid) => m.generator(pid) });
+  };
+  type Load = (p: PortcullisInstance, name: string) => (m: CpuMeter, round: number) => Promise<RunResult>;
+  const cases: (readonly [string, string, Load, boolean])[] = [
+    ['gRPC Check, cache hit', s.grpcHow, (p, name) => s.runGrpc(p.grpcPort, `workers-${name}`), true],
+    ['HTTP forward_auth, cache hit', s.httpHow, (p) => s.runHttp(p.httpPort), true],
+    ...(b.tools.wrk ? [[`HTTP forward_auth, unique ${ALG} tokens`, `wrk + tokens.lua, ${HTTP_CONNS} conns`, uniqueHttp, false] as const] : []),
+    [`gRPC Check, unique ${ALG} tokens`, `bench/grpc-client.ts, ${GRPC_SAT.clients} conns × ${GRPC_SAT.streams} streams`, (p: PortcullisInstance) => uniqueGrpc(p), false] as const,
+  ];
+  for (const [name, how, load, repeatable] of cases) {
+    const [one, two] = await b.compare(`${name} workers`, [
+      { label: 'workers=1', child: w1.child, run: load(w1, '1') },
+      { label: 'workers=2', child: w2.child, run: load(w2, '2') },
+    ], repeatable);
+    const floor = name.startsWith('gRPC Check, cache') ? s.floorSummaries.grpc : name.startsWith('HTTP forward_auth, cache') ? s.floorSummaries.http : undefined;
+    b.rows.push(ratioRow({
+      scenario: `${name}, workers: 2 vs workers: 1`,
+      how: `${how}; src/main.ts, ${tree} processes with workers: 2`,
+      target: two!, floor: one!, floorText: `workers: 1: ${perf(one!)}`, goal: WORKERS_GOAL, asTimes: true,
+      notes: [
+        `generator CPU ${median(two!.runs.map((r) => r.cpu.generatorCores)).toFixed(2)} cores: on 2 cores the workers and the generator share the machine`,
+        floor ? `against the one-process floor of the ${name.startsWith('gRPC') ? 'grpc' : 'http'} scenario (${fmtRps(floor.rps)} rps): ${fmtPct(two!.rps / floor.rps)}` : '',
+      ],
+    }));
+  }
+  await Promise.all([b.stopChild(w1.child), b.stopChild(w2.child)]);
+  if (b.opt.threadpool.length > 1 && b.tools.wrk) await threadpool(b, tokens.rounds, s.faHeaders);
+}
+
+/** workers: 1 with each UV_THREADPOOL_SIZE, unique tokens over HTTP: does the WebCrypto threadpool size matter? */
+async function threadpool(b: Bench, rounds: readonly (readonly string[])[], headers: [string, string][]): Promise<void> {
+  const sizes = b.opt.threadpool;
+  b.log(`UV_THREADPOOL_SIZE ${sizes.join(' vs ')}, workers: 1, unique ${ALG} tokens`);
+  const instances = await Promise.all(sizes.map((n) => b.startPortcullis(`portcullis-threadpool-${n}`, { entry: 'main', extra: { workers: 1 }, env: { UV_THREADPOOL_SIZE: String(n) } })));
+  const durationS = Math.max(1, Math.round(b.opt.durationS));
+  const res: Summary[] = await b.compare(`threadpool unique ${ALG}`, instances.map((p, i) => ({
+    label: `UV_THREADPOOL_SIZE=${sizes[i]}`,
+    child: p.child,
+    run: (m: CpuMeter, round: number) => wrkTokens({ url: `http://127.0.0.1:${p.httpPort}/auth`, connections: HTTP_CONNS, durationS, headers, tokens: rounds[round]!, tokenFile: b.outPath(`tokens-threadpool-${sizes[i]}-${round}.txt`), onSpawn: (pid) => m.generator(pid) }),
+  })), false);
+  const base = res[0]!;
+  b.rows.push(infoRow({
+    scenario: `HTTP forward_auth, unique ${ALG} tokens, UV_THREADPOOL_SIZE ${sizes.join(' vs ')} (informational)`,
+    how: `wrk + tokens.lua, ${HTTP_CONNS} conns; src/main.ts, workers: 1`,
+    target: sizes.slice(1).map((n, i) => `${n}: ${perf(res[i + 1]!)}`).join('; '),
+    floor: `${sizes[0]}: ${perf(base)}`,
+    ratio: sizes.slice(1).map((n, i) => `${n}/${sizes[0]}: ${fmtPct(res[i + 1]!.rps / base.rps)}`).join(', '),
+    notes: [`server CPU ${res.map((x) => x.serverCores.toFixed(2)).join(' / ')} cores`, noise(...res)].filter(Boolean).join('; '),
+  }));
+  await Promise.all(instances.map((p) => b.stopChild(p.child)));
+}
