@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configDoc, forwardAuthRequestParts, makeKeys, ORIGINAL, signTokens } from './fixtures.ts';
 import { freePort, spawnChild } from './procs.ts';
-import { rawHttp, type RunResult } from './loadgen.ts';
+import type { RunResult } from './loadgen.ts';
+import { rawHttp } from './node-clients.ts';
 import { fmtPct, fmtRps, fmtUs, median } from './stats.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
