@@ -2,19 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildConfig, ConfigError, loadConfigFile } from '../../src/config/load.ts';
+import { buildConfig, loadConfigFile } from '../../src/config/load.ts';
+import { configProblems } from '../support/config.ts';
 
 const minimal = { issuers: [{ issuer: 'https://idp.example.com/', jwks_uri: 'https://idp.example.com/jwks.json', audiences: ['api'] }] };
 
-function problems(doc: unknown): readonly string[] {
-  try {
-    buildConfig(doc, 'test', process.cwd());
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+const problems = (doc: unknown): readonly string[] => configProblems(doc);
 
 describe('config defaults', () => {
   it('fills every default from the one schema', () => {

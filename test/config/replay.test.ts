@@ -1,20 +1,13 @@
 /** The `replay` section, `issuers[].replay` and `require.single_use`: defaults, and every mistake named by its path. */
 import { describe, expect, it } from 'vitest';
-import { buildConfig, ConfigError } from '../../src/config/load.ts';
+import { buildConfig } from '../../src/config/load.ts';
+import { configProblems } from '../support/config.ts';
 import { replayInUse } from '../../src/config/replay.ts';
 
 const issuer = { issuer: 'https://idp.example.com/', jwks_uri: 'https://idp.example.com/jwks.json', audiences: ['api'] };
 const base = { workers: 1, issuers: [issuer] };
 
-function problems(doc: unknown): readonly string[] {
-  try {
-    buildConfig(doc, 'test', process.cwd());
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+const problems = (doc: unknown): readonly string[] => configProblems(doc);
 
 describe('replay config', () => {
   it('defaults to nothing single-use, a memory store and on_store_error deny', () => {

@@ -2,7 +2,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig, ConfigError } from '../../src/config/load.ts';
+import { buildConfig } from '../../src/config/load.ts';
+import { configProblems } from '../support/config.ts';
 import { keyDir, type KeyDir } from '../support/signing.ts';
 
 const dir: KeyDir = keyDir();
@@ -13,15 +14,7 @@ afterAll(() => dir.cleanup());
 
 const signer = (extra: Record<string, unknown> = {}) => ({ issuer: 'https://orders.shop.svc', keys: { dir: dir.path }, ...extra });
 
-function problems(doc: unknown): readonly string[] {
-  try {
-    buildConfig(doc, 'test', process.cwd());
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+const problems = (doc: unknown): readonly string[] => configProblems(doc);
 
 describe('signer config', () => {
   it('lets an instance sign only, with no issuers, and fills the defaults', () => {

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildConfig, ConfigError } from '../../src/config/load.ts';
+import { buildConfig } from '../../src/config/load.ts';
+import { configProblems } from '../support/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-signin-config-'));
 writeFileSync(join(dir, 'keys'), '# newest first\nnew-key-0123456789abcdef0123456789abcdef\n\nold-key-0123456789abcdef0123456789abcdef\n');
@@ -17,15 +18,7 @@ const doc = (oidc: Record<string, unknown> = {}, top: Record<string, unknown> = 
   ...top,
 });
 
-function problems(d: unknown): readonly string[] {
-  try {
-    buildConfig(d, 'test', dir);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+const problems = (d: unknown): readonly string[] => configProblems(d, dir);
 
 afterEach(() => {
   delete process.env['PORTCULLIS_OIDC_CLIENT_SECRET'];

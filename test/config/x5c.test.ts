@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildConfig, ConfigError } from '../../src/config/load.ts';
+import { configProblems } from '../support/config.ts';
+import { buildConfig } from '../../src/config/load.ts';
 import { TestPki, type IssuedCert } from '../support/pki.ts';
 
 let pki: TestPki;
@@ -24,15 +25,8 @@ afterAll(() => pki?.cleanup());
 const issuer = (extra: Record<string, unknown>) => ({ issuer: 'x5c-provisioner', audiences: ['https://ca.example.com/1.0/sign'], ...extra });
 const build = (issuers: unknown[], top: Record<string, unknown> = {}) => buildConfig({ listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:1' }, issuers, ...top }, 'test.yaml', pki.dir);
 
-function problems(issuers: unknown[], top: Record<string, unknown> = {}): readonly string[] {
-  try {
-    build(issuers, top);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+const problems = (issuers: unknown[], top: Record<string, unknown> = {}): readonly string[] =>
+  configProblems({ listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:1' }, issuers, ...top }, pki.dir, 'test.yaml');
 
 describe('x5c config', () => {
   it('reads every root (relative paths from the config directory, bundles) with clientAuth as the default usage', () => {
