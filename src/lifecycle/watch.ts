@@ -1,11 +1,12 @@
 /**
  * Watches a file by watching its DIRECTORY: Kubernetes updates a mounted ConfigMap or Secret by swapping the `..data`
  * symlink next to the file (the file's own inode never changes, so a watch on the file alone misses it), and editors
- * replace files by rename. Any change in the directory schedules one call after `debounceMs` of quiet; the caller
- * re-reads and decides whether anything it cares about changed. A directory that cannot be watched is reported once
+ * replace files by rename. Any event in the directory schedules a look after `debounceMs` of quiet; `onChange` runs
+ * only when the file itself (followed through symlinks: inode, size, mtime) differs from the last look, so reading
+ * a file (an atime change) or changes to its neighbours never trigger it. A directory that cannot be watched is reported once
  * and the caller keeps its other triggers (SIGHUP, polling).
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type WatchFn = (path: string, onChange: () => void) => () => void;
@@ -17,12 +18,16 @@ export function watchFileDirectory(path: string, onChange: () => void, options: 
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
   let watcher: FSWatcher | undefined;
+  let last = signature(path);
   const fire = (): void => {
     if (closed) return;
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = null;
-      if (!closed) onChange();
+      const now = signature(path);
+      if (closed || now === last) return;
+      last = now;
+      onChange();
     }, debounceMs);
     timer.unref();
   };
@@ -37,4 +42,13 @@ export function watchFileDirectory(path: string, onChange: () => void, options: 
     if (timer) clearTimeout(timer);
     watcher?.close();
   };
+}
+
+function signature(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch (e) {
+    return `missing:${(e as NodeJS.ErrnoException).code ?? ''}`;
+  }
 }
