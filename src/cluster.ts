@@ -42,6 +42,7 @@ export function supervise(o: SuperviseOptions): Promise<number> {
   const { log, config } = o;
   const workers = config.workers;
   let stopping = false;
+  let stopSignal: StopSignal = 'SIGTERM';
   let readyCount = 0;
   let nextId = 0;
   let running = config;
@@ -78,6 +79,8 @@ export function supervise(o: SuperviseOptions): Promise<number> {
   const onMessage = (worker: Worker, m: WorkerMessage): void => {
     if (typeof m !== 'object' || m === null) return;
     if (m.type === 'portcullis:ready') {
+      // Stopped while it was starting: it could not hear the request then.
+      if (stopping) return send(worker, { type: 'portcullis:shutdown', signal: stopSignal });
       readyCount++;
       if (readyCount === workers) o.onAllReady(m);
     } else if (m.type === 'portcullis:metrics-request') {
@@ -123,6 +126,7 @@ export function supervise(o: SuperviseOptions): Promise<number> {
     const stop = (why: string, code: number, signal: StopSignal, forceMs = config.shutdown.drainMs + config.shutdown.timeoutMs + 5000): void => {
       if (stopping) return;
       stopping = true;
+      stopSignal = signal;
       log.log(code === 0 ? 'info' : 'error', 'portcullis stopping', { why, workers: alive().length });
       const left = alive();
       if (left.length === 0) return finish(code);

@@ -57,7 +57,7 @@ async function setup(fileIn?: (dir: string) => string): Promise<Setup> {
 
 const forwardAuth = (s: Setup, token: string) => getOnce(`${s.http}/auth`, { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/orders', authorization: `Bearer ${token}` });
 
-describe('hot reload', () => {
+describe('hot reload', { timeout: 90_000 }, () => {
   it('answers every Check and forward-auth request correctly across many reloads, with no JWKS fetch for an unchanged issuer', async () => {
     const s = await setup();
     writeFileSync(s.file, s.config());

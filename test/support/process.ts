@@ -39,7 +39,7 @@ export function startMain(args: string[]): MainProcess {
     child,
     output: () => out,
     exited,
-    waitFor(text, count = 1, timeoutMs = 15_000) {
+    waitFor(text, count = 1, timeoutMs = 45_000) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
           if (occurrences(text) >= count) {
