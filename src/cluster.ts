@@ -123,7 +123,7 @@ export function supervise(o: SuperviseOptions): Promise<number> {
       reloader?.close();
       resolve(code);
     };
-    const stop = (why: string, code: number, signal: StopSignal, forceMs = config.shutdown.drainMs + config.shutdown.timeoutMs + 5000): void => {
+    const stop = (why: string, code: number, signal: StopSignal, forceMs = running.shutdown.drainMs + running.shutdown.timeoutMs + 5000): void => {
       if (stopping) return;
       stopping = true;
       stopSignal = signal;
