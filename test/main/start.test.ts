@@ -75,7 +75,7 @@ describe('workers', () => {
     const [g, h] = [await freePort(), await freePort()];
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'));
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }] }));
-    writeFileSync(join(dir, 'c.yaml'), `workers: 2\nissuers:\n  - issuer: "https://idp.test/"\n    jwks_file: jwks.json\n    audiences: [api]\n`);
+    writeFileSync(join(dir, 'c.yaml'), `workers: 2\nshutdown: { drain: 100ms }\nissuers:\n  - issuer: "https://idp.test/"\n    jwks_file: jwks.json\n    audiences: [api]\n`);
     const { output } = await start(['--config', join(dir, 'c.yaml'), '--listen-grpc', `127.0.0.1:${g}`, '--listen-http', `127.0.0.1:${h}`]);
     expect(output()).toMatch(/"workers":2/);
     const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${h}/readyz`).then((r) => r.status)));
