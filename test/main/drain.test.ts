@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { freePort } from '../support/ports.ts';
 import { jwksOf, makeKey, type TestKey } from '../support/tokens.ts';
 import { connectEnvoyClient, type EnvoyClient } from '../support/envoy-client.ts';
-import { getOnce, liveToken, startMain, type MainProcess } from '../support/process.ts';
+import { checkRequest, getOnce, liveToken, startMain, type MainProcess } from '../support/process.ts';
 
 const ISS = 'https://a.test/';
 let main: MainProcess | undefined;
@@ -68,9 +68,22 @@ describe('drain on SIGTERM', { timeout: 90_000 }, () => {
     const k2 = await makeKey('ES256', 'k2');
     const provider = await startIdp(k1, [k1, k2]);
     // Keys by jwks_uri from our IdP; the key in start()'s own file is not used.
-    const { http, ask } = await start('{ drain: 1500ms, timeout: 20s }', provider.url);
+    const { http, ask } = await start('{ drain: 4s, timeout: 20s }', provider.url);
     const token1 = await liveToken(k1, ISS, 'api');
     expect((await client!.healthCheck('')).status).toBe('SERVING');
+    const watched: string[] = [];
+    const watch = client!.watch('');
+    let seen: () => void = () => {};
+    watch.on('data', (m: { status: string }) => {
+      watched.push(m.status);
+      seen();
+    });
+    watch.on('error', () => {});
+    const watchedCount = (n: number) => new Promise<void>((resolve) => {
+      seen = () => watched.length >= n && resolve();
+      seen();
+    });
+    await watchedCount(1);
 
     main!.child.kill('SIGTERM');
     await main!.waitFor('"portcullis draining');
@@ -79,17 +92,23 @@ describe('drain on SIGTERM', { timeout: 90_000 }, () => {
     expect(JSON.parse(ready.body)).toMatchObject({ status: 'not_ready', draining: true });
     expect((await client!.healthCheck('')).status).toBe('NOT_SERVING');
     expect((await client!.healthCheck('envoy.service.auth.v3.Authorization')).status).toBe('NOT_SERVING');
+    await watchedCount(2);
+    expect(watched).toEqual(['SERVING', 'NOT_SERVING']); // a Watch stream is told at once
     // Still answering normally while Kubernetes and Envoy stop sending.
     expect((await ask(token1)).status).toBe(200);
 
     // In flight across the close: a token with a new kid waits for the key load, which the IdP holds.
     provider.hold();
-    const inFlight = ask(await liveToken(k2, ISS, 'api'));
+    const token2 = await liveToken(k2, ISS, 'api');
+    const inFlight = ask(token2);
     await provider.requested;
+    // A gRPC Check joins the same key load: in flight on the HTTP/2 connection that gets the GOAWAY.
+    const inFlightCheck = client!.check(checkRequest({ authorization: `Bearer ${token2}` }));
     await main!.waitFor('"portcullis closing listeners');
     await expect(getOnce(`${http}/healthz`)).rejects.toThrow(); // no longer accepting
     provider.release();
     expect((await inFlight).status).toBe(200);
+    expect((await inFlightCheck).status.code).toBe(0);
     expect(await main!.exited).toBe(0);
     expect(main!.output()).toContain('"portcullis stopped","code":0');
   });
