@@ -3,8 +3,8 @@
  * and on SIGHUP. The new text goes through the same loader as the start (config/load.ts), so it is validated
  * completely first:
  *  - invalid → the running config stays, every problem is logged by path, the reload is counted as an error;
- *  - a change to a setting that needs a restart (listen.*, workers, telemetry.metrics) → the whole reload is refused,
- *    naming them;
+ *  - a change to a setting that needs a restart (listen.*, workers, grpc.max_request_bytes, telemetry.metrics) → the
+ *    whole reload is refused, naming them;
  *  - valid → `apply` switches (one process: the server swaps its snapshot; workers: the primary hands the validated
  *    text to every worker, which switches).
  * A watch event that leaves the text unchanged (another file in the directory) does nothing; SIGHUP always reloads.
@@ -49,6 +49,7 @@ export function restartOnlyChanges(running: Config, next: Config): string[] {
     if (running.listen[key] !== next.listen[key]) changed.push(`listen.${key}`);
   }
   if (running.workers !== next.workers) changed.push('workers');
+  if (running.grpc.maxRequestBytes !== next.grpc.maxRequestBytes) changed.push('grpc.max_request_bytes');
   if (running.telemetry.metrics !== next.telemetry.metrics) changed.push('telemetry.metrics');
   return changed;
 }

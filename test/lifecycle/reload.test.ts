@@ -50,6 +50,7 @@ describe('restartOnlyChanges', () => {
     ['listen.http', { listen: { ...base.listen, http: '127.0.0.1:5' } }, ['listen.http']],
     ['listen.admin', { listen: { ...base.listen, admin: '127.0.0.1:5' } }, ['listen.admin']],
     ['workers', { workers: base.workers + 1 }, ['workers']],
+    ['grpc.max_request_bytes', { grpc: { maxRequestBytes: base.grpc.maxRequestBytes * 2 } }, ['grpc.max_request_bytes']],
     ['telemetry.metrics', { telemetry: { ...base.telemetry, metrics: !base.telemetry.metrics } }, ['telemetry.metrics']],
     ['everything but restart-only settings', { realm: 'other', excludes: ['/x'], shutdown: { drainMs: 1, timeoutMs: 1 } }, []],
   ])('names %s', (_name, change, expected) => {
