@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,14 @@ describe('drain on SIGTERM', { timeout: 90_000 }, () => {
     const { http, ask } = await start('{ drain: 4s, timeout: 20s }', provider.url);
     const token1 = await liveToken(k1, ISS, 'api');
     expect((await client!.healthCheck('')).status).toBe('SERVING');
+    // An idle HTTP/1.1 keep-alive connection (a proxy's pool): closed by us once the listeners close.
+    const idle = connect(Number(new URL(http).port), '127.0.0.1');
+    const idleClosed = new Promise<string>((resolve) => {
+      let got = '';
+      idle.on('data', (d) => (got += d));
+      idle.on('close', () => resolve(got));
+    });
+    idle.write('GET /healthz HTTP/1.1\r\nhost: portcullis\r\nconnection: keep-alive\r\n\r\n');
     const watched: string[] = [];
     const watch = client!.watch('');
     let seen: () => void = () => {};
@@ -106,6 +114,7 @@ describe('drain on SIGTERM', { timeout: 90_000 }, () => {
     const inFlightCheck = client!.check(checkRequest({ authorization: `Bearer ${token2}` }));
     await main!.waitFor('"portcullis closing listeners');
     await expect(getOnce(`${http}/healthz`)).rejects.toThrow(); // no longer accepting
+    expect(await idleClosed).toMatch(/^HTTP\/1\.1 200 OK/);
     provider.release();
     expect((await inFlight).status).toBe(200);
     expect((await inFlightCheck).status.code).toBe(0);
