@@ -56,6 +56,9 @@ describe('workers: 2', { timeout: 90_000 }, () => {
       expect(s.body).not.toContain('did not answer');
       expect(s.body.match(/^target_info\{/gm)?.length).toBe(1);
     }
+    // target_info is the answering worker's: both workers answered scrapes, and each showed the whole group.
+    const answeredBy = new Set(scrapes.map((s) => /service_instance_id="([^"]+)"/.exec(s.body)?.[1]));
+    expect(answeredBy.size).toBe(2);
   });
 
   it('switches every worker on a reload, counts it once (scraped on listen.admin), and drains the group on SIGTERM', async () => {
