@@ -99,6 +99,18 @@ describe('createCore with the running core', () => {
     expect((await check(next, stranger)).kind).toBe('allow');
   });
 
+  it('keeps the replay store across a reload: a single-use token consumed before it stays refused after it', async () => {
+    const key = await makeKey('ES256', 'k1');
+    const server = await idp(key);
+    const single = (audiences: string[]) => testConfig({ workers: 1, replay: { store: 'memory' }, issuers: [{ issuer: ISSUER, jwks_uri: server.url, audiences, replay: true }] });
+    const first = await core(single([AUDIENCE]));
+    const token = await signToken(key, { jti: 'once' });
+    expect((await check(first, token)).kind).toBe('allow');
+    const next = await core(single([AUDIENCE, 'more']), first);
+    expect(next.replay?.store).toBe(first.replay?.store);
+    expect(await check(next, token)).toMatchObject({ kind: 'deny', reason: 'token_replayed' });
+  });
+
   it("stops a removed or replaced issuer's jwks_file watch, and keeps an unchanged one's", async () => {
     watches.opened.length = 0;
     watches.closed.length = 0;
