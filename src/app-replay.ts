@@ -24,11 +24,12 @@ export interface Replay {
   details(): Record<string, unknown>;
 }
 
-export function createReplay(config: Config, runtime: Runtime): Replay | null {
+/** `store`: the running store, kept across a config reload while `replay` is unchanged (its consumed ids stay). */
+export function createReplay(config: Config, runtime: Runtime, store_?: ReplayStore): Replay | null {
   const replay = config.replay;
   if (replay === undefined || !replayInUse(config)) return null;
-  const store: ReplayStore =
-    replay.store === 'redis'
+  const store: ReplayStore = store_ ??
+    (replay.store === 'redis'
       ? new RedisReplayStore({
           url: replay.redis.url,
           keyPrefix: replay.redis.keyPrefix,
@@ -38,7 +39,7 @@ export function createReplay(config: Config, runtime: Runtime): Replay | null {
           now: runtime.now,
           ...(runtime.random ? { random: runtime.random } : {}),
         })
-      : new MemoryReplayStore({ now: runtime.now });
+      : new MemoryReplayStore({ now: runtime.now }));
   const blocksReadiness = replay.onStoreError === 'deny';
   const ready = () => !blocksReadiness || store.status().ready;
   const rules = [...new Set([...config.policy.routes.map((r) => r.rule), ...config.policy.policies.values()])].filter((r) => r.singleUse === true).map((r) => r.name);

@@ -1,6 +1,18 @@
 /**
  * Wires the core from a frozen config: one key source per issuer, the verifier, the authorizer and readiness.
- * I/O (fetch) and time (now) are injected so tests control them.
+ * I/O (fetch, file watches) and time (now) are injected so tests control them.
+ *
+ * A reload builds a new core from the new config and the running one (`createCore(next, runtime, previous)`):
+ *  - an issuer whose key settings (its key location and the global `jwks` section) did not change keeps its key
+ *    source: loaded keys, background schedule, no fetch on reload;
+ *  - an issuer whose whole config did not change also keeps its TrustedIssuer, so its cached tokens stay cached;
+ *    the verifier only answers from the cache for its own TrustedIssuer objects, so the cached tokens of removed or
+ *    changed issuers stop working at once (changed ones are verified again, against keys already loaded);
+ *  - the token cache is kept (unless `cache` limits changed) and its remembered failures are forgotten: a token
+ *    refused as `issuer_unknown` may be fine under the new config;
+ *  - the replay store (its consumed token ids, its Redis connection) is kept while `replay` is unchanged, and the
+ *    signer while `signer` is unchanged; sign-in is rebuilt (it holds no state of its own).
+ * After the swap, `retire(previous, next)` stops what the new core did not take over.
  */
 import type { Config, IssuerConfig } from './config/types.ts';
 import type { Authorizer, Readiness } from './core/types.ts';
@@ -20,6 +32,9 @@ import { Sealer } from './core/signin/seal.ts';
 import { SignIn } from './core/signin/flow.ts';
 import { RefreshingAuthorizer } from './core/signin/refresh.ts';
 import { X5cTrust } from './core/keys/x5c-trust.ts';
+import type { TrustedIssuer } from './core/verify.ts';
+import type { ReplayStore } from './core/replay.ts';
+import { watchFileDirectory, type WatchFn } from './lifecycle/watch.ts';
 
 export interface Runtime {
   readonly fetch: FetchLike;
@@ -34,12 +49,38 @@ export interface Runtime {
   readonly onSigningEvent?: (event: SigningKeyEvent) => void;
   /** Replaces the signing key directory reader (tests). */
   readonly loadSigningKeys?: () => KeyDirResult;
+  /** Watches a `jwks_file` (its directory): a change reloads the keys at once. Absent = polling only. */
+  readonly watch?: WatchFn;
 }
 
 export const defaultRuntime: Runtime = {
   fetch: (url, init) => fetch(url, init),
   now: () => Date.now(),
+  watch: (path, onChange) => watchFileDirectory(path, onChange),
 };
+
+/** One issuer's key source and what it needs stopped with it; shared by every core that reuses it. */
+interface IssuerKeys {
+  /** The key settings it was built from: equal fingerprints → the source is reused. */
+  readonly fingerprint: string;
+  readonly source: KeySource | X5cTrust;
+  stop(): void;
+}
+
+/** What a reload compares and carries over; not for transports. */
+interface CoreState {
+  readonly keys: ReadonlyMap<string, IssuerKeys>;
+  readonly trusted: ReadonlyMap<string, TrustedIssuer>;
+  readonly cacheLimits: string;
+  readonly replayConfig: string;
+  readonly signerConfig: string;
+  /** Sources this core created (start() loads only these). */
+  readonly created: readonly (KeySource | X5cTrust)[];
+  readonly newStore: boolean;
+  readonly newSigning: boolean;
+}
+
+const coreState = new WeakMap<Core, CoreState>();
 
 export interface Core {
   readonly authorizer: Authorizer;
@@ -58,19 +99,45 @@ export interface Core {
   stop(): void;
 }
 
-export function createCore(config: Config, runtime: Runtime): Core {
-  const sources = config.issuers.map((issuer) => keySource(issuer, config, runtime));
-  const verifier = new Verifier(
-    config.issuers.map((c, i) => ({ config: c, keys: sources[i]! })),
-    runtime.now,
-    new TokenCache(config.cache),
-  );
-  const replay = createReplay(config, runtime);
-  const signing = config.signer === undefined ? undefined : createSigning(config.signer, {
+export function createCore(config: Config, runtime: Runtime, previous?: Core): Core {
+  const before = previous === undefined ? undefined : coreState.get(previous);
+  const keys = new Map<string, IssuerKeys>();
+  const trusted = new Map<string, TrustedIssuer>();
+  const created: (KeySource | X5cTrust)[] = [];
+  for (const issuer of config.issuers) {
+    const fingerprint = keyFingerprint(issuer, config);
+    let handle = before?.keys.get(issuer.issuer);
+    if (handle === undefined || handle.fingerprint !== fingerprint) {
+      handle = issuerKeys(issuer, config, runtime, fingerprint);
+      created.push(handle.source);
+    }
+    keys.set(issuer.issuer, handle);
+    const old = before?.trusted.get(issuer.issuer);
+    trusted.set(issuer.issuer, old !== undefined && old.keys === handle.source && JSON.stringify(old.config) === JSON.stringify(issuer) ? old : { config: issuer, keys: handle.source });
+  }
+  const sources = config.issuers.map((i) => keys.get(i.issuer)!.source);
+  const cacheLimits = JSON.stringify(config.cache);
+  let cache: TokenCache;
+  if (previous !== undefined && before?.cacheLimits === cacheLimits) {
+    cache = previous.verifier.cache;
+    cache.forgetFailures();
+  } else {
+    cache = new TokenCache(config.cache);
+    if (previous !== undefined) Object.assign(cache.stats, previous.verifier.cache.stats);
+  }
+  const verifier = new Verifier([...trusted.values()], runtime.now, cache);
+  const replayConfig = JSON.stringify(config.replay ?? null);
+  const keptStore: ReplayStore | undefined = before?.replayConfig === replayConfig ? previous?.replay?.store : undefined;
+  const replay = createReplay(config, runtime, keptStore);
+  const signerConfig = JSON.stringify(config.signer ?? null);
+  const keptSigning = before?.signerConfig === signerConfig ? previous?.signing : undefined;
+  const signing = config.signer === undefined ? undefined : keptSigning ?? createSigning(config.signer, {
     now: runtime.now,
     ...(runtime.onSigningEvent ? { onSigningEvent: runtime.onSigningEvent } : {}),
     ...(runtime.loadSigningKeys ? { loadKeys: runtime.loadSigningKeys } : {}),
   });
+  const newStore = replay !== null && replay.store !== keptStore;
+  const newSigning = signing !== undefined && signing !== keptSigning;
   const readiness: Readiness = {
     isReady: () => sources.every((s) => s.isReady()) && (replay?.ready() ?? true) && (signing === undefined || signing.source.isReady()),
     details: () => ({
@@ -92,7 +159,7 @@ export function createCore(config: Config, runtime: Runtime): Core {
   };
   const core = new CoreAuthorizer(config, verifier, replay?.singleUse ?? null, signing?.minter);
   const signIn = config.signIn === undefined ? undefined : createSignIn(config, runtime, verifier, sources);
-  return {
+  const result: Core = {
     authorizer: signIn === undefined ? core : new RefreshingAuthorizer(core, signIn, { forwardToken: config.policy.forwardToken, now: runtime.now }),
     ...(signIn !== undefined ? { signIn } : {}),
     verifier,
@@ -101,13 +168,45 @@ export function createCore(config: Config, runtime: Runtime): Core {
     replay,
     ...(signing !== undefined ? { signing } : {}),
     start: async () => {
-      signing?.source.start(); // a bad key directory stops the start, naming the files
-      await Promise.all([...sources.map((s) => s.start()), replay?.store.start()]);
+      if (newSigning) signing!.source.start(); // a bad key directory stops the start, naming the files
+      await Promise.all([...created.map((s) => s.start()), newStore ? replay!.store.start() : undefined]);
     },
     stop: () => {
       signing?.source.stop();
-      sources.forEach((s) => s.stop());
+      keys.forEach((k) => k.stop());
       void replay?.store.stop();
+    },
+  };
+  coreState.set(result, { keys, trusted, cacheLimits, replayConfig, signerConfig, created, newStore, newSigning });
+  return result;
+}
+
+/** After a swap from `previous` to `next`: stops the key sources, file watches, replay store and signer `next` did not take over. */
+export function retire(previous: Core, next: Core): void {
+  const kept = new Set(coreState.get(next)?.keys.values());
+  for (const handle of coreState.get(previous)?.keys.values() ?? []) if (!kept.has(handle)) handle.stop();
+  if (previous.replay !== null && previous.replay.store !== next.replay?.store) void previous.replay.store.stop();
+  if (previous.signing !== undefined && previous.signing !== next.signing) previous.signing.source.stop();
+}
+
+/** Everything a key source is built from: same fingerprint, same source. */
+function keyFingerprint(issuer: IssuerConfig, config: Config): string {
+  return JSON.stringify([issuer.issuer, issuer.jwksUri, issuer.jwksFile, issuer.jwks, issuer.discoveryUrl, issuer.allowInsecureHttp, issuer.x5c, issuer.leewayMs, config.jwks]);
+}
+
+function issuerKeys(issuer: IssuerConfig, config: Config, runtime: Runtime, fingerprint: string): IssuerKeys {
+  const source = keySource(issuer, config, runtime);
+  let unwatch: (() => void) | undefined;
+  if (issuer.jwksFile !== undefined && runtime.watch !== undefined && source instanceof KeySource) {
+    // A mounted Secret changes by a symlink swap: reload at once instead of waiting for the next poll.
+    unwatch = runtime.watch(issuer.jwksFile, () => void source.reload());
+  }
+  return {
+    fingerprint,
+    source,
+    stop: () => {
+      unwatch?.();
+      source.stop();
     },
   };
 }

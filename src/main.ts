@@ -1,15 +1,11 @@
 /**
  * Entry point: `npm start -- --config FILE` (or PORTCULLIS_CONFIG=FILE). Without a config, the labelled demo.
- * A bad config stops the start with every problem listed by path (exit code 2).
+ * A bad config stops the start with every problem listed by path (exit code 2). Running: the config file is
+ * reloaded on change and on SIGHUP (lifecycle/reload.ts); SIGTERM drains, SIGINT stops (lifecycle/drain.ts).
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile } from './config/load.ts';
-import { defaultRuntime } from './app.ts';
-import { startPortcullis } from './server.ts';
-import { createDemo } from './demo.ts';
+import { ConfigError, loadConfigFileWithText } from './config/load.ts';
 import { bufferedLineWriter, jsonLogger } from './log.ts';
-import { startOpenTelemetry } from './telemetry/index.ts';
-import { isWorker, reportReady, supervise } from './cluster.ts';
 import { replayInUse } from './config/replay.ts';
 import type { ReplayStoreEvent } from './stores/redis-replay.ts';
 
@@ -48,6 +44,12 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // The service's modules (OpenTelemetry, gRPC, cluster) load only here: `explain` and `--help` stay quick.
+  const [{ defaultRuntime }, { startPortcullis }, { createDemo }, { startOpenTelemetry }, { isWorker, reportReady, supervise }, { createShutdown }, { startReloader }, { groupScrape, serveWorker }] =
+    await Promise.all([
+      import('./app.ts'), import('./server.ts'), import('./demo.ts'), import('./telemetry/index.ts'), import('./cluster.ts'),
+      import('./lifecycle/drain.ts'), import('./lifecycle/reload.ts'), import('./lifecycle/worker.ts'),
+    ]);
   const log = jsonLogger((process.env.PORTCULLIS_LOG_LEVEL as 'info' | undefined) ?? 'info');
   const listen = {
     ...(args['listen-grpc'] !== undefined ? { grpc: args['listen-grpc'] } : {}),
@@ -63,10 +65,12 @@ async function main(): Promise<number> {
   };
 
   let config;
+  let configText: string | undefined;
   let demo;
+  const loadConfig = () => loadConfigFileWithText(configPath!, listen);
   if (configPath) {
     try {
-      config = loadConfigFile(configPath, listen);
+      ({ config, text: configText } = loadConfig());
     } catch (e) {
       if (e instanceof ConfigError) {
         process.stderr.write(`portcullis: ${e.message}\n`);
@@ -87,9 +91,13 @@ async function main(): Promise<number> {
   }
 
   if (!isWorker() && config.workers > 1) {
-    return supervise(config.workers, log, (first) =>
-      log.log('info', 'portcullis started', { grpc: first.grpc, http: first.http, ready: first.ready, workers: config.workers, demo: false }),
-    );
+    const workers = config.workers;
+    return supervise({
+      config,
+      log,
+      onAllReady: (first) => log.log('info', 'portcullis started', { grpc: first.grpc, http: first.http, ready: first.ready, workers, demo: false }),
+      ...(configPath !== undefined && configText !== undefined ? { reload: { path: configPath, text: configText, load: loadConfig } } : {}),
+    });
   }
 
   // The OpenTelemetry SDK from the OTEL_* variables (tracing only when they ask for it), before the server starts.
@@ -103,29 +111,54 @@ async function main(): Promise<number> {
   });
   const running = await startPortcullis(config, runtime, {
     ...(demo ? { routes: demo.routes } : {}),
-    telemetry: { sdk: otel, log: decisionLog },
+    telemetry: { sdk: otel, log: decisionLog, ...(isWorker() ? { groupScrape } : {}) },
   });
   if (demo) process.stdout.write(demo.banner(running.grpcAddress, running.httpUrl));
+
+  const exited = new Promise<number>((resolve) => {
+    const shutdown = createShutdown({
+      drainMs: config.shutdown.drainMs,
+      timeoutMs: config.shutdown.timeoutMs,
+      beginDrain: () => running.beginDrain(),
+      close: (timeoutMs) => running.close(timeoutMs),
+      exit: (code) => resolve(code),
+      log,
+    });
+    process.on('SIGTERM', () => shutdown.signal('SIGTERM'));
+    process.on('SIGINT', () => shutdown.signal('SIGINT'));
+    if (isWorker()) serveWorker({ running, shutdown, configPath, listen });
+  });
+  // One process: it watches its own config. Workers: the primary watches and hands them the validated text.
+  const reloader = configPath !== undefined && configText !== undefined && !isWorker()
+    ? startReloader({
+        path: configPath,
+        load: loadConfig,
+        current: () => running.config,
+        currentText: configText,
+        apply: (next) => running.reload(next),
+        refused: (problems) => running.reloadFailed(problems),
+        log,
+      })
+    : undefined;
+  // SIGHUP must never kill the service (workers: the primary handles it).
+  if (reloader === undefined) process.on('SIGHUP', () => isWorker() || log.log('warn', 'SIGHUP: no config file to reload (demo mode)'));
+
   const ready = running.core.readiness.isReady();
   if (isWorker()) reportReady({ grpc: running.grpcAddress, http: running.httpUrl, ready });
   else log.log('info', 'portcullis started', { grpc: running.grpcAddress, http: running.httpUrl, ready, workers: 1, demo: !configPath });
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.log('info', 'portcullis stopping', { signal });
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  await running.close();
-  await otel.shutdown();
-  await decisionLog.flush();
-  return 0;
+  const code = await exited;
+  reloader?.close();
+  if (code === 0) {
+    await otel.shutdown();
+    await decisionLog.flush();
+  }
+  return code;
 }
 
 main().then(
-  (code) => process.exit(code),
+  // stdout to a pipe is asynchronous: let the last log lines out before exiting.
+  (code) => process.stdout.write('', () => process.exit(code)),
   (e: unknown) => {
     process.stderr.write(`portcullis: failed to start: ${(e as Error).stack ?? String(e)}\n`);
     process.exit(1);

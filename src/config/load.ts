@@ -41,6 +41,11 @@ export function buildConfig(doc: unknown, source: string, baseDir: string, demo 
 
 /** Reads and validates a YAML config file. `listen` overrides (command-line flags) apply before validation. */
 export function loadConfigFile(path: string, listen: { grpc?: string; http?: string } = {}): Config {
+  return loadConfigFileWithText(path, listen).config;
+}
+
+/** As loadConfigFile, also returning the text it validated (a reload hands exactly that text to the workers). */
+export function loadConfigFileWithText(path: string, listen: { grpc?: string; http?: string } = {}): { config: Config; text: string } {
   const source = resolve(path);
   let text: string;
   try {
@@ -48,6 +53,12 @@ export function loadConfigFile(path: string, listen: { grpc?: string; http?: str
   } catch (e) {
     throw new ConfigError(source, [`cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
   }
+  return { config: parseConfigText(text, path, listen), text };
+}
+
+/** Validates the text of a config file located at `path` (relative `jwks_file` paths resolve next to it). */
+export function parseConfigText(text: string, path: string, listen: { grpc?: string; http?: string } = {}): Config {
+  const source = resolve(path);
   let doc: unknown;
   try {
     doc = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
@@ -194,6 +205,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       logAllows: raw.telemetry.log_allows === true ? 1 : raw.telemetry.log_allows === false ? 0 : raw.telemetry.log_allows,
       metrics: raw.telemetry.metrics,
     },
+    shutdown: { drainMs: raw.shutdown.drain, timeoutMs: raw.shutdown.timeout },
     workers,
     replay: toReplayConfig(raw.replay, issuers, policy, workers, problems),
     ...(signer !== undefined ? { signer } : {}),

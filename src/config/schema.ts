@@ -163,6 +163,8 @@ export const configSchema = object({
   /** The gRPC listener: a CheckRequest larger than this is denied 413 request_too_large (never a gRPC error). */
   grpc: section({ max_request_bytes: def(integer(65_536, 67_108_864), 4_194_304) }), // hard cap 128 MiB: check-service.ts
   replay: replaySection,
+  // SIGTERM: not ready at once, keep answering for `drain`, then close and let in-flight requests finish within `timeout`.
+  shutdown: section({ drain: def(duration(0), 5_000), timeout: def(duration(0), 20_000) }),
 });
 
 export type RawConfig = Exclude<ReturnType<typeof configSchema>, typeof INVALID>;

@@ -134,6 +134,8 @@ export interface Config {
     readonly negativeTtlMs: number;
   };
   readonly telemetry: TelemetryConfig;
+  /** SIGTERM: how long answers continue while not ready, then how long in-flight requests get to finish. */
+  readonly shutdown: { readonly drainMs: number; readonly timeoutMs: number };
   /** Server processes sharing the listeners (default: available parallelism). */
   readonly workers: number;
   /** Single-use token store. Always set by config/load.ts; optional only so partial test configs stay valid. */

@@ -96,6 +96,11 @@ export class TokenCache {
     this.#failed?.set(token, failure);
   }
 
+  /** Forgets remembered failures (a config reload: what failed for good may pass under the new config). */
+  forgetFailures(): void {
+    this.#failed?.clear();
+  }
+
   get size(): number {
     return this.#verified?.size ?? 0;
   }

@@ -76,8 +76,9 @@ export class Verifier {
     }
     const cached = this.#cache.get(token);
     if (cached) {
-      // The key must still be published; time-dependent checks run on every hit.
-      if (cached.trusted.keys.holds(cached.key)) {
+      // Verified by this verifier's own issuer (a reload that removed or changed the issuer drops its tokens), with a
+      // key still published; time-dependent checks run on every hit.
+      if (this.#issuers.get(cached.trusted.config.issuer) === cached.trusted && cached.trusted.keys.holds(cached.key)) {
         const claims = checkClaims(cached.claims, cached.trusted.config, this.#now());
         if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: cached.trusted.config.issuer };
         return { ok: true, claims: cached.claims, issuer: cached.trusted.config.issuer, kid: cached.kid, ...withCert(cached.key) };

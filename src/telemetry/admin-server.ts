@@ -10,7 +10,8 @@ export interface AdminServer {
   readonly address: string;
   /** "http://host:port", or "http+unix://<percent-encoded path>". */
   readonly url: string;
-  close(): Promise<void>;
+  /** As the HTTP listener's: busy connections are cut after `timeoutMs` (default: never). */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 export async function startAdminServer(address: string, routes: ReadonlyMap<string, (req: IncomingMessage, res: ServerResponse) => void>): Promise<AdminServer> {

@@ -27,6 +27,11 @@ export interface TelemetryOptions {
   readonly now?: () => number;
   /** For sampling allow log lines. Default Math.random. */
   readonly random?: () => number;
+  /**
+   * `workers: N`: turns this process's Prometheus text into the whole group's (main asks the primary, which
+   * collects every worker's text and merges them, see group-metrics.ts). Default: this process only.
+   */
+  readonly groupScrape?: (local: string) => Promise<string>;
 }
 
 export interface Telemetry extends Instrumentation {
@@ -35,8 +40,14 @@ export interface Telemetry extends Instrumentation {
   onKeyEvent(event: KeySourceEvent): void;
   /** Registers the scrape-time readings of the core (token cache, key sets). Call once, after createCore. */
   observe(core: ObservedCore): void;
+  /** portcullis_config_reloads_total{outcome}. */
+  configReload(outcome: 'ok' | 'error'): void;
+  /** The instrumentation for a reloaded config: same metrics, the decision log and span settings of `config`. */
+  reconfigure(config: Config): Instrumentation;
   /** GET/HEAD handler for /metrics; undefined when Prometheus metrics are off. */
   readonly metricsRoute: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  /** This process's Prometheus text, never merged. Rejects when Prometheus metrics are off. */
+  scrapeLocal(): Promise<string>;
   /** Final OTLP metrics export; stops the meter provider. (The SDK itself is main's to shut down.) */
   shutdown(): Promise<void>;
 }
@@ -56,16 +67,17 @@ export function createTelemetry(config: Config, options: TelemetryOptions = {}):
         ...(log?.dropped !== undefined ? { logDropped: () => log.dropped ?? 0 } : {}),
       })
     : undefined;
-  const decisionLog = log === undefined
+  const decisionLogFor = (c: Config): DecisionLog | undefined => log === undefined
     ? undefined
     : new DecisionLog({
-        level: config.telemetry.logLevel,
-        allowRate: config.telemetry.logAllows,
-        recordSubject: config.telemetry.recordSubject,
-        tokens: config.tokens,
+        level: c.telemetry.logLevel,
+        allowRate: c.telemetry.logAllows,
+        recordSubject: c.telemetry.recordSubject,
+        tokens: c.tokens,
         out: log,
         ...(options.random ? { random: options.random } : {}),
       });
+  const decisionLog = decisionLogFor(config);
 
   return {
     tracer: sdk.tracer,
@@ -73,21 +85,27 @@ export function createTelemetry(config: Config, options: TelemetryOptions = {}):
     decisionLog,
     recordSubject: config.telemetry.recordSubject,
     onKeyEvent: (event) => metrics?.keyEvent(event),
+    configReload: (outcome) => metrics?.configReload(outcome),
+    reconfigure: (c) => {
+      for (const issuer of c.issuers) if (issuer.jwksUri !== undefined) sdk.nameJwksUrl(issuer.jwksUri, issuer.issuer);
+      return { tracer: sdk.tracer, metrics, decisionLog: decisionLogFor(c), recordSubject: c.telemetry.recordSubject };
+    },
     observe: (core) => metrics?.observe(core),
-    metricsRoute: metrics?.prometheus ? metricsHandler(metrics) : undefined,
+    metricsRoute: metrics?.prometheus ? metricsHandler(metrics, options.groupScrape) : undefined,
+    scrapeLocal: () => (metrics ? metrics.scrape() : Promise.reject(new Error('metrics are off'))),
     shutdown: async () => {
       await metrics?.shutdown();
     },
   };
 }
 
-function metricsHandler(metrics: PortcullisMetrics): (req: IncomingMessage, res: ServerResponse) => void {
+function metricsHandler(metrics: PortcullisMetrics, group?: (local: string) => Promise<string>): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method_not_allowed"}');
       return;
     }
-    metrics.scrape().then(
+    metrics.scrape().then((local) => (group ? group(local) : local)).then(
       (text) => {
         res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
         res.end(req.method === 'HEAD' ? undefined : text);

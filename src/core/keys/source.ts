@@ -3,13 +3,19 @@
  *  - in the background before it goes stale (Cache-Control max-age within [minRefresh, refreshInterval]),
  *  - at once when a token names an unknown `kid` (a key the IdP just published) or no keys are loaded: such
  *    on-demand loads happen at most once per cooldown window, whatever the request rate (unknown-kid floods),
- *  - with exponential backoff and jitter after failures, never sooner than the cooldown.
+ *  - with exponential backoff and jitter after failures, never sooner than the cooldown, while it has usable keys;
+ *  - while it has NO usable keys (IdP down at start, or keys gone stale), quickly: 1 s, 2 s, 4 s … capped at the
+ *    cooldown, with jitter, so the issuer is ready within seconds of the IdP answering again (every request is a
+ *    503 meanwhile, so waiting longer protects nobody). Request-triggered loads stay bounded by the cooldown.
  * A failed or bad load never replaces a good set (stale-if-error), up to `maxStaleMs`.
  * Concurrent needs share one load. Time comes from the injected clock; loads from the injected loader.
  */
 import { KeySet, parseKeySet, type KeyEntry } from './keyset.ts';
 import type { Algorithm } from '../../config/types.ts';
 import { clip } from '../text.ts';
+
+/** First retry while an issuer has no usable keys. */
+export const FAST_RETRY_MS = 1000;
 
 export interface LoadedDocument {
   readonly doc: unknown;
@@ -172,14 +178,23 @@ export class KeySource {
     } catch (e) {
       this.#lastError = (e as Error).message || String(e);
       this.#failures++;
-      // cooldown, 2×, 4× … capped at the refresh interval, plus up to 25 % jitter so replicas do not retry in step.
-      // Never sooner than the cooldown: the IdP sees at most one fetch per cooldown window, whatever happens.
-      const backoff = Math.min(Math.max(this.#o.cooldownMs, 1000) * 2 ** (this.#failures - 1), this.#o.refreshIntervalMs);
-      next = Math.max(backoff, this.#o.cooldownMs) * (1 + (this.#o.random ?? Math.random)() * 0.25);
+      next = this.#retryDelay() * (1 + (this.#o.random ?? Math.random)() * 0.25);
       this.#o.onEvent?.({ type: 'load_failed', issuer: this.issuer, error: this.#lastError, keptStale: this.#set !== null });
     }
     this.#schedule(next);
     if (wasReady !== this.isReady()) for (const l of this.#listeners) l();
+  }
+
+  /**
+   * Before jitter (up to +25 %, so replicas do not retry in step).
+   * With usable keys: cooldown, 2×, 4× … capped at the refresh interval, never sooner than the cooldown (the IdP sees
+   * at most one background fetch per cooldown window). Without: 1 s, 2 s, 4 s … capped at max(cooldown, 1 s).
+   */
+  #retryDelay(): number {
+    const exponent = Math.min(this.#failures - 1, 30);
+    if (this.#usableSet() === null) return Math.min(FAST_RETRY_MS * 2 ** exponent, Math.max(this.#o.cooldownMs, FAST_RETRY_MS));
+    const backoff = Math.min(Math.max(this.#o.cooldownMs, 1000) * 2 ** exponent, this.#o.refreshIntervalMs);
+    return Math.max(backoff, this.#o.cooldownMs);
   }
 
   #schedule(delayMs: number): void {

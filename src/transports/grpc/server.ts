@@ -17,8 +17,8 @@ export interface GrpcServerOptions {
    * max_request_headers_kb raises it (up to 8 MiB), and with_request_body adds up to max_request_bytes of body.
    */
   readonly maxRequestBytes?: number;
-  /** How long close() lets in-flight calls finish before it cuts connections. Default 2000 ms. */
-  readonly drainTimeoutMs?: number;
+  /** How long close() lets in-flight calls finish before it cuts connections (read at close). Default 2000 ms. */
+  readonly drainTimeoutMs?: number | (() => number);
   /** Told about bugs that were answered with the internal-error deny. Default: one line on stderr. */
   readonly onError?: ErrorReporter;
 }
@@ -64,7 +64,8 @@ export async function startGrpcServer(
   return {
     address: socketPath !== undefined ? address : boundAddress(address, port),
     close(): Promise<void> {
-      closing ??= drain(server, health.shutdown, options.drainTimeoutMs ?? DEFAULT_DRAIN_MS);
+      const timeout = options.drainTimeoutMs;
+      closing ??= drain(server, health.shutdown, (typeof timeout === 'function' ? timeout() : timeout) ?? DEFAULT_DRAIN_MS);
       return closing;
     },
   };

@@ -31,7 +31,11 @@ export interface RunningHttpServer {
   readonly address: string;
   /** "http://host:port", or "http+unix://<percent-encoded socket path>" for a unix socket. */
   readonly url: string;
-  close(): Promise<void>;
+  /**
+   * Stops accepting and closes idle connections at once; busy ones close after their response (answer with
+   * `connection: close` meanwhile). Connections still busy after `timeoutMs` (default: none) are cut.
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 function json(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
@@ -57,7 +61,12 @@ function pathOf(url: string | undefined): string {
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
-  const target = listenTarget(opts.address);
+  listenTarget(opts.address);
+  return startHttpListener(opts.address, httpRequestHandler(opts));
+}
+
+/** The request handler of the HTTP listener, built from one config (a reload builds a new one). */
+export function httpRequestHandler(opts: Omit<HttpServerOptions, 'address'>): RouteHandler {
   const deny = denyContextOf(opts.config);
   const { authorizer } = opts;
   // One handler per forward-auth endpoint, each reading only its own header family (forward-auth.ts).
@@ -111,7 +120,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       failed(res);
     }
   };
+  return onRequest;
+}
 
+/** Binds the HTTP listener (the settings below) with `handler`. */
+export function startHttpListener(address: string, handler: RouteHandler): Promise<RunningHttpServer> {
+  const target = listenTarget(address);
   const server = createServer({
     // Forwarded requests carry the client's whole header block (big cookies, long JWTs). node's default is 16 KiB;
     // 64 KiB sits just above Envoy's default max_request_headers_kb (60) so we never refuse what a proxy accepted.
@@ -124,7 +138,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     // HTTP keep-alive is node's default; this also turns on TCP keep-alive so dead peers are noticed.
     keepAliveTimeout: 125_000,
     keepAlive: true,
-  }, onRequest);
+  }, handler);
   // No 'clientError' listener on purpose: node's default answers 400 / 408 / 431 and closes the socket, and a
   // socket error never reaches the process.
 
@@ -137,8 +151,14 @@ export async function serveOn(server: Server, address: string | ListenTarget): P
   await listen(server, target);
   return {
     ...boundAddress(server, target),
-    close: () => new Promise<void>((resolve, reject) => {
-      server.close((err) => (err ? reject(err) : resolve()));
+    close: (timeoutMs?: number) => new Promise<void>((resolve, reject) => {
+      const cut = timeoutMs === undefined ? undefined : setTimeout(() => server.closeAllConnections(), timeoutMs);
+      cut?.unref();
+      server.close((err) => {
+        if (cut) clearTimeout(cut);
+        if (err) reject(err);
+        else resolve();
+      });
       server.closeIdleConnections();
     }),
   };

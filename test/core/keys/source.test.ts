@@ -174,8 +174,9 @@ describe('KeySource background schedule', () => {
     expect(source.status().nextLoadInMs).toBe(delay);
   });
 
-  it('backs off exponentially from the cooldown, with at most 25 % jitter, capped at the refresh interval', async () => {
+  it('backs off exponentially from the cooldown once it has keys, with at most 25 % jitter, capped at the refresh interval', async () => {
     const { server, source, clock } = await setup();
+    await source.start();
     server.behaviour = { kind: 'status', status: 500 };
     const delays: number[] = [];
     for (let i = 0; i < 6; i++) {
@@ -188,5 +189,70 @@ describe('KeySource background schedule', () => {
       expect(d).toBeGreaterThanOrEqual(bases[i]!);
       expect(d).toBeLessThanOrEqual(bases[i]! * 1.25);
     });
+  });
+
+  it.each([
+    ['cooldown 30 s', 30_000, [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]],
+    ['cooldown 5 s', 5000, [1000, 2000, 4000, 5000, 5000]],
+    ['cooldown 0', 0, [1000, 1000, 1000]],
+  ])('retries quickly while it has no usable keys (%s): 1 s, doubling, capped at the cooldown', async (_name, cooldownMs, bases) => {
+    const { server, clock } = await setup();
+    server.behaviour = { kind: 'status', status: 503 };
+    let r = 0;
+    source?.stop();
+    source = new KeySource({
+      issuer: 'https://idp.test/', location: server.url, now: () => clock.t, refreshIntervalMs: 300_000, minRefreshMs: 30_000,
+      cooldownMs, maxStaleMs: 86_400_000, random: () => [0, 1, 0.5][r++ % 3]!,
+      load: httpLoader({ url: server.url, fetch: (u, i) => fetch(u, i), timeoutMs: 2000, maxBytes: 65536 }),
+    });
+    source.stop(); // no background loads: only the delays it chooses are read
+    for (const [i, base] of bases.entries()) {
+      await source.reload();
+      const d = source.status().nextLoadInMs!;
+      expect(d).toBe(base * [1, 1.25, 1.125][i % 3]!);
+    }
+  });
+
+  it('goes back to the slow backoff after it has keys again, and to the fast one when its keys went stale', async () => {
+    const { k1, server, source, clock } = await setup();
+    server.behaviour = { kind: 'status', status: 503 };
+    await source.start();
+    source.stop(); // no background loads: only the delays it chooses are read
+    expect(source.status().nextLoadInMs).toBeLessThan(1250);
+    server.behaviour = { kind: 'serve', body: jwksOf(k1) };
+    await source.reload();
+    server.behaviour = { kind: 'status', status: 503 };
+    await source.reload();
+    expect(source.status().nextLoadInMs).toBeGreaterThanOrEqual(30_000);
+    clock.t += 86_400_001;
+    await source.reload();
+    expect(source.isReady()).toBe(false);
+    expect(source.status().nextLoadInMs).toBeLessThanOrEqual(30_000 * 1.25);
+  });
+
+  it('becomes ready by itself within seconds when the IdP that was down at start answers again (no request needed)', async () => {
+    const { k1, server, source } = await setup();
+    server.behaviour = { kind: 'status', status: 502 };
+    await source.start();
+    expect(source.isReady()).toBe(false);
+    server.behaviour = { kind: 'serve', body: jwksOf(k1) };
+    // The default cooldown is 30 s: only the fast retry (1 s after the failure) can make this ready before the test times out.
+    await new Promise<void>((resolve) => source.onChange(() => resolve()));
+    expect(source.isReady()).toBe(true);
+    expect(server.fetches).toBe(2);
+  });
+
+  it('keeps an unknown-kid flood bounded while the IdP is down and no keys are loaded', async () => {
+    const { server, source, clock } = await setup();
+    server.behaviour = { kind: 'status', status: 500 };
+    await source.start();
+    source.stop(); // background retries off: only request-triggered loads are counted
+    const before = server.fetches;
+    for (let window = 0; window < 3; window++) {
+      if (window > 0) clock.t += 30_000;
+      const results = await Promise.all(Array.from({ length: 300 }, (_, i) => source.lookup(`x-${window}-${i}`, 'ES256')));
+      expect(results.every((x) => x.kind === 'unavailable')).toBe(true);
+    }
+    expect(server.fetches - before).toBe(3);
   });
 });

@@ -1,0 +1,104 @@
+/**
+ * `node src/main.ts` as a real child process (what `npm start` runs), for the lifecycle tests: its output is
+ * collected, lines can be awaited, and signals sent.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import type { TestKey } from './tokens.ts';
+
+const MAIN = join(import.meta.dirname, '../../src/main.ts');
+
+export interface MainProcess {
+  readonly child: ChildProcess;
+  output(): string;
+  /** Resolves once the output holds `count` occurrences of `text` (rejects after `timeoutMs` or on exit). */
+  waitFor(text: string, count?: number, timeoutMs?: number): Promise<void>;
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  kill(): void;
+}
+
+export function startMain(args: string[]): MainProcess {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORTCULLIS_CONFIG: '' } });
+  let out = '';
+  const waiters = new Set<() => void>();
+  const grow = (d: Buffer): void => {
+    out += d;
+    for (const w of [...waiters]) w();
+  };
+  child.stdout!.on('data', grow);
+  child.stderr!.on('data', grow);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    for (const w of [...waiters]) w();
+    resolve(code);
+  }));
+  const occurrences = (text: string): number => out.split(text).length - 1;
+  return {
+    child,
+    output: () => out,
+    exited,
+    waitFor(text, count = 1, timeoutMs = 45_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (occurrences(text) >= count) {
+            done();
+            resolve();
+          } else if (child.exitCode !== null) {
+            done();
+            reject(new Error(`exited ${child.exitCode} before ${count}× ${text}:\n${out}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no ${count}× ${text} within ${timeoutMs} ms:\n${out}`));
+        }, timeoutMs);
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    kill: () => child.kill('SIGKILL'),
+  };
+}
+
+/** A token valid now (real clock) for `iss`/`aud`. */
+export function liveToken(key: TestKey, iss: string, aud: string, sub = 'alice'): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ iss, aud, sub, iat: now - 10, exp: now + 3600 }).setProtectedHeader({ alg: key.alg, kid: key.kid }).sign(key.privateKey);
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** One forward-auth style GET on a NEW connection (so node:cluster spreads them over the workers). */
+export function getOnce(url: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers: { connection: 'close', ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The CheckRequest Envoy sends for GET api.test/orders with these headers. */
+export function checkRequest(headers: Record<string, string>): object {
+  return {
+    attributes: {
+      request: {
+        http: { id: '1', method: 'GET', host: 'api.test', scheme: 'https', path: '/orders', protocol: 'HTTP/1.1', headers: { ':authority': 'api.test', ':method': 'GET', ':path': '/orders', ...headers } },
+      },
+    },
+  };
+}
