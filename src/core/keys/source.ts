@@ -16,6 +16,8 @@ import { clip } from '../text.ts';
 
 /** First retry while an issuer has no usable keys. */
 export const FAST_RETRY_MS = 1000;
+/** The fast retry never waits longer than this, whatever the cooldown: ready within seconds of the IdP answering. */
+export const FAST_RETRY_CAP_MS = 4000;
 
 export interface LoadedDocument {
   readonly doc: unknown;
@@ -188,11 +190,12 @@ export class KeySource {
   /**
    * Before jitter (up to +25 %, so replicas do not retry in step).
    * With usable keys: cooldown, 2×, 4× … capped at the refresh interval, never sooner than the cooldown (the IdP sees
-   * at most one background fetch per cooldown window). Without: 1 s, 2 s, 4 s … capped at max(cooldown, 1 s).
+   * at most one background fetch per cooldown window). Without: 1 s, 2 s, 4 s … capped at the cooldown and at 4 s
+   * (never under 1 s), so a long outage still ends within seconds of the IdP answering (plus up to 25 % jitter).
    */
   #retryDelay(): number {
     const exponent = Math.min(this.#failures - 1, 30);
-    if (this.#usableSet() === null) return Math.min(FAST_RETRY_MS * 2 ** exponent, Math.max(this.#o.cooldownMs, FAST_RETRY_MS));
+    if (this.#usableSet() === null) return Math.min(FAST_RETRY_MS * 2 ** exponent, Math.max(Math.min(this.#o.cooldownMs, FAST_RETRY_CAP_MS), FAST_RETRY_MS));
     const backoff = Math.min(Math.max(this.#o.cooldownMs, 1000) * 2 ** exponent, this.#o.refreshIntervalMs);
     return Math.max(backoff, this.#o.cooldownMs);
   }

@@ -192,10 +192,10 @@ describe('KeySource background schedule', () => {
   });
 
   it.each([
-    ['cooldown 30 s', 30_000, [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]],
-    ['cooldown 5 s', 5000, [1000, 2000, 4000, 5000, 5000]],
+    ['cooldown 30 s', 30_000, [1000, 2000, 4000, 4000, 4000, 4000]],
+    ['cooldown 3 s', 3000, [1000, 2000, 3000, 3000]],
     ['cooldown 0', 0, [1000, 1000, 1000]],
-  ])('retries quickly while it has no usable keys (%s): 1 s, doubling, capped at the cooldown', async (_name, cooldownMs, bases) => {
+  ])('retries quickly while it has no usable keys (%s): 1 s, doubling, capped at the cooldown and at 4 s', async (_name, cooldownMs, bases) => {
     const { server, clock } = await setup();
     server.behaviour = { kind: 'status', status: 503 };
     let r = 0;
