@@ -13,7 +13,7 @@ import { SignJWT } from 'jose';
 import { Minter } from '../src/core/sign/mint.ts';
 import { newKeyFile } from '../src/core/sign/generated.ts';
 import { parseKeyFile, type SigningAlgorithm } from '../src/core/sign/keyfile.ts';
-import type { SignerConfig } from '../src/config/types.ts';
+import type { SignerConfig } from '../src/core/config.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' } } });
 const seconds = Number(values.seconds);

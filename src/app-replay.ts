@@ -6,7 +6,7 @@
  * replay: true report ready: false in /readyz), because every single-use request would be refused with 503. With
  * on_store_error allow it never blocks readiness; /readyz still shows its state.
  */
-import type { Config, IssuerConfig } from './config/types.ts';
+import type { Config, IssuerConfig } from './core/config.ts';
 import { replayInUse } from './config/replay.ts';
 import { MemoryReplayStore, type ReplayStore } from './core/replay.ts';
 import { SingleUse } from './core/single-use.ts';

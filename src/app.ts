@@ -14,7 +14,7 @@
  *    signer while `signer` is unchanged; sign-in is rebuilt (it holds no state of its own).
  * After the swap, `retire(previous, next)` stops what the new core did not take over.
  */
-import type { Config, IssuerConfig } from './config/types.ts';
+import type { Config, IssuerConfig } from './core/config.ts';
 import type { Authorizer, Readiness } from './core/types.ts';
 import { KeySource, type KeySourceEvent } from './core/keys/source.ts';
 import { discoveryLoader, fileLoader, httpLoader, inlineLoader, type FetchLike } from './core/keys/loaders.ts';

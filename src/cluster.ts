@@ -12,7 +12,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from './log.ts';
-import type { Config } from './config/types.ts';
+import type { Config } from './core/config.ts';
 import { startReloader } from './lifecycle/reload.ts';
 import type { StopSignal } from './lifecycle/drain.ts';
 import type { PrimaryMessage, WorkerMessage, WorkerReady } from './lifecycle/worker.ts';

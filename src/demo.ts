@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { buildConfig } from './config/load.ts';
-import type { Config } from './config/types.ts';
+import type { Config } from './core/config.ts';
 
 export const DEMO_ISSUER = 'https://portcullis.demo/';
 export const DEMO_AUDIENCE = 'portcullis-demo';

@@ -8,7 +8,7 @@
  * in-flight requests finish under the old config and the next ones use the new one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from './config/types.ts';
+import type { Config } from './core/config.ts';
 import type { Authorizer, Readiness } from './core/types.ts';
 import { createCore, keysView, retire, type Core, type Runtime } from './app.ts';
 import { startGrpcServer } from './transports/grpc/server.ts';

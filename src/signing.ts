@@ -2,7 +2,7 @@
  * Wires the signer from a frozen config: the key source (a directory polled every 2 s, or keys made in memory),
  * the ring's lead and tail, and the minter the core's signing rules use. Clock and key loader are injected.
  */
-import type { SignerConfig } from './config/types.ts';
+import type { SignerConfig } from './core/config.ts';
 import { readKeyDir, type KeyDirResult } from './core/sign/key-dir.ts';
 import { GeneratedKeys } from './core/sign/generated.ts';
 import { SigningKeySource, type SigningKeyEvent } from './core/sign/source.ts';

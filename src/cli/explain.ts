@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
-import type { Config } from '../config/types.ts';
+import type { Config } from '../core/config.ts';
 import { createCore, defaultRuntime, type Runtime } from '../app.ts';
 import { CoreAuthorizer } from '../core/authorizer.ts';
 import type { ExplainStep } from '../core/explain.ts';

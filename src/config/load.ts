@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, insecureUrlProblem, RESERVED_PATHS, type RawConfig } from './schema.ts';
 import { INVALID } from './kit.ts';
-import type { Config, IssuerConfig } from './types.ts';
+import type { Config, IssuerConfig } from '../core/config.ts';
 import { toPolicyConfig } from './policy.ts';
 import { toReplayConfig } from './replay.ts';
 import { signerProblems, toSignerConfig, withEndpointPolicy } from './signer-schema.ts';

@@ -3,7 +3,7 @@
  * (a memory store cannot serve several workers; a redis store needs its URL).
  */
 import { def, duration, oneOf, opt, section, string, type Parser } from './kit.ts';
-import type { Config, IssuerConfig, ReplayConfig } from './types.ts';
+import type { Config, IssuerConfig, ReplayConfig } from '../core/config.ts';
 import type { PolicyConfig } from '../core/policy/types.ts';
 
 const redisUrl: Parser<string> = string((s) => {

@@ -8,7 +8,7 @@ import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
 import { policy, route, upstream } from './policy-schema.ts';
 import { replaySection } from './replay.ts';
 import { globalLogin } from './signin.ts';
-import type { Algorithm } from './types.ts';
+import type { Algorithm } from '../core/config.ts';
 import { signerSchema } from './signer-schema.ts';
 import { certIdentitySection, x5cSection } from './x5c.ts';
 

@@ -3,7 +3,7 @@ import { anything, array, boolean, def, duration, INVALID, object, oneOf, opt, r
 import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
 import { SIGNING_ALGORITHMS } from '../core/sign/keyfile.ts';
 import { MINTED_CLAIMS } from '../core/sign/mint.ts';
-import type { SignerConfig } from './types.ts';
+import type { SignerConfig } from '../core/config.ts';
 import type { PolicyConfig, Rule, SignRule } from '../core/policy/types.ts';
 import { readKeyDir } from '../core/sign/key-dir.ts';
 

@@ -12,6 +12,7 @@ import { array, def, object, opt, req, string } from './kit.ts';
 import { identityHeaderProblem } from './identity-headers.ts';
 import { subjectName } from '../core/keys/cert-names.ts';
 import type { X5cRoot } from '../core/keys/x5c-trust.ts';
+import type { CertIdentityHeaders, X5cIssuerConfig } from '../core/config.ts';
 
 /** RFC 5280 4.2.1.12 names, as Go's crypto/x509 and Smallstep spell them. */
 export const EXTENDED_KEY_USAGES: Readonly<Record<string, string>> = {
@@ -34,18 +35,6 @@ export const certIdentitySection = object({
   subject: opt(string(identityHeaderProblem)),
   sans: opt(string(identityHeaderProblem)),
 });
-
-export interface X5cIssuerConfig {
-  readonly roots: readonly X5cRoot[];
-  /** OIDs. Empty = not checked. */
-  readonly extendedKeyUsage: readonly string[];
-}
-
-/** Lower-cased header names for the leaf certificate's subject and SANs. */
-export interface CertIdentityHeaders {
-  readonly subject?: string;
-  readonly sans?: string;
-}
 
 const PEM = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
 

@@ -5,7 +5,7 @@
  * itself with the fragment `#x5c/<issuer>` (the step CLI appends `#` + the provisioner id), and both sides are
  * compared with their port removed (the CA "might have proxies in front so we cannot rely on the port").
  */
-import type { IssuerConfig } from '../config/types.ts';
+import type { IssuerConfig } from './config.ts';
 
 /** The URL without its port (and WHATWG-normalized); anything that is not a URL stays as it is. */
 export function stripPort(value: string): string {

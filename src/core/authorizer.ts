@@ -4,7 +4,7 @@
  * preflight → excluded path → rule (Envoy-named policy, first matching route, or default) → token → verify →
  * rule requirements → single use (consume the jti, last, so a refused token burns nothing) → allow with identity.
  */
-import type { Config } from '../config/types.ts';
+import type { Config } from './config.ts';
 import type { Allow, AuthRequest, Authorizer, Decision, Deny, IdentityHeader } from './types.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 import { normalizePath } from './path.ts';

@@ -4,7 +4,7 @@
  * SAN that itself contains "," withholds the header (the list would read differently than it was written). Their
  * names are listed with every other identity header by identity.ts `identityHeaderNames`.
  */
-import type { IssuerConfig } from '../config/types.ts';
+import type { IssuerConfig } from './config.ts';
 import { headerValue } from './identity.ts';
 import type { CertInfo } from './keys/x5c.ts';
 

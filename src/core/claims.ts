@@ -3,7 +3,7 @@
  * Done here rather than by jose so that every failure has a stable reason and a message that says
  * what was expected and what arrived (the "works direct, fails behind the proxy" audience outage).
  */
-import type { IssuerConfig } from '../config/types.ts';
+import type { IssuerConfig } from './config.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 import { clip } from './text.ts';
 import { audienceMatches } from './audience.ts';

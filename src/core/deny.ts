@@ -4,7 +4,7 @@
  */
 import type { Deny, DenyStatus, IdentityHeader, InvalidRequestReason } from './types.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
-import type { Config } from '../config/types.ts';
+import type { Config } from './config.ts';
 import { identityHeaderNames } from './identity.ts';
 
 export interface DenyInput {

@@ -5,7 +5,7 @@
  * `al\ufffdice`).
  */
 import { isSafeHeaderValue } from './text.ts';
-import type { Config } from '../config/types.ts';
+import type { Config } from './config.ts';
 
 /**
  * Every identity header any answer can set (global, per rule, the payload header, an x5c issuer's certificate

@@ -3,7 +3,7 @@
  * (also when the verified-token cache answered: every use consumes). It applies when the token's issuer has
  * `replay: true` or the rule says `require: { single_use: true }`.
  */
-import type { IssuerConfig, ReplayConfig } from '../config/types.ts';
+import type { IssuerConfig, ReplayConfig } from './config.ts';
 import type { Rule } from './policy/types.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 import { replayKey, replayTtlMs, type ReplayCheck, type ReplayStore } from './replay.ts';

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { HeaderMap } from './types.ts';
-import type { Config } from '../config/types.ts';
+import type { Config } from './config.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 
 export type TokenSources = Config['tokens'];

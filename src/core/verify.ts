@@ -4,7 +4,7 @@
  * Unverified content is used only to pick the issuer and key; nothing else is trusted before the signature.
  */
 import { compactVerify } from 'jose';
-import type { Algorithm, IssuerConfig } from '../config/types.ts';
+import type { Algorithm, IssuerConfig } from './config.ts';
 import { parseCompactJws } from './jws.ts';
 import { checkClaims } from './claims.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';

@@ -10,7 +10,7 @@
  * A watch event that leaves the text unchanged (another file in the directory) does nothing; SIGHUP always reloads.
  */
 import { ConfigError } from '../config/load.ts';
-import type { Config } from '../config/types.ts';
+import type { Config } from '../core/config.ts';
 import type { Logger } from '../log.ts';
 import { watchFileDirectory, type WatchFn } from './watch.ts';
 

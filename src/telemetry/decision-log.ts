@@ -11,7 +11,7 @@
  * Lines go to a LineWriter that queues and writes off the request path (log.ts bufferedLineWriter).
  */
 import type { SpanContext } from '@opentelemetry/api';
-import type { Config } from '../config/types.ts';
+import type { Config } from '../core/config.ts';
 import type { AuthRequest, Decision } from '../core/types.ts';
 import { Reasons } from '../core/reasons.ts';
 import { findToken, tokenFingerprint } from '../core/sources.ts';

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
-import type { Config } from '../config/types.ts';
+import type { Config } from '../core/config.ts';
 import type { KeySourceEvent } from '../core/keys/source.ts';
 import type { LineWriter } from '../log.ts';
 import { DecisionLog } from './decision-log.ts';

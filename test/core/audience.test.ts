@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { audienceMatches, stripPort } from '../../src/core/audience.ts';
-import type { IssuerConfig } from '../../src/config/types.ts';
+import type { IssuerConfig } from '../../src/core/config.ts';
 
 const base = { allowInsecureHttp: false, algorithms: ['ES256'], leewayMs: 60_000, requiredClaims: [] } as const;
 const x5cIssuer: IssuerConfig = { ...base, issuer: 'x5c-provisioner', audiences: ['https://ca.example.com/1.0/sign', 'https://caddy:9595/1.0/ssh/sign', 'api.test'], x5c: { roots: [], extendedKeyUsage: [] } };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkClaims } from '../../src/core/claims.ts';
-import type { IssuerConfig } from '../../src/config/types.ts';
+import type { IssuerConfig } from '../../src/core/config.ts';
 
 const NOW = 1_800_000_000;
 const issuer: IssuerConfig = {

@@ -11,7 +11,7 @@
  * encoding, `;`, `\`, NUL) is never excluded. nginx itself refuses an encoded NUL with 400.
  */
 import { describe, expect, it } from 'vitest';
-import type { OriginalRequestHeaders } from '../../src/config/types.ts';
+import type { OriginalRequestHeaders } from '../../src/core/config.ts';
 import { startTestPortcullis, REALM_CHALLENGE } from '../support/portcullis.ts';
 import type { ProxyName } from '../support/proxies.ts';
 import type { RecordedRequest } from '../support/upstream.ts';

@@ -19,7 +19,7 @@
  *   URL behind nginx names the bare host.
  */
 import { describe, expect, it } from 'vitest';
-import type { OriginalRequestHeaders } from '../../src/config/types.ts';
+import type { OriginalRequestHeaders } from '../../src/core/config.ts';
 import { startTestPortcullis } from '../support/portcullis.ts';
 import type { ProxyName } from '../support/proxies.ts';
 import type { RecordedRequest } from '../support/upstream.ts';

@@ -14,7 +14,7 @@
  * nginx copies WWW-Authenticate from a 401 itself; underscore headers are dropped; other auth statuses become 500.
  */
 import { describe, expect, it } from 'vitest';
-import type { OriginalRequestHeaders } from '../../src/config/types.ts';
+import type { OriginalRequestHeaders } from '../../src/core/config.ts';
 import { startHttpServer } from '../../src/transports/http/server.ts';
 import type { ProxyName } from '../support/proxies.ts';
 import { useProxyStack } from '../support/proxy-stack.ts';

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFileWithText } from '../../src/config/load.ts';
-import type { Config } from '../../src/config/types.ts';
+import type { Config } from '../../src/core/config.ts';
 import { restartOnlyChanges, startReloader } from '../../src/lifecycle/reload.ts';
 import { testConfig } from '../support/core.ts';
 

@@ -1,7 +1,7 @@
 /** Builds a real core (config → key sources → verifier → authorizer) for tests, with keys inline or on a real JWKS server. */
 import { buildConfig } from '../../src/config/load.ts';
 import { createCore, type Core } from '../../src/app.ts';
-import type { Config } from '../../src/config/types.ts';
+import type { Config } from '../../src/core/config.ts';
 import type { AuthRequest } from '../../src/core/types.ts';
 import { AUDIENCE, ISSUER, NOW_S } from './tokens.ts';
 

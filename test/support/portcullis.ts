@@ -8,7 +8,7 @@
  * (cooldown 30 s). Time is a clock the test holds (starting at NOW_S, where tokens.ts signs its tokens), or real time.
  */
 import { buildConfig } from '../../src/config/load.ts';
-import type { Config, OriginalRequestHeaders } from '../../src/config/types.ts';
+import type { Config, OriginalRequestHeaders } from '../../src/core/config.ts';
 import { startPortcullis as startService, type Running } from '../../src/server.ts';
 import type { KeySourceEvent } from '../../src/core/keys/source.ts';
 import { startJwksServer, type Behaviour, type JwksServer } from './jwks-server.ts';

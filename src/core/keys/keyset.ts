@@ -5,7 +5,7 @@
  * so an HMAC key can never be made out of a public key (algorithm confusion).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { Algorithm } from '../../config/types.ts';
+import type { Algorithm } from '../config.ts';
 
 export interface KeyEntry {
   readonly kid: string | undefined;

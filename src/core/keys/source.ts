@@ -11,7 +11,7 @@
  * Concurrent needs share one load. Time comes from the injected clock; loads from the injected loader.
  */
 import { KeySet, parseKeySet, type KeyEntry } from './keyset.ts';
-import type { Algorithm } from '../../config/types.ts';
+import type { Algorithm } from '../config.ts';
 import { clip } from '../text.ts';
 
 /** First retry while an issuer has no usable keys. */

@@ -6,7 +6,7 @@
  */
 import type * as pkijs from 'pkijs';
 import { pkijs as loadPkijs } from './pkijs.ts';
-import type { Algorithm } from '../../config/types.ts';
+import type { Algorithm } from '../config.ts';
 import { Reasons, type ReasonCode } from '../reasons.ts';
 import { fits, type KeyEntry } from './keyset.ts';
 import type { KeySourceStatus } from './source.ts';

@@ -5,7 +5,7 @@
  * - exchange (`sign: { claims_from_token }`): after verification, mint a token with the named claims; the external
  *   token is removed for the upstream (Envoy) or overwritten (forward auth copies the header).
  */
-import type { SignerConfig } from '../../config/types.ts';
+import type { SignerConfig } from '../config.ts';
 import type { Allow, AuthRequest, Decision, IdentityHeader } from '../types.ts';
 import type { SignRule } from '../policy/types.ts';
 import { Reasons, type ReasonCode } from '../reasons.ts';

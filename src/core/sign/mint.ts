@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { SignerConfig } from '../../config/types.ts';
+import type { SignerConfig } from '../config.ts';
 import type { SigningKey } from './keyfile.ts';
 
 /** Registered claims the minter owns; config refuses them in `claims` and `claims_from_token`. */

@@ -6,7 +6,7 @@
  */
 import * as oauth from 'oauth4webapi';
 import { compactVerify } from 'jose';
-import type { Algorithm } from '../../config/types.ts';
+import type { Algorithm } from '../config.ts';
 import type { KeySource } from '../keys/source.ts';
 import { parseCompactJws } from '../jws.ts';
 import type { SignInConfig } from './types.ts';

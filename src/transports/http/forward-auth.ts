@@ -16,7 +16,7 @@
  * `/auth/nginx` for nginx); a header of the other family changes nothing on either.
  */
 import type { IncomingMessage } from 'node:http';
-import type { OriginalRequestHeaders } from '../../config/types.ts';
+import type { OriginalRequestHeaders } from '../../core/config.ts';
 import type { AuthRequest, Decision } from '../../core/types.ts';
 import { Reasons } from '../../core/reasons.ts';
 import { bearerChallenge } from '../../core/deny.ts';

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../../config/types.ts';
+import type { Config } from '../../core/config.ts';
 import type { Authorizer, Readiness } from '../../core/types.ts';
 import { denyContextOf } from '../../core/deny.ts';
 import { listenTarget, type ListenTarget } from '../../config/listen.ts';

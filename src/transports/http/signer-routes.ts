@@ -4,7 +4,7 @@
  * `/.well-known/openid-configuration`), so a receiving Portcullis verifies with `discovery: true`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SignerConfig } from '../../config/types.ts';
+import type { SignerConfig } from '../../core/config.ts';
 import type { Authorizer } from '../../core/types.ts';
 import type { DenyContext } from '../../core/deny.ts';
 import { toAuthRequest } from './forward-auth.ts';

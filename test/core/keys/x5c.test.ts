@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../../../src/config/load.ts';
-import type { Config } from '../../../src/config/types.ts';
+import type { Config } from '../../../src/core/config.ts';
 import { createCore, type Core } from '../../../src/app.ts';
 import { Verifier } from '../../../src/core/verify.ts';
 import type { ExplainStep } from '../../../src/core/explain.ts';

@@ -3,7 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { Minter } from '../../../src/core/sign/mint.ts';
-import type { SignerConfig } from '../../../src/config/types.ts';
+import type { SignerConfig } from '../../../src/core/config.ts';
 import { signingKey } from '../../support/signing.ts';
 import { SIGNING_ALGORITHMS } from '../../../src/core/sign/keyfile.ts';
 

@@ -3,7 +3,7 @@
  * Readiness, and a raw HTTP client that keeps header bytes and repeated headers exactly as sent/received.
  */
 import { request } from 'node:http';
-import type { Config, OriginalRequestHeaders } from '../../../src/config/types.ts';
+import type { Config, OriginalRequestHeaders } from '../../../src/core/config.ts';
 import type { AuthRequest, Authorizer, Decision, Deny, Readiness } from '../../../src/core/types.ts';
 import { Reasons } from '../../../src/core/reasons.ts';
 import { denyContextOf, invalidRequestDeny } from '../../../src/core/deny.ts';

@@ -3,7 +3,7 @@
  * core receives, and how each Decision is written back. The authorizer is a recording stub.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { OriginalRequestHeaders } from '../../../src/config/types.ts';
+import type { OriginalRequestHeaders } from '../../../src/core/config.ts';
 import type { Decision } from '../../../src/core/types.ts';
 import { startHttpServer } from '../../../src/transports/http/server.ts';
 import { allow, deny401, send, StubAuthorizer, testConfig, TestReadiness, utf8 } from './fixtures.ts';

@@ -3,7 +3,7 @@
  * (the minted header only on allow, every identity header cleared), and publication under the issuer's path.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SignerConfig } from '../../../src/config/types.ts';
+import type { SignerConfig } from '../../../src/core/config.ts';
 import type { AuthRequest, Authorizer, Decision } from '../../../src/core/types.ts';
 import { buildDeny, type DenyContext } from '../../../src/core/deny.ts';
 import { signerRoutes } from '../../../src/transports/http/signer-routes.ts';

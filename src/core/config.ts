@@ -1,8 +1,11 @@
-/** The validated, frozen configuration every other module receives. Built only by `config/load.ts`. */
-import type { PolicyConfig } from '../core/policy/types.ts';
-import type { SigningAlgorithm } from '../core/sign/keyfile.ts';
-import type { SignInConfig } from '../core/signin/types.ts';
-import type { CertIdentityHeaders, X5cIssuerConfig } from './x5c.ts';
+/**
+ * The validated, frozen configuration the core consumes, and every other module receives. Built only by
+ * `config/load.ts`; the types live with the core so that configuration flows one way (config → core).
+ */
+import type { PolicyConfig } from './policy/types.ts';
+import type { SigningAlgorithm } from './sign/keyfile.ts';
+import type { SignInConfig } from './signin/types.ts';
+import type { X5cRoot } from './keys/x5c-trust.ts';
 
 export type Algorithm =
   | 'RS256' | 'RS384' | 'RS512'
@@ -171,4 +174,16 @@ export interface SignerConfig {
   readonly endpoint: string;
   /** Named policy the signing endpoint applies (built in as `{ sign: true }` unless configured). */
   readonly endpointPolicy: string;
+}
+
+export interface X5cIssuerConfig {
+  readonly roots: readonly X5cRoot[];
+  /** OIDs. Empty = not checked. */
+  readonly extendedKeyUsage: readonly string[];
+}
+
+/** Lower-cased header names for the leaf certificate's subject and SANs. */
+export interface CertIdentityHeaders {
+  readonly subject?: string;
+  readonly sans?: string;
 }
