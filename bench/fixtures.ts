@@ -61,6 +61,8 @@ export function configDoc(keys: Record<Alg, BenchKey>, ports: { grpc: number; ht
     listen: { grpc: `127.0.0.1:${ports.grpc}`, http: `127.0.0.1:${ports.http}` },
     issuers: [{ issuer: ISSUER, jwks: jwksOf(keys), audiences: [AUDIENCE], algorithms: [...ALGS] }],
     workers: 1,
+    // Instances are stopped with SIGTERM between scenarios: no drain wait (nothing routes to them by then).
+    shutdown: { drain: '0s' },
   };
   return deepMerge(base, extra);
 }
