@@ -80,49 +80,78 @@ function stripPrefix(value: string, prefix: string): string | null {
   return rest.replace(/^ +/, '');
 }
 
+/**
+ * The distinct tokens offered, in the order found. A request nearly always offers one, once: no Map and no source
+ * text are made until a second distinct token appears or the answer is built (this runs on every request).
+ */
+class Offered {
+  #token: string | undefined;
+  #from: readonly [string, string] = ['', ''];
+  #more: Map<string, readonly [string, string]> | undefined;
+
+  add(token: string, kind: string, name: string): void {
+    if (this.#token === undefined) {
+      this.#token = token;
+      this.#from = [kind, name];
+    } else if (token !== this.#token) {
+      (this.#more ??= new Map()).has(token) || this.#more.set(token, [kind, name]);
+    }
+  }
+
+  result(maxBytes: number): TokenResult {
+    if (this.#token === undefined) return { kind: 'none' };
+    const all: [string, readonly [string, string]][] = [[this.#token, this.#from], ...(this.#more ?? [])];
+    for (const [token] of all) if (Buffer.byteLength(token) > maxBytes) return tooLarge(maxBytes);
+    if (all.length > 1) {
+      const where = [...new Set(all.map(([, [kind, name]]) => `${kind} ${name}`))].join(', ');
+      return { kind: 'error', reason: Reasons.tokenAmbiguous, message: `more than one distinct token offered (${where})` };
+    }
+    return { kind: 'token', token: this.#token, source: `${this.#from[0]} ${this.#from[1]}` };
+  }
+}
+
 /** The one token a request offers, or why there is none that can be used. */
 export function findToken(headers: HeaderMap, sources: TokenSources): TokenResult {
-  const found = new Map<string, string>(); // token -> where it came from
+  const offered = new Offered();
   for (const { name, prefix } of sources.headers) {
-    for (const value of headers.get(name) ?? []) {
+    const values = headers.get(name);
+    if (values === undefined) continue;
+    for (const value of values) {
       // A JWT never contains a comma, so comma-merged repeats (Envoy's `headers` map) split safely.
+      if (!value.includes(',')) {
+        const token = stripPrefix(value.trim(), prefix);
+        if (token !== null) offered.add(token, 'header', name);
+        continue;
+      }
       for (const part of value.split(',')) {
         const token = stripPrefix(part.trim(), prefix);
-        if (token !== null && !found.has(token)) found.set(token, `header ${name}`);
+        if (token !== null) offered.add(token, 'header', name);
       }
     }
   }
-  if (sources.cookies.length > 0) {
-    const chunks = new Map<string, Map<number, string[]>>();
-    for (const value of headers.get('cookie') ?? []) {
+  const cookieHeaders = sources.cookies.length > 0 ? headers.get('cookie') : undefined;
+  if (cookieHeaders !== undefined) {
+    let chunks: Map<string, Map<number, string[]>> | undefined;
+    for (const value of cookieHeaders) {
       for (const piece of cookiePieces(value)) {
         const of = piece.value === undefined ? undefined : tokenCookieOf(piece.name, sources.cookies);
         if (of === undefined) continue;
         if (of.chunk === undefined) {
-          if (!found.has(piece.value!)) found.set(piece.value!, `cookie ${of.cookie}`);
+          offered.add(piece.value!, 'cookie', of.cookie);
           continue;
         }
-        let byIndex = chunks.get(of.cookie);
+        let byIndex = (chunks ??= new Map()).get(of.cookie);
         if (!byIndex) chunks.set(of.cookie, (byIndex = new Map()));
         byIndex.set(of.chunk, [...(byIndex.get(of.chunk) ?? []), piece.value!]);
       }
     }
-    for (const [cookie, byIndex] of chunks) {
+    for (const [cookie, byIndex] of chunks ?? []) {
       const joined = joinChunks(cookie, byIndex, sources.maxBytes);
       if (typeof joined !== 'string') return joined;
-      if (!found.has(joined)) found.set(joined, `cookie ${cookie} (${byIndex.size} chunks)`);
+      offered.add(joined, 'cookie', `${cookie} (${byIndex.size} chunks)`);
     }
   }
-  if (found.size === 0) return { kind: 'none' };
-  for (const token of found.keys()) {
-    if (Buffer.byteLength(token) > sources.maxBytes) return tooLarge(sources.maxBytes);
-  }
-  if (found.size > 1) {
-    const where = [...new Set(found.values())].join(', ');
-    return { kind: 'error', reason: Reasons.tokenAmbiguous, message: `more than one distinct token offered (${where})` };
-  }
-  const [[token, source]] = found as unknown as [[string, string]];
-  return { kind: 'token', token, source };
+  return offered.result(sources.maxBytes);
 }
 
 function tooLarge(maxBytes: number): TokenResult {
