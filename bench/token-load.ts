@@ -38,18 +38,11 @@ export async function wrkTokens(o: WrkTokensOptions): Promise<RunResult & { pass
   return { ...r, tool: 'wrk + tokens.lua', passes };
 }
 
-export interface GrpcTokensOptions {
-  readonly port: number;
-  readonly path: string;
+/** What bench/grpc-client.ts takes, plus what to frame into its frames file. */
+export interface GrpcTokensOptions extends GrpcClientOptions {
   /** Messages to frame (serialized CheckRequests), or tokens to wrap in the bench's CheckRequest. */
   readonly tokens?: readonly string[];
   readonly messages?: readonly Buffer[];
-  readonly framesFile: string;
-  readonly connections: number;
-  readonly streams: number;
-  readonly durationS: number;
-  readonly warmupS?: number;
-  readonly cycle?: boolean;
   readonly onSpawn?: (pid: number) => void;
 }
 
