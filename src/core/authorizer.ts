@@ -6,6 +6,10 @@
  */
 import type { Config } from './config.ts';
 import type { Allow, AuthRequest, Authorizer, Decision, Deny, IdentityHeader } from './types.ts';
+import type { TokenResult } from './sources.ts';
+import type { VerifyResult } from './verify.ts';
+import type { SingleUseResult } from './single-use.ts';
+import { andThen, type Later } from './sync.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 import { normalizePath } from './path.ts';
 import { compileExcludes, type PathMatcher } from './glob.ts';
@@ -13,7 +17,7 @@ import { findToken, removeTokens } from './sources.ts';
 import { headerValue, identityHeaderNames } from './identity.ts';
 import { buildDeny, buildRedirect, denyContextOf, internalErrorDeny, invalidRequestDeny, type DenyContext } from './deny.ts';
 import type { Verifier } from './verify.ts';
-import { inChildSpan } from './tracing.ts';
+import { inChildSpan, inChildSpanSync, tracingActive } from './tracing.ts';
 import type { Explain } from './explain.ts';
 import { RouteTable } from './policy/routes.ts';
 import type { Rule } from './policy/types.ts';
@@ -55,16 +59,19 @@ export class CoreAuthorizer implements Authorizer {
     this.#signing = config.signer !== undefined && minter !== undefined ? new SignDecider(config.signer, minter, this.#deny) : undefined;
   }
 
-  async check(request: AuthRequest, explain?: Explain): Promise<Decision> {
+  /** Synchronous when nothing waits for I/O (types.ts Authorizer); never throws nor rejects. */
+  check(request: AuthRequest, explain?: Explain): Later<Decision> {
+    // A bug must never become an allow, nor a transport error (Envoy's failure_mode_allow would allow it).
+    const failed = (): Deny => internalErrorDeny(this.#deny);
     try {
-      return await this.#decide(request, explain);
+      const decision = this.#decide(request, explain);
+      return decision instanceof Promise ? decision.catch(failed) : decision;
     } catch {
-      // A bug must never become an allow, nor a transport error (Envoy's failure_mode_allow would allow it).
-      return internalErrorDeny(this.#deny);
+      return failed();
     }
   }
 
-  async #decide(request: AuthRequest, explain?: Explain): Promise<Decision> {
+  #decide(request: AuthRequest, explain?: Explain): Later<Decision> {
     const step = (check: string, ok: boolean, detail: string) => explain?.({ check, ok, detail });
     if (request.invalid !== undefined) {
       step('original request', false, request.invalid.message);
@@ -95,9 +102,10 @@ export class CoreAuthorizer implements Authorizer {
     if (rule.sign !== undefined && rule.sign.claimsFromToken === null) {
       // Outbound signing: no token is verified; the decision is the minted one (or why not).
       if (this.#signing === undefined) return this.#noSigner(rule);
-      const d = await this.#signing.outbound(request, rule.sign, rule.name, this.#noIdentity);
-      step('sign', d.kind === 'allow', d.kind === 'allow' ? `minted a token for ${rule.sign.header}` : d.message);
-      return d;
+      return this.#signing.outbound(request, rule.sign, rule.name, this.#noIdentity).then((d) => {
+        step('sign', d.kind === 'allow', d.kind === 'allow' ? `minted a token for ${rule.sign!.header}` : d.message);
+        return d;
+      });
     }
 
     const found = findToken(request.headers, this.#config.tokens);
@@ -115,8 +123,10 @@ export class CoreAuthorizer implements Authorizer {
     }
     step('token', true, `found in ${found.source}`);
 
-    const tokenBytes = found.token.length;
-    const result = await inChildSpan('portcullis.verify_token', { 'portcullis.token.source': found.source }, async (span) => {
+    // A token this verifier already knows is answered now; explain and a recording trace take the full path.
+    const known = explain === undefined && !tracingActive() ? this.#verifier.cached(found.token) : undefined;
+    if (known !== undefined) return this.#verified(request, path, rule, found, known, explain);
+    const verifying = inChildSpan('portcullis.verify_token', { 'portcullis.token.source': found.source }, async (span) => {
       const r = await this.#verifier.verify(found.token, explain);
       span?.setAttributes({
         'portcullis.token.valid': r.ok,
@@ -126,6 +136,13 @@ export class CoreAuthorizer implements Authorizer {
       });
       return r;
     });
+    return verifying.then((result) => this.#verified(request, path, rule, found, result, explain));
+  }
+
+  /** After verification: the rule's requirements, single use, then the allow (or the token exchange). */
+  #verified(request: AuthRequest, path: string | null, rule: Rule, found: Extract<TokenResult, { kind: 'token' }>, result: VerifyResult, explain?: Explain): Later<Decision> {
+    const step = (check: string, ok: boolean, detail: string) => explain?.({ check, ok, detail });
+    const tokenBytes = found.token.length;
     if (!result.ok) {
       // A bad token is never downgraded to anonymous, even where anonymous requests are allowed.
       const deny = result.status === 503
@@ -135,7 +152,7 @@ export class CoreAuthorizer implements Authorizer {
     }
 
     if (rule.require) {
-      const r = await inChildSpan('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, async () => evaluate(rule.require!, result.claims, result.issuer));
+      const r = inChildSpanSync('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, () => evaluate(rule.require!, result.claims, result.issuer));
       step('requirements', r.ok, r.ok ? `rule ${rule.name} is satisfied` : r.message);
       if (!r.ok) {
         const reason = r.missingScopes.length ? Reasons.scopeMissing : Reasons.requirementNotMet;
@@ -148,7 +165,13 @@ export class CoreAuthorizer implements Authorizer {
       }
     }
 
-    const once = this.#singleUse?.applies(result.issuer, rule) ? await this.#singleUse.check(result.claims, result.issuer, rule, explain) : undefined;
+    if (this.#singleUse?.applies(result.issuer, rule)) {
+      return this.#singleUse.check(result.claims, result.issuer, rule, explain).then((once) => this.#allow(request, rule, result, tokenBytes, once, explain));
+    }
+    return this.#allow(request, rule, result, tokenBytes, undefined, explain);
+  }
+
+  #allow(request: AuthRequest, rule: Rule, result: Extract<VerifyResult, { ok: true }>, tokenBytes: number, once: SingleUseResult | undefined, explain?: Explain): Later<Decision> {
     if (once !== undefined && !once.ok) {
       return {
         ...buildDeny({ status: once.status, reason: once.reason, message: once.message, tokenOffered: true }, this.#deny),
@@ -158,7 +181,6 @@ export class CoreAuthorizer implements Authorizer {
         replay: once.check,
       };
     }
-
     const removal = this.#config.policy.forwardToken && rule.sign === undefined ? null : removeTokens(request.headers, this.#config.tokens);
     const allow: Allow = {
       kind: 'allow',
@@ -175,9 +197,11 @@ export class CoreAuthorizer implements Authorizer {
     if (rule.sign === undefined) return allow;
     // Token exchange: the verified external token is replaced by a minted internal one.
     if (this.#signing === undefined) return this.#noSigner(rule);
-    const exchanged = await this.#signing.exchange(request, rule.sign, allow);
-    step('sign', exchanged.kind === 'allow', exchanged.kind === 'allow' ? `exchanged for a minted token in ${rule.sign.header}` : exchanged.message);
-    return exchanged;
+    const sign = rule.sign;
+    return andThen(this.#signing.exchange(request, sign, allow), (exchanged) => {
+      explain?.({ check: 'sign', ok: exchanged.kind === 'allow', detail: exchanged.kind === 'allow' ? `exchanged for a minted token in ${sign.header}` : exchanged.message });
+      return exchanged;
+    });
   }
 
   /** A signing rule without a signer (config refuses it; kept so a partial config can never allow). */

@@ -9,7 +9,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { KeyEntry } from './keys/keyset.ts';
-import type { TrustedIssuer } from './verify.ts';
+import type { TrustedIssuer, VerifiedToken } from './verify.ts';
 import type { ReasonCode } from './reasons.ts';
 
 export interface CachedToken {
@@ -17,6 +17,8 @@ export interface CachedToken {
   readonly trusted: TrustedIssuer;
   readonly key: KeyEntry;
   readonly kid: string | undefined;
+  /** What a hit answers once the time checks pass (built once: the hot path allocates nothing for it). */
+  readonly verified: VerifiedToken;
 }
 
 export interface CachedFailure {

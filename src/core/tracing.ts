@@ -26,5 +26,25 @@ export async function inSpan<T>(name: string, attributes: Attributes, fn: (span:
  * runs with no span at all: the per-request hot path pays nothing for tracing it does not use.
  */
 export function inChildSpan<T>(name: string, attributes: Attributes, fn: (span: Span | undefined) => Promise<T>): Promise<T> {
-  return trace.getActiveSpan()?.isRecording() ? inSpan(name, attributes, fn) : fn(undefined);
+  return tracingActive() ? inSpan(name, attributes, fn) : fn(undefined);
+}
+
+/** The active span records (tracing on and the request sampled): only then do child spans exist. */
+export function tracingActive(): boolean {
+  return trace.getActiveSpan()?.isRecording() === true;
+}
+
+/** inChildSpan for synchronous work. */
+export function inChildSpanSync<T>(name: string, attributes: Attributes, fn: () => T): T {
+  if (!tracingActive()) return fn();
+  return tracer.startActiveSpan(name, { attributes }, (span) => {
+    try {
+      return fn();
+    } catch (e) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+      throw e;
+    } finally {
+      span.end();
+    }
+  });
 }

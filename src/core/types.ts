@@ -113,9 +113,13 @@ export type DenyStatus = 302 | 400 | 401 | 403 | 413 | 503;
 
 export type Decision = Allow | Deny;
 
-/** What every transport calls. Deny is a normal answer; `check` never rejects for bad input. */
+/**
+ * What every transport calls. Deny is a normal answer; `check` never rejects for bad input. A decision that needs no
+ * I/O (a cached token, a deny before verification) comes back as is, without a promise: callers handle both
+ * (`await` does, or `settle` in core/sync.ts), which saves the microtask turns on the hot path.
+ */
 export interface Authorizer {
-  check(request: AuthRequest): Promise<Decision>;
+  check(request: AuthRequest): Decision | Promise<Decision>;
 }
 
 /** Readiness as the health endpoints see it: ready once every issuer's keys have loaded once. */

@@ -41,6 +41,8 @@ export type VerifyResult =
       readonly issuer?: string;
     };
 
+export type VerifiedToken = Extract<VerifyResult, { ok: true }>;
+
 /** Failures no later moment can turn into a success for the same token string (safe to remember briefly). */
 const PERMANENT = new Set<ReasonCode>([
   Reasons.tokenMalformed, Reasons.issuerUnknown, Reasons.algorithmNotAllowed, Reasons.signatureInvalid,
@@ -68,12 +70,11 @@ export class Verifier {
     return this.#cache;
   }
 
-  /** With `explain`, the cache is bypassed and every check reports what it saw. */
-  async verify(token: string, explain?: Explain): Promise<VerifyResult> {
-    if (explain) {
-      const r = await this.#verifyUncached(token, explain);
-      return r.ok ? { ok: true, claims: r.claims, issuer: r.issuer, kid: r.kid, ...withCert(r.key) } : r;
-    }
+  /**
+   * The answer for a token this verifier already knows, synchronously: a verified token (time checks run again on
+   * every hit) or a failure remembered as permanent; undefined when the token must be verified.
+   */
+  cached(token: string): VerifyResult | undefined {
     const cached = this.#cache.get(token);
     if (cached) {
       // Verified by this verifier's own issuer (a reload that removed or changed the issuer drops its tokens), with a
@@ -81,18 +82,29 @@ export class Verifier {
       if (this.#issuers.get(cached.trusted.config.issuer) === cached.trusted && cached.trusted.keys.holds(cached.key)) {
         const claims = checkClaims(cached.claims, cached.trusted.config, this.#now());
         if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: cached.trusted.config.issuer };
-        return { ok: true, claims: cached.claims, issuer: cached.trusted.config.issuer, kid: cached.kid, ...withCert(cached.key) };
+        return cached.verified;
       }
       this.#cache.delete(token);
     }
     const failed = this.#cache.getFailure(token);
     if (failed) return { ok: false, status: 401, reason: failed.reason, message: failed.message, ...(failed.issuer !== undefined ? { issuer: failed.issuer } : {}) };
+    return undefined;
+  }
 
+  /** With `explain`, the cache is bypassed and every check reports what it saw. */
+  async verify(token: string, explain?: Explain): Promise<VerifyResult> {
+    if (explain) {
+      const r = await this.#verifyUncached(token, explain);
+      return r.ok ? { ok: true, claims: r.claims, issuer: r.issuer, kid: r.kid, ...withCert(r.key) } : r;
+    }
+    const known = this.cached(token);
+    if (known !== undefined) return known;
     const result = await this.#verifyUncached(token);
     if (result.ok) {
       const exp = result.claims.exp as number;
-      this.#cache.set(token, { claims: result.claims, trusted: result.trusted, key: result.key, kid: result.kid }, exp * 1000 + result.trusted.config.leewayMs - this.#now());
-      return { ok: true, claims: result.claims, issuer: result.issuer, kid: result.kid, ...withCert(result.key) };
+      const verified: VerifiedToken = Object.freeze({ ok: true, claims: result.claims, issuer: result.issuer, kid: result.kid, ...withCert(result.key) });
+      this.#cache.set(token, { claims: result.claims, trusted: result.trusted, key: result.key, kid: result.kid, verified }, exp * 1000 + result.trusted.config.leewayMs - this.#now());
+      return verified;
     }
     if (PERMANENT.has(result.reason)) this.#cache.setFailure(token, { reason: result.reason, message: result.message, issuer: result.issuer });
     return result;

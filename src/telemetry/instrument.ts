@@ -21,6 +21,7 @@ import {
   ATTR_RPC_STATUS_CODE, ATTR_RPC_SYSTEM_NAME,
 } from '@opentelemetry/semantic-conventions';
 import type { AuthRequest, Authorizer, Decision, Deny, Transport } from '../core/types.ts';
+import type { Later } from '../core/sync.ts';
 import { Reasons } from '../core/reasons.ts';
 import { internalErrorDeny } from '../core/deny.ts';
 import type { PortcullisMetrics } from './metrics.ts';
@@ -68,15 +69,28 @@ export function instrumentAuthorizer(inner: Authorizer, telemetry: Instrumentati
   };
 
   if (tracer === undefined) {
+    // No span: a decision the core answered synchronously is recorded and answered synchronously too.
     return {
-      async check(request) {
+      check(request) {
         const start = performance.now();
-        let decision: Decision;
+        let decision: Later<Decision>;
         try {
-          decision = await inner.check(request);
+          decision = inner.check(request);
         } catch (error) {
           record(request, FAILED, start, undefined);
-          throw error;
+          return Promise.reject(error);
+        }
+        if (decision instanceof Promise) {
+          return decision.then(
+            (d) => {
+              record(request, d, start, undefined);
+              return d;
+            },
+            (error: unknown) => {
+              record(request, FAILED, start, undefined);
+              throw error;
+            },
+          );
         }
         record(request, decision, start, undefined);
         return decision;

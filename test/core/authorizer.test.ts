@@ -98,3 +98,41 @@ describe('CoreAuthorizer', () => {
     down.stop();
   });
 });
+
+describe('answers without a promise when nothing waits for I/O', () => {
+  it('answers a token it has cached synchronously, with the same decision the verification gave', async () => {
+    const token = await signToken(key, { email: 'sync@example.com' });
+    const first = core.authorizer.check(request({ headers: bearer(token) }));
+    expect(first).toBeInstanceOf(Promise);
+    const verified = await first;
+    await core.authorizer.check(request({ headers: bearer(token) })); // admitted to the cache on its second verification
+    const hit = core.authorizer.check(request({ headers: bearer(token) }));
+    expect(hit).not.toBeInstanceOf(Promise);
+    expect(hit).toEqual(verified);
+  });
+
+  it.each([
+    ['a request without a token', request()],
+    ['an excluded path', request({ path: '/healthz' })],
+  ])('answers %s synchronously', (_name, req) => {
+    expect(core.authorizer.check(req)).not.toBeInstanceOf(Promise);
+  });
+
+  it('answers a token that failed for good synchronously from its second sight', async () => {
+    const forged = `${valid.slice(0, -4)}AAAA`;
+    expect(await core.authorizer.check(request({ headers: bearer(forged) }))).toMatchObject({ reason: 'signature_invalid' });
+    const again = core.authorizer.check(request({ headers: bearer(forged) }));
+    expect(again).not.toBeInstanceOf(Promise);
+    expect(again).toMatchObject({ kind: 'deny', status: 401, reason: 'signature_invalid' });
+  });
+
+  it('still verifies in full, asynchronously, when explain asks what every check saw', async () => {
+    const steps: string[] = [];
+    await core.authorizer.check(request({ headers: bearer(valid) }));
+    await core.authorizer.check(request({ headers: bearer(valid) }));
+    const explained = (core.authorizer as CoreAuthorizer).check(request({ headers: bearer(valid) }), (s) => steps.push(s.check));
+    expect(explained).toBeInstanceOf(Promise);
+    expect(await explained).toMatchObject({ kind: 'allow' });
+    expect(steps).toContain('signature');
+  });
+});

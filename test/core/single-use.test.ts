@@ -39,7 +39,7 @@ beforeAll(async () => {
   );
 });
 
-const check = (path: string, token: string): Promise<Decision> => core.authorizer.check(request({ path, headers: bearer(token) }));
+const check = async (path: string, token: string): Promise<Decision> => core.authorizer.check(request({ path, headers: bearer(token) }));
 const store = () => core.replay!.store as MemoryReplayStore;
 
 describe('which tokens are single-use', () => {

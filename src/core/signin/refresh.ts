@@ -16,6 +16,7 @@ import { Reasons } from '../reasons.ts';
 import type { Explain } from '../explain.ts';
 import type { RefreshResult, SignIn } from './flow.ts';
 import { requestCookies, withAccessToken } from './cookies.ts';
+import { andThen, type Later } from '../sync.ts';
 
 /** Denies a refresh can cure: the token is missing (the browser dropped it) or expired. Tampering is not cured. */
 const CURABLE = new Set<string>([Reasons.tokenMissing, Reasons.tokenExpired]);
@@ -27,7 +28,7 @@ export interface RefreshOptions {
   readonly now: () => number;
 }
 
-type Checker = Authorizer & { check(request: AuthRequest, explain?: Explain): Promise<Decision> };
+type Checker = Authorizer & { check(request: AuthRequest, explain?: Explain): Later<Decision> };
 
 export class RefreshingAuthorizer implements Authorizer {
   readonly #inner: Checker;
@@ -42,11 +43,17 @@ export class RefreshingAuthorizer implements Authorizer {
     this.#o = options;
   }
 
-  async check(request: AuthRequest, explain?: Explain): Promise<Decision> {
-    const decision = await this.#inner.check(request, explain);
-    const cookies = requestCookies(request.headers);
-    const session = cookies.get(this.#signIn.config.cookie.sessionName);
-    if (session === undefined || !this.#due(decision)) return decision;
+  /** Synchronous like the inner authorizer's answer unless a refresh is due. */
+  check(request: AuthRequest, explain?: Explain): Later<Decision> {
+    return andThen(this.#inner.check(request, explain), (decision) => {
+      const cookies = requestCookies(request.headers);
+      const session = cookies.get(this.#signIn.config.cookie.sessionName);
+      if (session === undefined || !this.#due(decision)) return decision;
+      return this.#refresh(request, explain, decision, session, cookies);
+    });
+  }
+
+  async #refresh(request: AuthRequest, explain: Explain | undefined, decision: Decision, session: string, cookies: ReturnType<typeof requestCookies>): Promise<Decision> {
     let result: RefreshResult;
     try {
       result = await this.#shared(session, cookies);

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthRequest, Authorizer, Decision } from '../../core/types.ts';
 import { internalErrorDeny, type DenyContext } from '../../core/deny.ts';
+import type { Later } from '../../core/sync.ts';
 import { writeDecision, type RenderMode } from './render.ts';
 
 export interface AuthorizeOptions {
@@ -19,23 +20,34 @@ export interface AuthorizeOptions {
   readonly adjust?: (decision: Decision) => Decision;
 }
 
-export type AuthorizationHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+/** Answers now when the decision is synchronous; otherwise returns the promise of the answer (which never rejects). */
+export type AuthorizationHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | undefined;
 
 export function authorizationHandler(opts: AuthorizeOptions): AuthorizationHandler {
   const failed = internalErrorDeny(opts.deny);
   // One array for the endpoint's life: the renderer shares allow answers per identity array and this list.
   const identityHeaders = opts.deny.cleared.map((h) => h.name);
-  return async (req, res) => {
-    // The request body (if any) is irrelevant; drain it so the connection can be reused.
-    req.resume();
-    let decision: Decision;
+  const answer = (res: ServerResponse, result: unknown): void => {
+    let decision: Decision = failed;
     try {
-      decision = await opts.authorizer.check(opts.translate(req));
-      if (typeof decision !== 'object' || decision === null) throw new Error('the authorizer answered no decision');
-      if (opts.adjust !== undefined) decision = opts.adjust(decision);
+      if (typeof result === 'object' && result !== null) decision = opts.adjust !== undefined ? opts.adjust(result as Decision) : (result as Decision);
     } catch {
       decision = failed;
     }
     writeDecision(res, decision, failed, identityHeaders, opts.mode);
+  };
+  return (req, res) => {
+    // A request body (if any) is irrelevant: node:http discards what the handler did not read once the answer is sent.
+    let result: Later<Decision>;
+    try {
+      result = opts.authorizer.check(opts.translate(req));
+    } catch {
+      result = failed;
+    }
+    if (result instanceof Promise) {
+      return result.then((d) => answer(res, d), () => answer(res, failed));
+    }
+    answer(res, result);
+    return undefined;
   };
 }

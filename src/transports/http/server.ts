@@ -96,11 +96,11 @@ export function httpRequestHandler(opts: Omit<HttpServerOptions, 'address'>): Ro
       const path = pathOf(req.url);
       const endpoint = endpoints.get(path);
       if (endpoint !== undefined) {
-        endpoint(req, res).catch(() => res.destroy());
+        endpoint(req, res)?.catch(() => res.destroy());
         return;
       }
       if (envoyHttp !== undefined && envoyOriginalPath(req.url ?? '', prefix!) !== undefined) {
-        envoyHttp(req, res).catch(() => res.destroy());
+        envoyHttp(req, res)?.catch(() => res.destroy());
         return;
       }
       if (path === '/healthz') return health(req, res, true, { status: 'ok' });

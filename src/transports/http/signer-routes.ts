@@ -42,7 +42,7 @@ export function signerRoutes(o: SignerRoutesOptions): Map<string, RouteHandler> 
     translate: (req) => ({ ...toAuthRequest(req, 'x-forwarded'), endpoint: o.signer.endpoint, contextExtensions: policy }),
   });
   return new Map<string, RouteHandler>([
-    [o.signer.endpoint, (req, res) => void sign(req, res).catch(() => res.destroy())],
+    [o.signer.endpoint, (req, res) => void sign(req, res)?.catch(() => res.destroy())],
     [jwksPath, (req, res) => publish(req, res, JSON.stringify(o.jwks()), cache)],
     [`${base}/.well-known/openid-configuration`, (req, res) => publish(req, res, discovery, cache)],
   ]);
