@@ -10,7 +10,8 @@ import type { KeySourceEvent } from '../core/keys/source.ts';
 import type { LineWriter } from '../log.ts';
 import { DecisionLog } from './decision-log.ts';
 import { PortcullisMetrics, PROMETHEUS_CONTENT_TYPE, type ObservedCore } from './metrics.ts';
-import { NO_SDK, type OpenTelemetrySdk } from './sdk.ts';
+import { INSTRUMENTATION_SCOPE, NO_SDK, SERVICE_VERSION, type OpenTelemetrySdk } from './sdk.ts';
+import { LocalHistograms } from './histograms.ts';
 import type { Instrumentation } from './instrument.ts';
 
 export { instrumentAuthorizer } from './instrument.ts';
@@ -57,12 +58,14 @@ export function createTelemetry(config: Config, options: TelemetryOptions = {}):
   for (const issuer of config.issuers) if (issuer.jwksUri !== undefined) sdk.nameJwksUrl(issuer.jwksUri, issuer.issuer);
 
   const log = options.log;
-  const readers = sdk.metricReaders();
+  const histograms = new LocalHistograms({ name: INSTRUMENTATION_SCOPE, version: SERVICE_VERSION }, sdk.resource);
+  const readers = sdk.metricReaders((temporality) => histograms.producer(temporality));
   const metrics = config.telemetry.metrics || readers.length > 0
     ? new PortcullisMetrics({
         resource: sdk.resource,
         prometheus: config.telemetry.metrics,
         readers,
+        histograms,
         now: options.now ?? Date.now,
         ...(log?.dropped !== undefined ? { logDropped: () => log.dropped ?? 0 } : {}),
       })

@@ -6,12 +6,13 @@
  *  - OTLP push: the periodic readers the SDK setup hands over when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set.
  *
  * Per decision: one in-process count (published by an observable counter when a reader collects: an SDK counter
- * add costs as much as a histogram record, mostly attribute hashing), one latency histogram record, and one token
- * size record when a token was offered; attribute objects are built once. Everything else (cache stats, key-set
+ * add costs as much as a histogram record, mostly attribute hashing), one latency record and, when a token was
+ * offered, one token size record, both into series bound once (histograms.ts, handed to every reader as a
+ * MetricProducer) rather than SDK histograms, which hash the attribute set on every record. Everything else (cache stats, key-set
  * state) is read from the core only when a reader collects. Names follow Prometheus conventions; labels are low-cardinality only (transport, decision,
  * reason, configured issuer, outcome) — never a subject, path, kid or client address.
  */
-import { diag, type Attributes, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
+import { diag, type Attributes, type Counter, type Meter } from '@opentelemetry/api';
 import { MeterProvider, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import type { Resource } from '@opentelemetry/resources';
@@ -20,6 +21,7 @@ import type { KeySourceEvent, KeySourceStatus } from '../core/keys/source.ts';
 import type { CacheStats } from '../core/cache.ts';
 import { REPLAY_CHECKS, type ReplayCheck, type ReplayStoreStatus } from '../core/replay.ts';
 import { INSTRUMENTATION_SCOPE, SERVICE_VERSION } from './sdk.ts';
+import type { HistogramSeries, LocalHistograms } from './histograms.ts';
 
 /** The core state read at collection time (`Core` from app.ts fits). */
 export interface ObservedCore {
@@ -33,8 +35,10 @@ export interface MetricsOptions {
   readonly resource: Resource;
   /** Serve the Prometheus exposition (telemetry.metrics). */
   readonly prometheus: boolean;
-  /** OTLP push readers (may be empty). */
+  /** OTLP push readers (may be empty), each with a producer of `histograms` (sdk.ts metricReaders). */
   readonly readers: readonly IMetricReader[];
+  /** Where the decision histograms are recorded (histograms.ts); the Prometheus reader gets a producer of it. */
+  readonly histograms: LocalHistograms;
   /** The service clock (key-set age). */
   readonly now: () => number;
   /** Decision log lines dropped so far (the log destination did not keep up). */
@@ -74,8 +78,8 @@ interface DecisionCount {
 }
 
 interface Slot {
-  /** Latency histogram attributes: transport, decision. */
-  readonly attributes: Attributes;
+  /** The latency series of this transport and decision. */
+  readonly duration: HistogramSeries;
   readonly reasons: Map<string, DecisionCount>;
 }
 type Kind = Decision['kind'];
@@ -86,14 +90,14 @@ export class PortcullisMetrics {
   readonly #prometheus: PrometheusExporter | undefined;
   readonly #serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
   readonly #now: () => number;
-  readonly #duration: Histogram;
-  readonly #tokenSize: Histogram;
+  readonly #duration: (attributes: Attributes) => HistogramSeries;
+  readonly #tokenSize: (attributes: Attributes) => HistogramSeries;
   readonly #jwksFetches: Counter;
   readonly #configReloads: Counter;
   /** transport → decision → its latency attributes and a count per reason; built on first use, no key strings. */
   readonly #slots = new Map<Transport, Map<Kind, Slot>>();
   readonly #decisionCounts: DecisionCount[] = [];
-  readonly #transportAttrs = new Map<string, Attributes>();
+  readonly #tokenSizes = new Map<Transport, HistogramSeries>();
   readonly #issuerAttrs = new Map<string, { ok: Attributes; error: Attributes; plain: Attributes }>();
   /** Single-use checks by outcome (decision.replay), published when a reader collects. */
   readonly #replayCounts = new Map<ReplayCheck, number>();
@@ -101,7 +105,9 @@ export class PortcullisMetrics {
   constructor(options: MetricsOptions) {
     this.#now = options.now;
     // withoutScopeInfo: no otel_scope_* label on every series; target_info still carries the resource.
-    this.#prometheus = options.prometheus ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true }) : undefined;
+    this.#prometheus = options.prometheus
+      ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers: [options.histograms.producer()] })
+      : undefined;
     this.#provider = new MeterProvider({
       resource: options.resource,
       readers: [...(this.#prometheus ? [this.#prometheus] : []), ...options.readers],
@@ -115,15 +121,17 @@ export class PortcullisMetrics {
       .addCallback((result) => {
         for (const { count, attributes } of this.#decisionCounts) result.observe(count, attributes);
       });
-    this.#duration = meter.createHistogram(METRIC_NAMES.decisionDuration, {
+    this.#duration = options.histograms.histogram({
+      name: METRIC_NAMES.decisionDuration,
       description: 'Time to decide, from the transport handing over the request to the decision (includes key fetches it waited for).',
       unit: 's',
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+      boundaries: DURATION_BUCKETS,
     });
-    this.#tokenSize = meter.createHistogram(METRIC_NAMES.tokenSize, {
+    this.#tokenSize = options.histograms.histogram({
+      name: METRIC_NAMES.tokenSize,
       description: 'Size of the offered token (cookie and header bloat makes proxies refuse requests).',
       unit: 'By',
-      advice: { explicitBucketBoundaries: SIZE_BUCKETS },
+      boundaries: SIZE_BUCKETS,
     });
     this.#jwksFetches = meter.createCounter(METRIC_NAMES.jwksFetches, {
       description: 'Key set loads (JWKS fetch, discovery, file or inline) by configured issuer and outcome (ok, error).',
@@ -155,8 +163,8 @@ export class PortcullisMetrics {
       this.#decisionCounts.push(counted);
     }
     counted.count++;
-    this.#duration.record(seconds, slot.attributes);
-    if (decision.tokenBytes !== undefined) this.#tokenSize.record(decision.tokenBytes, this.#transportAttributes(transport));
+    slot.duration.record(seconds);
+    if (decision.tokenBytes !== undefined) this.#tokenSizeOf(transport).record(decision.tokenBytes);
     if (decision.replay !== undefined) this.#replayCounts.set(decision.replay, (this.#replayCounts.get(decision.replay) ?? 0) + 1);
   }
 
@@ -240,17 +248,14 @@ export class PortcullisMetrics {
     let kinds = this.#slots.get(transport);
     if (kinds === undefined) this.#slots.set(transport, (kinds = new Map()));
     let slot = kinds.get(kind);
-    if (slot === undefined) kinds.set(kind, (slot = { attributes: Object.freeze({ transport, decision: kind }), reasons: new Map() }));
+    if (slot === undefined) kinds.set(kind, (slot = { duration: this.#duration({ transport, decision: kind }), reasons: new Map() }));
     return slot;
   }
 
-  #transportAttributes(transport: Transport): Attributes {
-    let attrs = this.#transportAttrs.get(transport);
-    if (attrs === undefined) {
-      attrs = Object.freeze({ transport });
-      this.#transportAttrs.set(transport, attrs);
-    }
-    return attrs;
+  #tokenSizeOf(transport: Transport): HistogramSeries {
+    let series = this.#tokenSizes.get(transport);
+    if (series === undefined) this.#tokenSizes.set(transport, (series = this.#tokenSize({ transport })));
+    return series;
   }
 
   #issuer(issuer: string): { ok: Attributes; error: Attributes; plain: Attributes } {

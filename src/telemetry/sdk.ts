@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { context, diag, DiagLogLevel, trace, type DiagLogger, type Tracer } from '@opentelemetry/api';
 import { diagLogLevelFromString } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, InstrumentType, PeriodicExportingMetricReader, type IMetricReader, type MetricProducer, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Sampler, Span, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { readTelemetryEnv, type Env, type MetricsSettings, type TracesSettings } from './env.ts';
 
@@ -34,8 +34,11 @@ export interface OpenTelemetrySdk {
   /** The tracer for server spans; undefined = tracing is off (the decorator then never touches trace context). */
   readonly tracer: Tracer | undefined;
   readonly resource: Resource;
-  /** New OTLP push readers for one MeterProvider; none when OTLP metrics are off. */
-  metricReaders(): IMetricReader[];
+  /**
+   * New OTLP push readers for one MeterProvider; none when OTLP metrics are off. `producerFor` adds a producer of
+   * metrics recorded outside the SDK (histograms.ts), in the temporality the reader's exporter asks for.
+   */
+  metricReaders(producerFor?: (temporality: AggregationTemporality) => MetricProducer): IMetricReader[];
   /** jwks_fetch spans whose loader did not name the issuer get it from the fetched URL. */
   nameJwksUrl(url: string, issuer: string): void;
   /** What the environment asked for, for the start log line. */
@@ -100,14 +103,17 @@ export async function startOpenTelemetry(env: Env = process.env, options: StartO
   return {
     tracer,
     resource,
-    metricReaders: () =>
-      metricExporter === undefined || otlpMetrics === undefined
-        ? []
-        : [new PeriodicExportingMetricReader({
-            exporter: metricExporter(),
-            exportIntervalMillis: otlpMetrics.exportIntervalMillis,
-            exportTimeoutMillis: otlpMetrics.exportTimeoutMillis,
-          })],
+    metricReaders: (producerFor) => {
+      if (metricExporter === undefined || otlpMetrics === undefined) return [];
+      const exporter = metricExporter();
+      const temporality = exporter.selectAggregationTemporality?.(InstrumentType.HISTOGRAM) ?? AggregationTemporality.CUMULATIVE;
+      return [new PeriodicExportingMetricReader({
+        exporter,
+        exportIntervalMillis: otlpMetrics.exportIntervalMillis,
+        exportTimeoutMillis: otlpMetrics.exportTimeoutMillis,
+        ...(producerFor !== undefined ? { metricProducers: [producerFor(temporality)] } : {}),
+      })];
+    },
     nameJwksUrl: (url, issuer) => {
       jwksIssuers.set(url, issuer);
     },
