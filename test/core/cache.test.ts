@@ -90,6 +90,20 @@ describe('verified-token cache', () => {
     expect(await verifier.verify(tampered)).toMatchObject({ ok: false, reason: 'signature_invalid' });
   });
 
+  it('never answers a token whose payload was swapped under the genuine signature (same tail, different token)', async () => {
+    const { k1, cache, verifier } = await setup();
+    const token = await signToken(k1, { sub: 'alice' });
+    await verifier.verify(token);
+    await verifier.verify(token);
+    const [h, , s] = token.split('.') as [string, string, string];
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()), sub: 'admin' })).toString('base64url')}.${s}`;
+    expect(cache.get(forged)).toBeUndefined();
+    expect(await verifier.verify(forged)).toMatchObject({ ok: false, reason: 'signature_invalid' });
+    // The genuine token is still answered from the cache, and the forged one's remembered failure is its own.
+    expect(verifier.cached(token)).toMatchObject({ ok: true, claims: { sub: 'alice' } });
+    expect(verifier.cached(forged)).toMatchObject({ ok: false, reason: 'signature_invalid' });
+  });
+
   it('stays within its entry bound', async () => {
     const { k1, cache, verifier } = await setup({ maxEntries: 3, maxBytes: 1_000_000, negativeTtlMs: 0 });
     for (let i = 0; i < 10; i++) {
