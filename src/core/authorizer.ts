@@ -7,7 +7,7 @@
 import type { Config } from './config.ts';
 import type { Allow, AuthRequest, Authorizer, Decision, Deny, IdentityHeader } from './types.ts';
 import type { TokenResult } from './sources.ts';
-import type { VerifyResult } from './verify.ts';
+import type { VerifiedToken, VerifyResult } from './verify.ts';
 import type { SingleUseResult } from './single-use.ts';
 import { andThen, type Later } from './sync.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
@@ -185,7 +185,7 @@ export class CoreAuthorizer implements Authorizer {
     const allow: Allow = {
       kind: 'allow',
       reason: Reasons.tokenValid,
-      identity: this.#identityOf(result.claims, rule, result.issuer, result.cert),
+      identity: this.#identityOf(result, rule),
       claims: result.claims,
       issuer: result.issuer,
       ...(result.kid !== undefined ? { kid: result.kid } : {}),
@@ -218,24 +218,32 @@ export class CoreAuthorizer implements Authorizer {
   }
 
   /**
-   * Identity depends only on the claims object (kept stable by the token cache) and the rule: computed once. The
-   * issuer and (x5c) certificate are fixed for a claims object: they come from the same token.
+   * Identity depends only on the claims object (kept stable by the token cache) and the rule: computed once per
+   * cached token and rule, and frozen so the HTTP renderer shares the answer too. A token seen once gets a fresh,
+   * unfrozen array that nothing keeps. The issuer and (x5c) certificate are fixed for a claims object: they come
+   * from the same token.
    */
-  #identityOf(claims: Readonly<Record<string, unknown>>, rule: Rule, issuer: string, cert: CertInfo | undefined): readonly IdentityHeader[] {
+  #identityOf(result: VerifiedToken, rule: Rule): readonly IdentityHeader[] {
+    const { claims } = result;
+    if (!result.shared) return this.#identityFor(result, rule);
     let perRule = this.#identityCache.get(claims);
     if (!perRule) this.#identityCache.set(claims, (perRule = new Map()));
     let identity = perRule.get(rule);
     if (!identity) {
-      const max = this.#config.identityHeaderMaxBytes;
-      const values = new Map<string, string | undefined>();
-      for (const { claim, header } of [...this.#config.identityHeaders, ...rule.identityHeaders]) values.set(header, headerValue(claims[claim], max));
-      const payload = this.#config.policy.payloadHeader;
-      if (payload !== null) values.set(payload, Buffer.from(JSON.stringify(claims)).toString('base64url'));
-      for (const [name, value] of certHeaderValues(this.#config.issuers.find((i) => i.issuer === issuer), cert, max)) values.set(name, value);
-      identity = Object.freeze(this.#identityNames.map((name) => Object.freeze({ name, value: values.get(name) })));
+      identity = Object.freeze(this.#identityFor(result, rule).map((h) => Object.freeze(h)));
       perRule.set(rule, identity);
     }
     return identity;
+  }
+
+  #identityFor({ claims, issuer, cert }: VerifiedToken, rule: Rule): IdentityHeader[] {
+    const max = this.#config.identityHeaderMaxBytes;
+    const values = new Map<string, string | undefined>();
+    for (const { claim, header } of [...this.#config.identityHeaders, ...rule.identityHeaders]) values.set(header, headerValue(claims[claim], max));
+    const payload = this.#config.policy.payloadHeader;
+    if (payload !== null) values.set(payload, Buffer.from(JSON.stringify(claims)).toString('base64url'));
+    for (const [name, value] of certHeaderValues(this.#config.issuers.find((i) => i.issuer === issuer), cert, max)) values.set(name, value);
+    return this.#identityNames.map((name) => ({ name, value: values.get(name) }));
   }
 
   #anonymous(reason: Allow['reason']): Allow {

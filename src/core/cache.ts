@@ -93,9 +93,11 @@ export class TokenCache {
    * A token is admitted on its second verification only: a flood of single-use tokens never enters the cache (it
    * would only churn it, and grow the heap), while a real client's token is cached from its second request on.
    */
-  set(token: string, value: CachedToken, ttlMs: number): void {
-    if (ttlMs < 1 || !this.#verified || !this.#doorkeeper.admit(token)) return;
+  /** True when the token was stored. */
+  set(token: string, value: CachedToken, ttlMs: number): boolean {
+    if (ttlMs < 1 || !this.#verified || !this.#doorkeeper.admit(token)) return false;
     this.#verified.set(indexOf(token), { token, value }, { ttl: Math.ceil(ttlMs) });
+    return true;
   }
 
   delete(token: string): void {

@@ -32,6 +32,13 @@ export type VerifyResult =
       readonly kid: string | undefined;
       /** x5c issuers: the verified leaf certificate. */
       readonly cert?: CertInfo;
+      /**
+       * This result (and its claims object) is answered again for the token's later requests (it is in the token
+       * cache): what is derived from it may be memoized per claims object. False for a token seen once, whose
+       * claims nobody will see again: memoizing those only fills weak maps until the next full GC (the 1M-token
+       * flood's heap).
+       */
+      readonly shared: boolean;
     }
   | {
       readonly ok: false;
@@ -95,16 +102,16 @@ export class Verifier {
   async verify(token: string, explain?: Explain): Promise<VerifyResult> {
     if (explain) {
       const r = await this.#verifyUncached(token, explain);
-      return r.ok ? { ok: true, claims: r.claims, issuer: r.issuer, kid: r.kid, ...withCert(r.key) } : r;
+      return r.ok ? { ok: true, claims: r.claims, issuer: r.issuer, kid: r.kid, ...withCert(r.key), shared: false } : r;
     }
     const known = this.cached(token);
     if (known !== undefined) return known;
     const result = await this.#verifyUncached(token);
     if (result.ok) {
       const exp = result.claims.exp as number;
-      const verified: VerifiedToken = Object.freeze({ ok: true, claims: result.claims, issuer: result.issuer, kid: result.kid, ...withCert(result.key) });
-      this.#cache.set(token, { claims: result.claims, trusted: result.trusted, key: result.key, kid: result.kid, verified }, exp * 1000 + result.trusted.config.leewayMs - this.#now());
-      return verified;
+      const verified: VerifiedToken = Object.freeze({ ok: true, claims: result.claims, issuer: result.issuer, kid: result.kid, ...withCert(result.key), shared: true });
+      const cached = this.#cache.set(token, { claims: result.claims, trusted: result.trusted, key: result.key, kid: result.kid, verified }, exp * 1000 + result.trusted.config.leewayMs - this.#now());
+      return cached ? verified : { ...verified, shared: false };
     }
     if (PERMANENT.has(result.reason)) this.#cache.setFailure(token, { reason: result.reason, message: result.message, issuer: result.issuer });
     return result;
@@ -165,6 +172,6 @@ export class Verifier {
     const claims = checkClaims(payload, trusted.config, this.#now(), explain && ((name, r) => step(`claim ${name}`, r.ok, r.ok ? (r.note?.() ?? 'ok') : r.message)));
     if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: iss };
     // An x5c issuer ignores kid (the step CLI puts a file path there): it is not reported as the key's id.
-    return { ok: true, claims: payload, issuer: iss, kid: trusted.keys instanceof X5cTrust ? undefined : kid, trusted, key };
+    return { ok: true, claims: payload, issuer: iss, kid: trusted.keys instanceof X5cTrust ? undefined : kid, trusted, key, shared: false };
   }
 }

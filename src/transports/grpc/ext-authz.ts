@@ -140,8 +140,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function toCheckResponse(decision: Decision): WireCheckResponse {
   if (decision.kind === 'allow') {
-    const metadata = allowMetadata(decision.claims, decision.issuer);
-    const ok = decision.stripHeaders === undefined && decision.setHeaders === undefined && decision.responseHeaders === undefined ? okForIdentity(decision.identity) : okResponse(decision);
+    // A frozen identity array marks a cached token (core/authorizer.ts): only its translations are worth keeping.
+    const shared = Object.isFrozen(decision.identity);
+    const metadata = allowMetadata(decision.claims, decision.issuer, shared);
+    const ok = decision.stripHeaders === undefined && decision.setHeaders === undefined && decision.responseHeaders === undefined && shared ? okForIdentity(decision.identity) : okResponse(decision);
     return {
       status: { code: RpcCode.ok, message: '' },
       ok_response: ok,
@@ -160,7 +162,7 @@ export function toCheckResponse(decision: Decision): WireCheckResponse {
 
 type OkResponse = NonNullable<WireCheckResponse['ok_response']>;
 
-/** Identity arrays are frozen and shared per token and rule (see the authorizer), so their translation is too. */
+/** Identity arrays of cached tokens are frozen and shared per token and rule (see the authorizer), so their translation is too. */
 const okCache = new WeakMap<readonly IdentityHeader[], OkResponse>();
 
 function okForIdentity(identity: readonly IdentityHeader[]): OkResponse {
@@ -216,11 +218,12 @@ function headerOptions(headers: readonly (readonly [string, string])[]): WireHea
   });
 }
 
-/** The verified claims object is kept stable by the token cache, so its Struct is built once per token. */
+/** The verified claims object of a cached token is kept stable by the token cache, so its Struct is built once per token. */
 const metadataCache = new WeakMap<object, Struct>();
 
-function allowMetadata(claims: Readonly<Record<string, unknown>> | undefined, issuer: string | undefined): Struct | undefined {
+function allowMetadata(claims: Readonly<Record<string, unknown>> | undefined, issuer: string | undefined, shared: boolean): Struct | undefined {
   if (claims === undefined) return undefined;
+  if (!shared) return toStruct(issuer === undefined ? { claims } : { claims, issuer });
   let struct = metadataCache.get(claims);
   if (struct === undefined) {
     struct = toStruct(issuer === undefined ? { claims } : { claims, issuer });
