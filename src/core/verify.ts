@@ -155,7 +155,8 @@ export class Verifier {
       step('x5c chain', true, X5cTrust.describe(chain.entry, chain.cached));
       key = chain.entry;
     } else {
-      const lookup = await trusted.keys.lookup(kid, alg as Algorithm);
+      const pending = trusted.keys.lookup(kid, alg as Algorithm);
+      const lookup = pending instanceof Promise ? await pending : pending; // no microtask turn when the key is at hand
       if (lookup.kind === 'unavailable') return fail(503, Reasons.keysUnavailable, lookup.message, 'key');
       if (lookup.kind === 'unknown') return fail(401, Reasons.keyUnknown, lookup.message, 'key');
       step('key', true, `found ${lookup.entry.kty} key${lookup.entry.kid !== undefined ? ` ${JSON.stringify(lookup.entry.kid)}` : ''}`);

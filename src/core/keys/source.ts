@@ -13,6 +13,7 @@
 import { KeySet, parseKeySet, type KeyEntry } from './keyset.ts';
 import type { Algorithm } from '../config.ts';
 import { clip } from '../text.ts';
+import type { Later } from '../sync.ts';
 
 /** First retry while an issuer has no usable keys. */
 export const FAST_RETRY_MS = 1000;
@@ -110,13 +111,19 @@ export class KeySource {
     return this.#usableSet()?.has(entry) ?? false;
   }
 
-  async lookup(kid: string | undefined, alg: Algorithm): Promise<Lookup> {
-    let set = this.#usableSet();
+  /** Synchronous when the current key set answers (the common case); a reload is awaited otherwise. */
+  lookup(kid: string | undefined, alg: Algorithm): Later<Lookup> {
+    const set = this.#usableSet();
     if (set) {
       const sel = set.select(kid, alg);
       if (sel.kind === 'found') return sel;
       if (sel.kind === 'ambiguous') return { kind: 'unknown', message: `token has no "kid" and ${this.issuer} publishes several ${alg} keys` };
     }
+    return this.#lookupAfterReload(kid, alg);
+  }
+
+  async #lookupAfterReload(kid: string | undefined, alg: Algorithm): Promise<Lookup> {
+    let set;
     // Unknown kid (maybe just published) or no keys yet: one shared reload, at most once per cooldown.
     if (this.#inflight) await this.#inflight;
     else if (this.#cooldownOver()) {
