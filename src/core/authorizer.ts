@@ -40,6 +40,7 @@ export class CoreAuthorizer implements Authorizer {
   readonly #noIdentity: readonly IdentityHeader[];
   readonly #identityCache = new WeakMap<object, Map<Rule, readonly IdentityHeader[]>>();
   readonly #singleUse: SingleUse | null;
+  readonly #issuers: ReadonlyMap<string, Config['issuers'][number]>;
   /** Rules with `sign` (core/sign/decide.ts); absent without a signer. */
   readonly #signing: SignDecider | undefined;
 
@@ -52,6 +53,7 @@ export class CoreAuthorizer implements Authorizer {
     this.#verifier = verifier;
     this.#singleUse = singleUse;
     this.#excluded = compileExcludes(config.excludes);
+    this.#issuers = new Map(config.issuers.map((i) => [i.issuer, i]));
     this.#routes = new RouteTable(config.policy);
     this.#identityNames = identityHeaderNames(config);
     this.#deny = denyContextOf(config);
@@ -241,11 +243,15 @@ export class CoreAuthorizer implements Authorizer {
   #identityFor({ claims, issuer, cert }: VerifiedToken, rule: Rule): IdentityHeader[] {
     const max = this.#config.identityHeaderMaxBytes;
     const values = new Map<string, string | undefined>();
-    for (const { claim, header } of [...this.#config.identityHeaders, ...rule.identityHeaders]) values.set(header, headerValue(claims[claim], max));
+    for (const { claim, header } of this.#config.identityHeaders) values.set(header, headerValue(claims[claim], max));
+    for (const { claim, header } of rule.identityHeaders) values.set(header, headerValue(claims[claim], max));
     const payload = this.#config.policy.payloadHeader;
     if (payload !== null) values.set(payload, Buffer.from(JSON.stringify(claims)).toString('base64url'));
-    for (const [name, value] of certHeaderValues(this.#config.issuers.find((i) => i.issuer === issuer), cert, max)) values.set(name, value);
-    return this.#identityNames.map((name) => ({ name, value: values.get(name) }));
+    if (cert !== undefined) for (const [name, value] of certHeaderValues(this.#issuers.get(issuer), cert, max)) values.set(name, value);
+    const names = this.#identityNames;
+    const identity: IdentityHeader[] = new Array(names.length);
+    for (let i = 0; i < names.length; i++) identity[i] = { name: names[i]!, value: values.get(names[i]!) };
+    return identity;
   }
 
   #anonymous(reason: Allow['reason']): Allow {

@@ -37,6 +37,8 @@ export interface RenderedDecision {
 /** Prefix of the numbered copies of Set-Cookie lines on a forward-auth allow (for nginx's auth_request_set). */
 export const SET_COOKIE_COPY = 'x-portcullis-set-cookie-';
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** Headers owned by the renderer; a Decision's copies of these are dropped. */
 const OWNED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'cache-control', HEADERS_TO_REMOVE]);
 
@@ -103,7 +105,8 @@ function renderUncached(decision: Decision, identityHeaders: readonly string[], 
   const headers: string[] = [];
   for (const [name, value] of pairs) {
     validateHeaderName(name);
-    const encoded = Buffer.from(value, 'utf8').toString('latin1');
+    // ASCII is its own wire form; anything else is written as its UTF-8 bytes (node writes strings as latin1).
+    const encoded = ASCII.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
     validateHeaderValue(name, encoded);
     headers.push(name, encoded);
   }
