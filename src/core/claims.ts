@@ -22,7 +22,11 @@ const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFi
 
 type Check = (claims: Claims, issuer: IssuerConfig, now: number, leeway: number) => ClaimsResult;
 
-/** Each registered-claim check, named for `explain`; `checkClaims` runs them in order and stops at the first failure. */
+/**
+ * Each registered-claim check, named for `explain`; `checkClaims` runs them in order and stops at the first failure.
+ * The first three depend on the clock; the others only on the token and the issuer's config, so a cached token
+ * (verified under this same issuer config object) needs only the first three again.
+ */
 export const CLAIM_CHECKS: readonly (readonly [string, Check])[] = [
   ['exp', ({ exp }, _i, now, leeway) => {
     if (exp === undefined) return fail(Reasons.claimMissing, 'token has no "exp" claim');
@@ -65,10 +69,22 @@ export const CLAIM_CHECKS: readonly (readonly [string, Check])[] = [
   }],
 ];
 
+const TIME_CHECKS = 3;
+
 export function checkClaims(claims: Claims, issuer: IssuerConfig, nowMs: number, each?: (name: string, result: ClaimsResult) => void): ClaimsResult {
+  return run(CLAIM_CHECKS.length, claims, issuer, nowMs, each);
+}
+
+/** The clock-dependent checks only (exp, nbf, iat), for a token that passed every check under this issuer config. */
+export function checkClaimTimes(claims: Claims, issuer: IssuerConfig, nowMs: number): ClaimsResult {
+  return run(TIME_CHECKS, claims, issuer, nowMs, undefined);
+}
+
+function run(count: number, claims: Claims, issuer: IssuerConfig, nowMs: number, each: ((name: string, result: ClaimsResult) => void) | undefined): ClaimsResult {
   const now = nowMs / 1000;
   const leeway = issuer.leewayMs / 1000;
-  for (const [name, check] of CLAIM_CHECKS) {
+  for (let i = 0; i < count; i++) {
+    const [name, check] = CLAIM_CHECKS[i]!;
     const r = check(claims, issuer, now, leeway);
     each?.(name, r);
     if (!r.ok) return r;

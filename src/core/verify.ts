@@ -6,7 +6,7 @@
 import { compactVerify } from 'jose';
 import type { Algorithm, IssuerConfig } from './config.ts';
 import { parseCompactJws } from './jws.ts';
-import { checkClaims } from './claims.ts';
+import { checkClaims, checkClaimTimes } from './claims.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 import type { KeySource } from './keys/source.ts';
 import type { KeyEntry } from './keys/keyset.ts';
@@ -87,7 +87,7 @@ export class Verifier {
       // Verified by this verifier's own issuer (a reload that removed or changed the issuer drops its tokens), with a
       // key still published; time-dependent checks run on every hit.
       if (this.#issuers.get(cached.trusted.config.issuer) === cached.trusted && cached.trusted.keys.holds(cached.key)) {
-        const claims = checkClaims(cached.claims, cached.trusted.config, this.#now());
+        const claims = checkClaimTimes(cached.claims, cached.trusted.config, this.#now());
         if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: cached.trusted.config.issuer };
         return cached.verified;
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkClaims } from '../../src/core/claims.ts';
+import { CLAIM_CHECKS, checkClaims, checkClaimTimes } from '../../src/core/claims.ts';
 import type { IssuerConfig } from '../../src/core/config.ts';
 
 const NOW = 1_800_000_000;
@@ -67,5 +67,20 @@ describe('checkClaims', () => {
     const r = check({ aud: ['x'.repeat(500), 'a', 'b', 'c', 'd', 'e', 'f'] });
     expect(!r.ok && r.message.length).toBeLessThan(250);
     expect(!r.ok && r.message).toContain('… 2 more');
+  });
+});
+
+describe('checkClaimTimes (a cached token, already checked under this issuer config)', () => {
+  it.each([
+    ['an expired token', { exp: NOW - 61 }, 'token_expired'],
+    ['a token not valid yet', { nbf: NOW + 61 }, 'token_not_yet_valid'],
+    ['a token issued in the future', { iat: NOW + 61 }, 'token_not_yet_valid'],
+  ])('refuses %s again on every hit', (_name, claims, reason) => {
+    expect(checkClaimTimes({ ...base, ...claims }, issuer, NOW * 1000)).toMatchObject({ ok: false, reason });
+  });
+
+  it('runs exactly the clock-dependent checks: the others cannot change for the same token and issuer config', () => {
+    expect(CLAIM_CHECKS.slice(0, 3).map(([name]) => name)).toEqual(['exp', 'nbf', 'iat']);
+    expect(checkClaimTimes({ ...base, aud: 'elsewhere' }, issuer, NOW * 1000)).toEqual({ ok: true });
   });
 });
