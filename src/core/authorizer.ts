@@ -74,38 +74,37 @@ export class CoreAuthorizer implements Authorizer {
   }
 
   #decide(request: AuthRequest, explain?: Explain): Later<Decision> {
-    const step = (check: string, ok: boolean, detail: string) => explain?.({ check, ok, detail });
     if (request.invalid !== undefined) {
-      step('original request', false, request.invalid.message);
+      explain?.({ check: 'original request', ok: false, detail: request.invalid.message });
       return invalidRequestDeny(request.invalid, this.#deny);
     }
     if (this.#config.skipPreflight && isPreflight(request)) {
-      step('CORS preflight', true, 'OPTIONS with Origin and Access-Control-Request-Method passes without a token');
+      explain?.({ check: 'CORS preflight', ok: true, detail: 'OPTIONS with Origin and Access-Control-Request-Method passes without a token' });
       return this.#anonymous(Reasons.preflight);
     }
     const path = normalizePath(request.path);
-    step('path', path !== null, path === null ? 'cannot be normalized unambiguously; it is never excluded' : `normalized to ${path}`);
+    explain?.({ check: 'path', ok: path !== null, detail: path === null ? 'cannot be normalized unambiguously; it is never excluded' : `normalized to ${path}` });
     if (path !== null && this.#excluded(path)) {
-      step('excludes', true, `${path} is excluded: no token needed`);
+      explain?.({ check: 'excludes', ok: true, detail: `${path} is excluded: no token needed` });
       return this.#anonymous(Reasons.pathExcluded);
     }
 
     const selected = this.#routes.select(request, path);
     if (selected.kind === 'ambiguous_path') {
-      step('route', false, 'the path is ambiguous and routes depend on paths');
+      explain?.({ check: 'route', ok: false, detail: 'the path is ambiguous and routes depend on paths' });
       return buildDeny({ status: 403, reason: Reasons.pathAmbiguous, message: 'the request path cannot be normalized unambiguously', tokenOffered: false }, this.#deny);
     }
     if (selected.kind === 'unknown_policy') {
-      step('route', false, `Envoy named policy ${JSON.stringify(selected.name)}, which is not configured`);
+      explain?.({ check: 'route', ok: false, detail: `Envoy named policy ${JSON.stringify(selected.name)}, which is not configured` });
       return buildDeny({ status: 403, reason: Reasons.policyUnknown, message: `no policy named ${JSON.stringify(selected.name.slice(0, 64))}`, tokenOffered: false }, this.#deny);
     }
     const rule = selected.rule;
-    step('route', true, `rule ${rule.name} (anonymous ${rule.anonymous})`);
+    explain?.({ check: 'route', ok: true, detail: `rule ${rule.name} (anonymous ${rule.anonymous})` });
     if (rule.sign !== undefined && rule.sign.claimsFromToken === null) {
       // Outbound signing: no token is verified; the decision is the minted one (or why not).
       if (this.#signing === undefined) return this.#noSigner(rule);
       return this.#signing.outbound(request, rule.sign, rule.name, this.#noIdentity).then((d) => {
-        step('sign', d.kind === 'allow', d.kind === 'allow' ? `minted a token for ${rule.sign!.header}` : d.message);
+        explain?.({ check: 'sign', ok: d.kind === 'allow', detail: d.kind === 'allow' ? `minted a token for ${rule.sign!.header}` : d.message });
         return d;
       });
     }
@@ -113,17 +112,17 @@ export class CoreAuthorizer implements Authorizer {
     const found = findToken(request.headers, this.#config.tokens);
     if (found.kind === 'none') {
       if (rule.anonymous === 'optional') {
-        step('token', true, 'none sent; this rule allows anonymous requests');
+        explain?.({ check: 'token', ok: true, detail: 'none sent; this rule allows anonymous requests' });
         return { ...this.#anonymous(Reasons.anonymous), rule: rule.name };
       }
-      step('token', false, 'no token in the request');
+      explain?.({ check: 'token', ok: false, detail: 'no token in the request' });
       return this.#unauthenticated(request, path, rule, Reasons.tokenMissing, 'no token in the request', false);
     }
     if (found.kind === 'error') {
-      step('token', false, found.message);
+      explain?.({ check: 'token', ok: false, detail: found.message });
       return this.#unauthenticated(request, path, rule, found.reason, found.message, true);
     }
-    step('token', true, `found in ${found.source}`);
+    explain?.({ check: 'token', ok: true, detail: `found in ${found.source}` });
 
     // A token this verifier already knows is answered now; explain and a recording trace take the full path.
     const traced = tracingActive();
@@ -145,7 +144,6 @@ export class CoreAuthorizer implements Authorizer {
 
   /** After verification: the rule's requirements, single use, then the allow (or the token exchange). */
   #verified(request: AuthRequest, path: string | null, rule: Rule, found: Extract<TokenResult, { kind: 'token' }>, result: VerifyResult, explain?: Explain): Later<Decision> {
-    const step = (check: string, ok: boolean, detail: string) => explain?.({ check, ok, detail });
     const tokenBytes = found.token.length;
     if (!result.ok) {
       // A bad token is never downgraded to anonymous, even where anonymous requests are allowed.
@@ -157,7 +155,7 @@ export class CoreAuthorizer implements Authorizer {
 
     if (rule.require) {
       const r = inChildSpanSync('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, () => evaluate(rule.require!, result.claims, result.issuer));
-      step('requirements', r.ok, r.ok ? `rule ${rule.name} is satisfied` : r.message);
+      explain?.({ check: 'requirements', ok: r.ok, detail: r.ok ? `rule ${rule.name} is satisfied` : r.message });
       if (!r.ok) {
         const reason = r.missingScopes.length ? Reasons.scopeMissing : Reasons.requirementNotMet;
         return {
