@@ -73,11 +73,23 @@ function tokenCookieOf(name: string, cookies: readonly string[]): { readonly coo
 function stripPrefix(value: string, prefix: string): string | null {
   if (prefix === '') return value === '' ? null : value;
   const scheme = prefix.trimEnd();
-  if (value.length < scheme.length || value.slice(0, scheme.length).toLowerCase() !== scheme.toLowerCase()) return null;
-  const rest = value.slice(scheme.length);
-  if (scheme.length === prefix.length) return rest; // prefix without a separator, e.g. "jwt="
-  if (rest !== '' && rest[0] !== ' ') return null; // "Bearerx..." is another scheme
-  return rest.replace(/^ +/, '');
+  if (value.length < scheme.length || !startsWithIgnoringCase(value, scheme)) return null;
+  if (scheme.length === prefix.length) return value.slice(scheme.length); // prefix without a separator, e.g. "jwt="
+  let start = scheme.length;
+  if (start < value.length && value.charCodeAt(start) !== 0x20) return null; // "Bearerx..." is another scheme
+  while (start < value.length && value.charCodeAt(start) === 0x20) start++;
+  return value.slice(start);
+}
+
+/** ASCII case-insensitive prefix test, without copying (this runs on every request). */
+function startsWithIgnoringCase(value: string, prefix: string): boolean {
+  for (let i = 0; i < prefix.length; i++) {
+    const a = value.charCodeAt(i);
+    const b = prefix.charCodeAt(i);
+    if (a !== b && (a | 0x20) !== (b | 0x20)) return false;
+    if (a !== b && ((a | 0x20) < 0x61 || (a | 0x20) > 0x7a)) return false; // only letters may differ in case
+  }
+  return true;
 }
 
 /**
@@ -100,6 +112,10 @@ class Offered {
 
   result(maxBytes: number): TokenResult {
     if (this.#token === undefined) return { kind: 'none' };
+    // The common case, one token: a UTF-16 unit is at most 3 UTF-8 bytes, so short tokens need no byte count.
+    if (this.#more === undefined && (this.#token.length * 3 <= maxBytes || Buffer.byteLength(this.#token) <= maxBytes)) {
+      return { kind: 'token', token: this.#token, source: `${this.#from[0]} ${this.#from[1]}` };
+    }
     const all: [string, readonly [string, string]][] = [[this.#token, this.#from], ...(this.#more ?? [])];
     for (const [token] of all) if (Buffer.byteLength(token) > maxBytes) return tooLarge(maxBytes);
     if (all.length > 1) {
