@@ -25,6 +25,8 @@ export function single(headers: HeaderMap, name: string): string | undefined {
 
 /** First X-Forwarded-For entry, else the peer address (logs only; never decides anything). */
 export function clientAddressOf(req: IncomingMessage, headers: HeaderMap): string | undefined {
-  const first = headers.get('x-forwarded-for')?.[0]?.split(',')[0]?.trim();
+  const list = headers.get('x-forwarded-for')?.[0];
+  const comma = list === undefined ? -1 : list.indexOf(',');
+  const first = (comma === -1 ? list : list!.slice(0, comma))?.trim();
   return first === undefined || first === '' ? req.socket.remoteAddress : first;
 }
