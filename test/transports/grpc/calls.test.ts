@@ -1,0 +1,85 @@
+/**
+ * Routing on our HTTP/2 server: only POST with an application/grpc content-type is a gRPC call, only our four
+ * methods answer, and what it sends back is what grpc-js sent (so Envoy sees the same). Plus interop with the
+ * grpc-js client, compressing its messages too.
+ */
+import { describe, expect, it } from 'vitest';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { connectEnvoyClient } from '../../support/envoy-client.ts';
+import { CHECK_PATH, encodeCheckRequest, frame, rawCall } from '../../support/raw-grpc.ts';
+import { allow, stubAuthorizer, useStubServer } from './fixtures.ts';
+
+const authorizer = stubAuthorizer();
+const grpc = useStubServer(authorizer);
+const REQUEST = { attributes: { request: { http: { method: 'GET', host: 'app.test', path: '/orders', headers: { authorization: 'Bearer t' } } } } };
+const body = () => frame(encodeCheckRequest(REQUEST));
+
+describe('what is a gRPC call', () => {
+  it.each<[string, Record<string, string>, number, Record<string, string>]>([
+    ['GET', { ':method': 'GET' }, 405, { allow: 'POST' }],
+    ['PUT', { ':method': 'PUT' }, 405, { allow: 'POST' }],
+    ['content-type text/plain', { 'content-type': 'text/plain' }, 415, {}],
+    ['content-type application/json', { 'content-type': 'application/json' }, 415, {}],
+    ['content-type application/grpcx', { 'content-type': 'application/grpcx' }, 415, {}],
+  ])('a request with %s is not one: a plain HTTP answer, no Authorizer call', async (_name, headers, status, extra) => {
+    const answer = await rawCall(grpc.server.address, { headers, body: body() });
+    expect(answer.status).toBe(status);
+    expect(answer.headers).toMatchObject(extra);
+    expect(answer.messages).toEqual([]);
+    expect(authorizer.requests).toHaveLength(0);
+  });
+
+  it.each(['application/grpc', 'application/grpc+proto', 'application/grpc; charset=utf-8'])('a POST with content-type %s is a Check call', async (type) => {
+    const answer = await rawCall(grpc.server.address, { headers: { 'content-type': type }, body: body() });
+    expect(answer).toMatchObject({ status: 200, grpcStatus: '0' });
+    expect(authorizer.last()).toMatchObject({ method: 'GET', host: 'app.test', path: '/orders' });
+  });
+
+  it.each([
+    '/envoy.service.auth.v3.Authorization/Other',
+    '/envoy.service.auth.v2.Authorization/Check',
+    '/grpc.health.v1.Health/Unknown',
+    '/',
+  ])('an unknown method %s gets a trailers-only UNIMPLEMENTED', async (path) => {
+    const answer = await rawCall(grpc.server.address, { headers: { ':path': path }, body: body() });
+    expect(answer).toMatchObject({ status: 200, grpcStatus: String(GrpcStatus.UNIMPLEMENTED), trailers: {} });
+    expect(answer.messages).toEqual([]);
+    expect(authorizer.requests).toHaveLength(0);
+  });
+});
+
+describe('the answer to a Check call', () => {
+  it('has the headers grpc-js sends, one uncompressed message and trailers grpc-status 0', async () => {
+    const answer = await rawCall(grpc.server.address, { headers: { ':path': CHECK_PATH }, body: body() });
+    expect(answer.headers).toMatchObject({ ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-encoding': 'identity', 'grpc-accept-encoding': 'identity,deflate,gzip' });
+    expect(answer.headers['grpc-status']).toBeUndefined();
+    expect(answer.trailers).toMatchObject({ 'grpc-status': '0' });
+    expect(answer.messages).toHaveLength(1);
+  });
+});
+
+describe('the grpc-js client', () => {
+  it.each([
+    ['without compression', {}],
+    ['compressing with gzip (grpc.default_compression_algorithm)', { 'grpc.default_compression_algorithm': 2 }],
+    ['compressing with deflate', { 'grpc.default_compression_algorithm': 1 }],
+  ])('calls Check and the three health methods %s', async (_name, options) => {
+    authorizer.answer = allow({ identity: [{ name: 'x-user-id', value: 'alice' }] });
+    const client = connectEnvoyClient(grpc.server.address, 5000, options);
+    try {
+      const response = await client.check(REQUEST);
+      expect(response.status.code).toBe(0);
+      expect(response.ok_response.headers.map((h: any) => [h.header.key, h.header.value])).toEqual([['x-user-id', 'alice']]);
+      expect(authorizer.last()).toMatchObject({ method: 'GET', host: 'app.test', path: '/orders', headers: new Map([['authorization', ['Bearer t']]]) });
+      await expect(client.healthCheck('')).resolves.toEqual({ status: 'SERVING' });
+      await expect(client.healthList()).resolves.toMatchObject({ statuses: { '': { status: 'SERVING' } } });
+      const watch = client.watch('');
+      watch.on('error', () => {});
+      const first = await new Promise((resolve) => watch.once('data', resolve));
+      expect(first).toEqual({ status: 'SERVING' });
+      watch.cancel();
+    } finally {
+      client.close();
+    }
+  });
+});
