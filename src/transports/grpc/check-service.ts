@@ -52,10 +52,16 @@ export function decodeCheckRequest(bytes: Buffer, report: ErrorReporter): unknow
   }
 }
 
+/** The bytes of frozen responses (ext-authz.ts shares one per cached token and rule): encoded once. */
+const encoded = new WeakMap<object, Buffer>();
+
 /** CheckResponse → bytes; a response that does not encode is replaced by the internal-error deny. */
 export function encodeCheckResponse(value: unknown, report: ErrorReporter): Buffer {
   try {
-    return check.responseSerialize(value);
+    if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return check.responseSerialize(value);
+    let bytes = encoded.get(value);
+    if (bytes === undefined) encoded.set(value, (bytes = check.responseSerialize(value)));
+    return bytes;
   } catch (error) {
     report(error, 'ext_authz response encode (answered deny internal_error)');
     return check.responseSerialize(internalErrorResponse());
