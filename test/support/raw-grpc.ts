@@ -104,6 +104,8 @@ export interface RawCallAnswer {
   readonly grpcStatus: string | undefined;
   /** The response messages, each without its 5-byte prefix. */
   readonly messages: Buffer[];
+  /** Each response message's compressed-flag byte. */
+  readonly compressedFlags: number[];
   /** Whether the client had finished sending its body when the answer was complete. */
   readonly answeredBeforeRequestEnded: boolean;
 }
@@ -132,13 +134,15 @@ export function rawCall(
       session.destroy();
       const data = Buffer.concat(chunks);
       const messages: Buffer[] = [];
+      const compressedFlags: number[] = [];
       for (let at = 0; at + 5 <= data.length;) {
         const length = data.readUInt32BE(at + 1);
+        compressedFlags.push(data[at]!);
         messages.push(data.subarray(at + 5, at + 5 + length));
         at += 5 + length;
       }
       const grpcStatus = trailers['grpc-status'] ?? headers['grpc-status'];
-      resolve({ headers, trailers, status: Number(headers[':status'] ?? 0), grpcStatus: grpcStatus === undefined ? undefined : String(grpcStatus), messages, answeredBeforeRequestEnded });
+      resolve({ headers, trailers, status: Number(headers[':status'] ?? 0), grpcStatus: grpcStatus === undefined ? undefined : String(grpcStatus), messages, compressedFlags, answeredBeforeRequestEnded });
     };
     stream.on('end', () => {
       answeredBeforeRequestEnded = !stream.writableEnded;
