@@ -29,30 +29,36 @@ const health = healthService as unknown as Record<'Check' | 'Watch' | 'List', {
 }>;
 
 const checkCall: Handler = (stream, headers, context) => {
-  void receiveMessage(stream, encodingOf(headers), context.maxRequestBytes).then(async (received) => {
+  receiveMessage(stream, encodingOf(headers), context.maxRequestBytes, (received) => {
     if (received.kind === 'gone') return;
-    const message = received.kind === 'message' ? decodeCheckRequest(received.bytes, context.report) : undefined;
-    const invalid = received.kind === 'invalid' ? received.problem : undefined; // the reason codes of the same names
-    const response = await answerCheck(context.authorizer, message, context.report, metadataHeaders(headers), invalid);
-    sendUnary(stream, encodeCheckResponse(response, context.report));
-  }).catch(failed(stream, context));
+    try {
+      const message = received.kind === 'message' ? decodeCheckRequest(received.bytes, context.report) : undefined;
+      const invalid = received.kind === 'invalid' ? received.problem : undefined; // the reason codes of the same names
+      const response = answerCheck(context.authorizer, message, context.report, metadataHeaders(headers), invalid);
+      const send = (value: unknown): void => sendUnary(stream, encodeCheckResponse(value, context.report));
+      if (response instanceof Promise) response.then(send).catch(failed(stream, context));
+      else send(response);
+    } catch (error) {
+      failed(stream, context)(error);
+    }
+  });
 };
 
 /** The health request's service name; undefined when the call carried no usable request (already answered). */
-async function healthRequest(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, context: CallContext, method: 'Check' | 'Watch' | 'List'): Promise<string | undefined> {
-  const received = await receiveMessage(stream, encodingOf(headers), context.maxRequestBytes);
-  if (received.kind === 'gone') return undefined;
-  if (received.kind === 'invalid') {
-    if (received.problem === 'request_too_large') sendStatus(stream, GrpcCode.resourceExhausted, 'request larger than grpc.max_request_bytes');
+function healthRequest(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, context: CallContext, method: 'Check' | 'Watch' | 'List'): Promise<string | undefined> {
+  return new Promise((resolve) => receiveMessage(stream, encodingOf(headers), context.maxRequestBytes, (received) => {
+    if (received.kind === 'message') {
+      try {
+        return resolve(health[method].requestDeserialize(received.bytes).service ?? '');
+      } catch {
+        // answered below
+      }
+    }
+    resolve(undefined);
+    if (received.kind === 'gone') return;
+    if (received.kind === 'invalid' && received.problem === 'request_too_large') sendStatus(stream, GrpcCode.resourceExhausted, 'request larger than grpc.max_request_bytes');
     else sendStatus(stream, GrpcCode.internal, 'the call must carry exactly one complete request message');
-    return undefined;
-  }
-  try {
-    return health[method].requestDeserialize(received.bytes).service ?? '';
-  } catch {
-    sendStatus(stream, GrpcCode.internal, 'the request message does not decode');
-    return undefined;
-  }
+  }));
 }
 
 const healthCheck: Handler = (stream, headers, context) => {

@@ -15,7 +15,8 @@
  *   - bytes that are not a CheckRequest are treated as an empty request, which the Authorizer denies.
  */
 import type { IncomingHttpHeaders } from 'node:http2';
-import type { AuthRequest, Authorizer, HeaderMap, InvalidRequestReason } from '../../core/types.ts';
+import type { AuthRequest, Authorizer, Decision, HeaderMap, InvalidRequestReason } from '../../core/types.ts';
+import type { Later } from '../../core/sync.ts';
 import { authorizationService } from './protos.ts';
 import { internalErrorResponse, toAuthRequest, toCheckResponse } from './ext-authz.ts';
 import type { WireCheckResponse } from './wire.ts';
@@ -31,15 +32,34 @@ const INVALID_MESSAGE: Readonly<Record<FramingReason, string>> = {
 
 const check = authorizationService['Check']!;
 
-export async function answerCheck(authorizer: Authorizer, message: unknown, report: ErrorReporter, transportHeaders?: HeaderMap, invalid?: FramingReason): Promise<WireCheckResponse> {
+/**
+ * The CheckResponse for one call: now when the Authorizer decides synchronously (a cached token), else a promise
+ * (which never rejects). A throw, a rejection or an answer that is not a Decision becomes the internal-error deny.
+ */
+export function answerCheck(authorizer: Authorizer, message: unknown, report: ErrorReporter, transportHeaders?: HeaderMap, invalid?: FramingReason): Later<WireCheckResponse> {
+  let decision: Later<Decision>;
   try {
     let request: AuthRequest = toAuthRequest(invalid === undefined ? message : {});
     if (invalid !== undefined) request = { ...request, invalid: { reason: invalid, message: INVALID_MESSAGE[invalid] } };
-    return toCheckResponse(await authorizer.check(transportHeaders === undefined ? request : { ...request, transportHeaders }));
+    decision = authorizer.check(transportHeaders === undefined ? request : { ...request, transportHeaders });
   } catch (error) {
-    report(error, 'ext_authz check (answered deny internal_error)');
-    return internalErrorResponse();
+    return internalError(error, report);
   }
+  if (decision instanceof Promise) return decision.then((d) => translate(d, report), (error: unknown) => internalError(error, report));
+  return translate(decision, report);
+}
+
+function translate(decision: Decision, report: ErrorReporter): WireCheckResponse {
+  try {
+    return toCheckResponse(decision);
+  } catch (error) {
+    return internalError(error, report);
+  }
+}
+
+function internalError(error: unknown, report: ErrorReporter): WireCheckResponse {
+  report(error, 'ext_authz check (answered deny internal_error)');
+  return internalErrorResponse();
 }
 
 /** CheckRequest bytes → the decoded message; bytes that do not decode become an empty request (which is denied). */

@@ -26,9 +26,12 @@ type Inflater = (input: InputType, options: ZlibOptions, callback: (error: Error
 /** grpc-encoding values we inflate; "deflate" is the zlib format (RFC 1950), as grpc-js and grpc-go send it. */
 const INFLATERS: Readonly<Record<string, Inflater>> = { gzip: gunzip, deflate: inflate };
 
-/** Reads the request stream of a unary call. Never rejects. */
-export function receiveMessage(stream: ServerHttp2Stream, encoding: string | undefined, maxBytes: number): Promise<Received> {
-  return new Promise((resolve) => {
+/**
+ * Reads the request stream of a unary call and hands the outcome to `done`, once: in the same tick as the stream's
+ * end for an uncompressed message (no promise: a cached token is answered without a microtask turn).
+ */
+export function receiveMessage(stream: ServerHttp2Stream, encoding: string | undefined, maxBytes: number, done: (received: Received) => void): void {
+  {
     const chunks: Buffer[] = [];
     let size = 0;
     let expected = -1; // total bytes of the first message with its prefix, once the prefix is read
@@ -41,7 +44,7 @@ export function receiveMessage(stream: ServerHttp2Stream, encoding: string | und
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('close', onClose);
-      resolve(result);
+      done(result);
     };
     const invalid = (problem: FramingProblem): void => settle({ kind: 'invalid', problem });
 
@@ -82,7 +85,7 @@ export function receiveMessage(stream: ServerHttp2Stream, encoding: string | und
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('close', onClose);
-  });
+  }
 }
 
 /** A length-prefixed, uncompressed message. */
@@ -107,6 +110,19 @@ function usable(stream: ServerHttp2Stream): boolean {
   return !stream.destroyed && !stream.closed && !stream.headersSent;
 }
 
+/**
+ * Runs an answer; if node:http2 refuses it (a stream that went away in between), the stream is destroyed instead.
+ * These run from stream events: a throw there would end the process.
+ */
+function answer(stream: ServerHttp2Stream, write: () => void): void {
+  if (!usable(stream)) return;
+  try {
+    write();
+  } catch {
+    stream.destroy();
+  }
+}
+
 /** How often, and how long at most, stopReading waits for our answer to leave before it resets the stream. */
 const FLUSH_POLL_MS = 10;
 const FLUSH_WAIT_MS = 5000;
@@ -129,37 +145,49 @@ function stopReading(stream: ServerHttp2Stream): void {
 }
 
 function sendOkTrailers(stream: ServerHttp2Stream): void {
-  stream.sendTrailers({ 'grpc-status': '0' });
-  stopReading(stream);
+  try {
+    stream.sendTrailers({ 'grpc-status': '0' });
+    stopReading(stream);
+  } catch {
+    stream.destroy();
+  }
 }
 
 /** Headers, one message, trailers grpc-status 0. */
 export function sendUnary(stream: ServerHttp2Stream, message: Uint8Array): void {
-  if (!usable(stream)) return;
-  stream.respond(responseHeaders(), { waitForTrailers: true });
-  stream.once('wantTrailers', () => sendOkTrailers(stream));
-  stream.end(frameMessage(message));
+  answer(stream, () => {
+    stream.respond(responseHeaders(), { waitForTrailers: true });
+    stream.once('wantTrailers', () => sendOkTrailers(stream));
+    stream.end(frameMessage(message));
+  });
 }
 
 /** A trailers-only answer: the status in the one HEADERS frame, no message. */
 export function sendStatus(stream: ServerHttp2Stream, code: number, message: string): void {
-  if (!usable(stream)) return;
-  stream.respond({ ...responseHeaders(), 'grpc-status': String(code), 'grpc-message': encodeURI(message) }, { endStream: true });
-  stopReading(stream);
+  answer(stream, () => {
+    stream.respond({ ...responseHeaders(), 'grpc-status': String(code), 'grpc-message': encodeURI(message) }, { endStream: true });
+    stopReading(stream);
+  });
 }
 
 /** A plain HTTP answer to a request that is not a gRPC call at all (wrong method or content-type). */
 export function sendHttpStatus(stream: ServerHttp2Stream, status: number, headers: Record<string, string> = {}): void {
-  if (!usable(stream)) return;
-  stream.respond({ ':status': status, ...headers }, { endStream: true });
-  stopReading(stream);
+  answer(stream, () => {
+    stream.respond({ ':status': status, ...headers }, { endStream: true });
+    stopReading(stream);
+  });
 }
 
 /** A server-streaming answer: headers now, then messages, then trailers grpc-status 0 at end(). */
 export function openResponseStream(stream: ServerHttp2Stream): { write(message: Uint8Array): void; end(): void } | undefined {
   if (!usable(stream)) return undefined;
-  stream.respond(responseHeaders(), { waitForTrailers: true });
-  stream.once('wantTrailers', () => sendOkTrailers(stream));
+  let opened = false;
+  answer(stream, () => {
+    stream.respond(responseHeaders(), { waitForTrailers: true });
+    stream.once('wantTrailers', () => sendOkTrailers(stream));
+    opened = true;
+  });
+  if (!opened) return undefined;
   const open = (): boolean => !stream.destroyed && !stream.closed && !stream.writableEnded;
   return {
     write(message) {

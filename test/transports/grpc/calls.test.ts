@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { connectEnvoyClient } from '../../support/envoy-client.ts';
 import { CHECK_PATH, encodeCheckRequest, frame, rawCall } from '../../support/raw-grpc.ts';
-import { allow, stubAuthorizer, useStubServer } from './fixtures.ts';
+import { startGrpcServer } from '../../../src/transports/grpc/server.ts';
+import type { Decision } from '../../../src/core/types.ts';
+import { allow, stubAuthorizer, stubReadiness, useStubServer } from './fixtures.ts';
 
 const authorizer = stubAuthorizer();
 const grpc = useStubServer(authorizer);
@@ -82,6 +84,26 @@ describe('the grpc-js client', () => {
       watch.cancel();
     } finally {
       client.close();
+    }
+  });
+});
+
+describe('an Authorizer that answers without a promise (a cached token)', () => {
+  it.each<[string, () => Decision, number]>([
+    ['an allow', () => allow(), 0],
+    ['a throw', () => { throw new Error('boom'); }, 14],
+    ['something that is not a Decision', () => ({ kind: 'allow' }) as unknown as Decision, 14],
+  ])('is answered when it returns %s (gRPC code %i)', async (_name, check, code) => {
+    const errors: unknown[] = [];
+    const server = await startGrpcServer('127.0.0.1:0', { check }, stubReadiness(), { onError: (e) => errors.push(e) });
+    const client = connectEnvoyClient(server.address);
+    try {
+      const response = await client.check(REQUEST);
+      expect(response.status.code).toBe(code);
+      expect(errors).toHaveLength(code === 0 ? 0 : 1);
+    } finally {
+      client.close();
+      await server.close();
     }
   });
 });
