@@ -18,6 +18,7 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import type { AuthRequest, Authorizer, Decision, HeaderMap, InvalidRequestReason } from '../../core/types.ts';
 import type { Later } from '../../core/sync.ts';
 import { authorizationService } from './protos.ts';
+import { decodeCheckRequestFast } from './request-decoder.ts';
 import { internalErrorResponse, toAuthRequest, toCheckResponse } from './ext-authz.ts';
 import type { WireCheckResponse } from './wire.ts';
 
@@ -62,8 +63,13 @@ function internalError(error: unknown, report: ErrorReporter): WireCheckResponse
   return internalErrorResponse();
 }
 
-/** CheckRequest bytes → the decoded message; bytes that do not decode become an empty request (which is denied). */
+/**
+ * CheckRequest bytes → the decoded message: by the fast decoder (request-decoder.ts) where it can, else by
+ * protobufjs; bytes that do not decode become an empty request (which is denied).
+ */
 export function decodeCheckRequest(bytes: Buffer, report: ErrorReporter): unknown {
+  const fast = decodeCheckRequestFast(bytes);
+  if (fast !== undefined) return fast;
   try {
     return check.requestDeserialize(bytes);
   } catch (error) {
