@@ -21,6 +21,11 @@ const FIXED64 = 1;
 const LENGTH = 2;
 const FIXED32 = 5;
 
+/** Buffer's own UTF-8 decoder (node:buffer), which Buffer#toString('utf8') calls; not in @types/node. */
+interface Utf8Slice {
+  utf8Slice(start: number, end: number): string;
+}
+
 class Cursor {
   pos = 0;
   readonly buf: Buffer;
@@ -58,10 +63,13 @@ class Cursor {
     return stop;
   }
 
-  /** What protobufjs' BufferReader.string gives: the bytes decoded as UTF-8 by Buffer (utf8Slice). */
+  /**
+   * What protobufjs' BufferReader.string gives: the bytes decoded by Buffer's utf8Slice, called directly as
+   * protobufjs does (Buffer#toString's argument handling showed as 3.5 % of a cached Check).
+   */
   string(end: number): string {
     const stop = this.length(end);
-    const text = this.buf.toString('utf8', this.pos, stop);
+    const text = (this.buf as Buffer & Utf8Slice).utf8Slice(this.pos, stop);
     this.pos = stop;
     return text;
   }
