@@ -10,6 +10,7 @@ import { answerCheck, decodeCheckRequest, encodeCheckResponse, metadataHeaders, 
 import type { HealthService } from './health.ts';
 import { openResponseStream, receiveMessage, sendHttpStatus, sendStatus, sendUnary } from './h2-call.ts';
 import { healthService } from './protos.ts';
+import { internalErrorResponse } from './ext-authz.ts';
 
 /** google.rpc.Code / grpc-status values this server answers with outside a CheckResponse. */
 const GrpcCode = { notFound: 5, resourceExhausted: 8, unimplemented: 12, internal: 13 } as const;
@@ -39,7 +40,9 @@ const checkCall: Handler = (stream, headers, context) => {
       if (response instanceof Promise) response.then(send).catch(failed(stream, context));
       else send(response);
     } catch (error) {
-      failed(stream, context)(error);
+      // A bug on our side: still a CheckResponse (the internal-error deny), never a reset Envoy could turn into an allow.
+      context.report(error, 'ext_authz call (answered deny internal_error)');
+      sendUnary(stream, encodeCheckResponse(internalErrorResponse(), context.report));
     }
   });
 };

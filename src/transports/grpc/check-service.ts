@@ -68,8 +68,12 @@ function internalError(error: unknown, report: ErrorReporter): WireCheckResponse
  * protobufjs; bytes that do not decode become an empty request (which is denied).
  */
 export function decodeCheckRequest(bytes: Buffer, report: ErrorReporter): unknown {
-  const fast = decodeCheckRequestFast(bytes);
-  if (fast !== undefined) return fast;
+  try {
+    const fast = decodeCheckRequestFast(bytes);
+    if (fast !== undefined) return fast;
+  } catch (error) {
+    report(error, 'ext_authz fast request decode (decoded with protobufjs instead)');
+  }
   try {
     return check.requestDeserialize(bytes);
   } catch (error) {
