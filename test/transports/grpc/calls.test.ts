@@ -50,6 +50,19 @@ describe('what is a gRPC call', () => {
   });
 });
 
+describe('a health call that is not one complete request message', () => {
+  it.each<[string, Buffer, number]>([
+    ['no message', Buffer.alloc(0), GrpcStatus.INTERNAL],
+    ['a truncated message', frame(Buffer.from([0x0a, 0x05, 0x61])).subarray(0, 6), GrpcStatus.INTERNAL],
+    ['a message that does not decode', frame(Buffer.from([0x0a, 0xff, 0xff, 0xff])), GrpcStatus.INTERNAL],
+    ['a message over grpc.max_request_bytes', Buffer.from([0, 0xff, 0xff, 0xff, 0xff]), GrpcStatus.RESOURCE_EXHAUSTED],
+  ])('gets a trailers-only gRPC error for %s (health is not a Check: no deny to give)', async (_name, request, code) => {
+    const answer = await rawCall(grpc.server.address, { headers: { ':path': '/grpc.health.v1.Health/Check' }, body: request });
+    expect(answer).toMatchObject({ status: 200, grpcStatus: String(code) });
+    expect(answer.messages).toEqual([]);
+  });
+});
+
 describe('the answer to a Check call', () => {
   it('has the content-type grpc-js sends, one uncompressed message and trailers grpc-status 0', async () => {
     const answer = await rawCall(grpc.server.address, { headers: { ':path': CHECK_PATH }, body: body() });
