@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/ports.ts';
 import { jwksOf, makeKey } from '../support/tokens.ts';
-import { getOnce, liveToken, startMain, type MainProcess } from '../support/process.ts';
+import { checkRequest, getOnce, liveToken, startMain, type MainProcess } from '../support/process.ts';
+import { connectEnvoyClient } from '../support/envoy-client.ts';
 
 const ISS = 'https://a.test/';
 let main: MainProcess | undefined;
@@ -30,7 +31,7 @@ async function startGroup(withAdmin: boolean) {
   await main.waitFor('"portcullis started"');
   const http = `http://127.0.0.1:${h}`;
   // /metrics: on listen.admin when set, else on the HTTP listener.
-  return { key, file, config, http, metrics: `http://127.0.0.1:${withAdmin ? a : h}/metrics` };
+  return { key, file, config, http, grpc: `127.0.0.1:${g}`, metrics: `http://127.0.0.1:${withAdmin ? a : h}/metrics` };
 }
 
 const decisionsIn = (text: string): number =>
@@ -59,6 +60,25 @@ describe('workers: 2', { timeout: 90_000 }, () => {
     // target_info is the answering worker's: both workers answered scrapes, and each showed the whole group.
     const answeredBy = new Set(scrapes.map((s) => /service_instance_id="([^"]+)"/.exec(s.body)?.[1]));
     expect(answeredBy.size).toBe(2);
+  });
+
+  it('answers gRPC Check and health calls on every connection, which node:cluster hands to the workers in turn (the node:http2 listener shares the port)', async () => {
+    const { key, grpc, metrics } = await startGroup(false);
+    const token = await liveToken(key, ISS, 'api');
+    const N = 6;
+    // One client (one connection) each: node:cluster hands connections to the workers in turn.
+    for (let i = 0; i < N; i++) {
+      const client = connectEnvoyClient(grpc);
+      try {
+        const response = await client.check(checkRequest({ authorization: `Bearer ${token}` }));
+        expect(response.status.code).toBe(0);
+        await expect(client.healthCheck('')).resolves.toEqual({ status: 'SERVING' });
+      } finally {
+        client.close();
+      }
+    }
+    const scrape = await getOnce(metrics);
+    expect(scrape.body).toContain(`portcullis_decisions_total{transport="grpc",decision="allow",reason="token_valid"} ${N}`);
   });
 
   it('switches every worker on a reload, counts it once (scraped on listen.admin), and drains the group on SIGTERM', async () => {

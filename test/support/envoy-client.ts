@@ -4,7 +4,7 @@
  * definitions are wire-compatible with what Envoy sends and parses.
  */
 import { fileURLToPath } from 'node:url';
-import { credentials, makeClientConstructor, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeClientConstructor, type ChannelOptions, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { fromJSON, loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 
 const DEPS = fileURLToPath(new URL('../../node_modules/@grpc/grpc-js-xds/deps/', import.meta.url));
@@ -70,9 +70,10 @@ export interface EnvoyClient {
   close(): void;
 }
 
-export function connectEnvoyClient(address: string, timeoutMs = 5000): EnvoyClient {
-  const auth = new AuthorizationClientCtor(address, credentials.createInsecure()) as unknown as AuthorizationClient;
-  const health = new HealthClientCtor(address, credentials.createInsecure()) as unknown as HealthClient;
+/** `channelOptions`: grpc-js client options, e.g. `grpc.default_compression_algorithm`. */
+export function connectEnvoyClient(address: string, timeoutMs = 5000, channelOptions: ChannelOptions = {}): EnvoyClient {
+  const auth = new AuthorizationClientCtor(address, credentials.createInsecure(), channelOptions) as unknown as AuthorizationClient;
+  const health = new HealthClientCtor(address, credentials.createInsecure(), channelOptions) as unknown as HealthClient;
   const unary = (method: UnaryMethod, client: Client, request: object): Promise<any> =>
     new Promise((resolve, reject) => {
       method.call(client, request, { deadline: Date.now() + timeoutMs }, (error, response) => (error ? reject(error) : resolve(response)));

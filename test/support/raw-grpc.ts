@@ -92,3 +92,68 @@ export function rawCheckRequest(method: Uint8Array, path: Uint8Array, headers: r
   ]);
   return field(1, field(4, field(2, http)));
 }
+
+// ---- any HTTP/2 request to the gRPC listener, for the routing and framing tests
+
+export interface RawCallAnswer {
+  readonly headers: Record<string, unknown>;
+  readonly trailers: Record<string, unknown>;
+  /** HTTP :status. */
+  readonly status: number;
+  /** grpc-status from the trailers, or from the headers of a trailers-only answer. */
+  readonly grpcStatus: string | undefined;
+  /** The response messages, each without its 5-byte prefix. */
+  readonly messages: Buffer[];
+  /** Each response message's compressed-flag byte. */
+  readonly compressedFlags: number[];
+  /** Whether the client had finished sending its body when the answer was complete. */
+  readonly answeredBeforeRequestEnded: boolean;
+}
+
+/**
+ * One request: `body` is sent in full and the stream ended, unless `send` drives the request stream itself
+ * (writing slowly, never ending, resetting). Resolves when the response is complete or the stream closes.
+ */
+export function rawCall(
+  address: string,
+  request: { headers?: Record<string, string>; body?: Buffer; send?: (stream: import('node:http2').ClientHttp2Stream) => void },
+): Promise<RawCallAnswer> {
+  return new Promise((resolve, reject) => {
+    const session = connect(`http://${address}`);
+    session.on('error', reject);
+    const stream = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers', ...request.headers });
+    let headers: Record<string, unknown> = {};
+    let trailers: Record<string, unknown> = {};
+    let answeredBeforeRequestEnded = false;
+    const chunks: Buffer[] = [];
+    stream.on('response', (h) => (headers = { ...h }));
+    stream.on('trailers', (t) => (trailers = { ...t }));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('error', () => {}); // a reset after the answer (the server telling us to stop sending)
+    const done = (): void => {
+      session.destroy();
+      const data = Buffer.concat(chunks);
+      const messages: Buffer[] = [];
+      const compressedFlags: number[] = [];
+      for (let at = 0; at + 5 <= data.length;) {
+        const length = data.readUInt32BE(at + 1);
+        compressedFlags.push(data[at]!);
+        messages.push(data.subarray(at + 5, at + 5 + length));
+        at += 5 + length;
+      }
+      const grpcStatus = trailers['grpc-status'] ?? headers['grpc-status'];
+      resolve({ headers, trailers, status: Number(headers[':status'] ?? 0), grpcStatus: grpcStatus === undefined ? undefined : String(grpcStatus), messages, compressedFlags, answeredBeforeRequestEnded });
+    };
+    stream.on('end', () => {
+      answeredBeforeRequestEnded = !stream.writableEnded;
+      done();
+    });
+    stream.on('close', done);
+    if (request.send !== undefined) request.send(stream);
+    else stream.end(request.body ?? Buffer.alloc(0));
+  });
+}
+
+export function decodeCheckResponse(bytes: Buffer): any {
+  return upstreamCheck.responseDeserialize(bytes);
+}

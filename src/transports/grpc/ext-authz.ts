@@ -143,12 +143,10 @@ export function toCheckResponse(decision: Decision): WireCheckResponse {
     // A frozen identity array marks a cached token (core/authorizer.ts): only its translations are worth keeping.
     const shared = Object.isFrozen(decision.identity);
     const metadata = allowMetadata(decision.claims, decision.issuer, shared);
-    const ok = decision.stripHeaders === undefined && decision.setHeaders === undefined && decision.responseHeaders === undefined && shared ? okForIdentity(decision.identity) : okResponse(decision);
-    return {
-      status: { code: RpcCode.ok, message: '' },
-      ok_response: ok,
-      ...(metadata !== undefined ? { dynamic_metadata: metadata } : {}),
-    };
+    if (decision.stripHeaders === undefined && decision.setHeaders === undefined && decision.responseHeaders === undefined && shared) {
+      return plainAllow(okForIdentity(decision.identity), metadata);
+    }
+    return allowResponse(okResponse(decision), metadata);
   }
   return {
     status: { code: DENY_RPC_CODE[decision.status] ?? RpcCode.unavailable, message: wellFormed(decision.reason) },
@@ -161,6 +159,30 @@ export function toCheckResponse(decision: Decision): WireCheckResponse {
 }
 
 type OkResponse = NonNullable<WireCheckResponse['ok_response']>;
+
+const ALLOW_STATUS = Object.freeze({ code: RpcCode.ok, message: '' });
+
+function allowResponse(ok: OkResponse, metadata: Struct | undefined): WireCheckResponse {
+  return { status: ALLOW_STATUS, ok_response: ok, ...(metadata !== undefined ? { dynamic_metadata: metadata } : {}) };
+}
+
+/**
+ * A cached token's plain allow (identity headers only) is one frozen response per identity array and claims
+ * Struct, both stable per cached token: frozen, so that check-service.ts may keep its encoded bytes too.
+ */
+const plainAllowCache = new WeakMap<OkResponse, WeakMap<object, WireCheckResponse>>();
+const NO_METADATA = {};
+
+function plainAllow(ok: OkResponse, metadata: Struct | undefined): WireCheckResponse {
+  let byMetadata = plainAllowCache.get(ok);
+  if (byMetadata === undefined) plainAllowCache.set(ok, (byMetadata = new WeakMap()));
+  let response = byMetadata.get(metadata ?? NO_METADATA);
+  if (response === undefined) {
+    response = Object.freeze(allowResponse(ok, metadata));
+    byMetadata.set(metadata ?? NO_METADATA, response);
+  }
+  return response;
+}
 
 /** Identity arrays of cached tokens are frozen and shared per token and rule (see the authorizer), so their translation is too. */
 const okCache = new WeakMap<readonly IdentityHeader[], OkResponse>();

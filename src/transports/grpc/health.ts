@@ -2,30 +2,32 @@
  * grpc.health.v1.Health (https://github.com/grpc/grpc/blob/master/doc/health-checking.md), after grpc-node's
  * grpc-health-check: "" (the server) and the Authorization service are SERVING once Readiness says so, else
  * NOT_SERVING. Check of an unknown service fails NOT_FOUND; Watch of one answers SERVICE_UNKNOWN and stays open.
+ * The rules only: the wire (calls.ts) asks these functions and carries their answers.
  */
-import {
-  status as GrpcStatus,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
 import type { Readiness } from '../../core/types.ts';
 
 export type ServingStatus = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
 export const HEALTH_SERVICES: readonly string[] = ['', 'envoy.service.auth.v3.Authorization'];
 
-interface HealthRequest {
-  readonly service?: string | null;
-}
-
-interface HealthResponse {
+export interface HealthResponse {
   readonly status: ServingStatus;
 }
 
+/** One open Watch, as the transport drives it. */
+export interface WatchSink {
+  /** Sends one status message on the stream. */
+  send(response: HealthResponse): void;
+  /** Ends the stream with an OK status (shutdown). */
+  end(): void;
+}
+
 export interface HealthService {
-  readonly implementation: UntypedServiceImplementation;
+  /** The status of `service`, or undefined for a service we do not know (the call fails NOT_FOUND). */
+  check(service: string): HealthResponse | undefined;
+  /** Sends the current status at once, then each change; returns the function to call when the stream closes. */
+  watch(service: string, sink: WatchSink): () => void;
+  list(): { readonly statuses: Readonly<Record<string, HealthResponse>> };
   /** Every status becomes NOT_SERVING for good; open Watch streams get that and are ended so a drain can finish. */
   shutdown(): void;
 }
@@ -44,15 +46,12 @@ export function createHealthService(readiness: Readiness): HealthService {
     }
   };
 
-  const implementation: UntypedServiceImplementation = {
-    Check(call: ServerUnaryCall<HealthRequest, HealthResponse>, callback: sendUnaryData<HealthResponse>): void {
-      const service = call.request.service ?? '';
-      if (known.has(service)) callback(null, { status: current() });
-      else callback({ code: GrpcStatus.NOT_FOUND, details: `unknown service ${JSON.stringify(service)}` });
+  return {
+    check(service) {
+      return known.has(service) ? { status: current() } : undefined;
     },
 
-    Watch(call: ServerWritableStream<HealthRequest, HealthResponse>): void {
-      const service = call.request.service ?? '';
+    watch(service, sink) {
       let last: ServingStatus = known.has(service) ? current() : 'SERVICE_UNKNOWN';
       let open = true;
       const send = (): void => {
@@ -60,7 +59,7 @@ export function createHealthService(readiness: Readiness): HealthService {
         const now = current();
         if (now === last) return;
         last = now;
-        call.write({ status: now });
+        sink.send({ status: now });
       };
       const unsubscribe = known.has(service) ? readiness.onChange(send) : () => {};
       const finish = (): void => {
@@ -73,22 +72,18 @@ export function createHealthService(readiness: Readiness): HealthService {
         if (!open) return;
         if (last !== 'SERVICE_UNKNOWN') send();
         finish();
-        call.end();
+        sink.end();
       };
       watches.add(end);
-      call.on('cancelled', finish);
-      call.on('close', finish);
-      call.write({ status: last });
+      sink.send({ status: last });
+      return finish;
     },
 
-    List(_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<{ statuses: Record<string, HealthResponse> }>): void {
+    list() {
       const status = current();
-      callback(null, { statuses: Object.fromEntries(HEALTH_SERVICES.map((service) => [service, { status }])) });
+      return { statuses: Object.fromEntries(HEALTH_SERVICES.map((service) => [service, { status }])) };
     },
-  };
 
-  return {
-    implementation,
     shutdown(): void {
       stopped = true;
       for (const end of [...watches]) end();

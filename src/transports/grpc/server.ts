@@ -1,13 +1,16 @@
 /**
- * The gRPC listener Envoy calls: envoy.service.auth.v3.Authorization and grpc.health.v1.Health, plaintext
- * (Envoy reaches it on localhost, a unix socket or a private network; put TLS in front if it must cross one).
+ * The gRPC listener Envoy calls: envoy.service.auth.v3.Authorization and grpc.health.v1.Health, plaintext HTTP/2
+ * with prior knowledge (h2c; Envoy reaches it on localhost, a unix socket or a private network; put TLS in front if
+ * it must cross one). Our own node:http2 server, not grpc-js's: every Check call gets a CheckResponse, whatever the
+ * framing, size or compression (calls.ts, h2-call.ts), and a call costs only node:http2 plus our own work.
  */
-import { Server, ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
+import { createServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { Authorizer, Readiness } from '../../core/types.ts';
-import { checkImplementation, guardedAuthorizationService, HARD_MAX_MESSAGE_BYTES, type ErrorReporter } from './check-service.ts';
+import type { ErrorReporter } from './check-service.ts';
 import { listenTarget } from '../../config/listen.ts';
 import { createHealthService } from './health.ts';
-import { healthService } from './protos.ts';
+import { handleStream, type CallContext } from './calls.ts';
 import { removeStaleSocket, unixSocketPath } from './unix-socket.ts';
 
 export interface GrpcServerOptions {
@@ -43,53 +46,76 @@ export async function startGrpcServer(
   readiness: Readiness,
   options: GrpcServerOptions = {},
 ): Promise<GrpcServerHandle> {
-  const report = options.onError ?? stderrReporter;
-  const serverOptions: ServerOptions = {
-    // Our own limit answers (check-service.ts); grpc-js's is only the hard cap beyond which it errors itself.
-    'grpc.max_receive_message_length': HARD_MAX_MESSAGE_BYTES,
-    // Responses are small (headers, a short body, the claims): no reason to cap them below the default (unlimited).
-  };
-  const server = new Server(serverOptions);
-  server.addService(guardedAuthorizationService(report, options.maxRequestBytes ?? DEFAULT_MAX_REQUEST), checkImplementation(authorizer, report));
   const health = createHealthService(readiness);
-  server.addService(healthService, health.implementation);
+  const context: CallContext = {
+    authorizer,
+    health,
+    maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST,
+    report: options.onError ?? stderrReporter,
+  };
+  const sessions = new Set<ServerHttp2Session>();
+  let closing: Promise<void> | undefined;
+
+  const server = createServer();
+  server.on('stream', (stream, headers) => handleStream(stream, headers, context));
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('error', () => {}); // a broken connection ends that session only
+    session.once('close', () => sessions.delete(session));
+    if (closing !== undefined) session.close(); // accepted while close() began: GOAWAY at once
+  });
+  server.on('sessionError', () => {}); // e.g. a client that sends garbage instead of the HTTP/2 preface
+  server.on('unknownProtocol', (socket: Socket) => socket.destroy());
 
   const socketPath = unixSocketPath(address);
   if (socketPath !== undefined) await removeStaleSocket(socketPath);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
-  });
+  await listen(server, socketPath !== undefined ? { path: socketPath } : listenTarget(address));
 
-  let closing: Promise<void> | undefined;
   return {
-    address: socketPath !== undefined ? address : boundAddress(address, port),
+    address: socketPath !== undefined ? address : boundAddress(address, server),
     close(): Promise<void> {
       const timeout = options.drainTimeoutMs;
-      closing ??= drain(server, health.shutdown, (typeof timeout === 'function' ? timeout() : timeout) ?? DEFAULT_DRAIN_MS);
+      closing ??= drain(server, sessions, health.shutdown, (typeof timeout === 'function' ? timeout() : timeout) ?? DEFAULT_DRAIN_MS);
       return closing;
     },
   };
 }
 
-/** Stop accepting, end health watches, let in-flight checks finish; after `timeoutMs`, cut what is left. */
-function drain(server: Server, endWatches: () => void, timeoutMs: number): Promise<void> {
+function listen(server: Http2Server, target: { path: string } | { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen('path' in target ? { path: target.path } : { host: target.host, port: target.port }, () => {
+      server.off('error', reject);
+      server.on('error', () => {}); // after listening, a server error must not crash the process
+      resolve();
+    });
+  });
+}
+
+/**
+ * Stop accepting, end health watches, send GOAWAY on every connection and let in-flight checks finish; after
+ * `timeoutMs`, cut what is left.
+ */
+function drain(server: Http2Server, sessions: Set<ServerHttp2Session>, endWatches: () => void, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
-      server.forceShutdown();
+      for (const session of sessions) session.destroy();
       resolve();
     }, timeoutMs);
     timer.unref();
-    server.tryShutdown(() => {
+    server.close(() => {
       clearTimeout(timer);
       resolve();
     });
     endWatches();
+    for (const session of sessions) session.close();
   });
 }
 
 /** "127.0.0.1:0" → "127.0.0.1:<port>", "[::1]:0" → "[::1]:<port>". */
-function boundAddress(address: string, port: number): string {
+function boundAddress(address: string, server: Http2Server): string {
   const target = listenTarget(address);
-  if ('path' in target) return address;
-  return `${target.host.includes(':') ? `[${target.host}]` : target.host}:${port}`;
+  const bound = server.address();
+  if ('path' in target || bound === null || typeof bound === 'string') return address;
+  return `${target.host.includes(':') ? `[${target.host}]` : target.host}:${bound.port}`;
 }

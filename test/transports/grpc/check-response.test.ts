@@ -1,7 +1,7 @@
 /** Decision → CheckResponse, end to end through a client built from Envoy's upstream protos, plus the never-an-RPC-error guarantees. */
 import { describe, expect, it } from 'vitest';
 import { makeGenericClientConstructor, credentials, type Client, type ServiceError } from '@grpc/grpc-js';
-import { guardedAuthorizationService } from '../../../src/transports/grpc/check-service.ts';
+import { encodeCheckResponse } from '../../../src/transports/grpc/check-service.ts';
 import { MAX_STRUCT_DEPTH } from '../../../src/transports/grpc/struct.ts';
 import { structToJs, upstreamDefinitions } from '../../support/envoy-client.ts';
 import { allow, deny, stubAuthorizer, useStubServer } from './fixtures.ts';
@@ -183,8 +183,7 @@ describe('ext_authz failures', () => {
 
   it('replaces a response that cannot be encoded with the internal_error deny', () => {
     const reported: unknown[] = [];
-    const check = guardedAuthorizationService((e) => reported.push(e))['Check']!;
-    const bytes = check.responseSerialize({ status: { code: Symbol('not a number') } });
+    const bytes = encodeCheckResponse({ status: { code: Symbol('not a number') } }, (e) => reported.push(e));
     expect(upstreamCheck.responseDeserialize(bytes)).toMatchObject(INTERNAL_ERROR);
     expect(reported).toHaveLength(1);
   });

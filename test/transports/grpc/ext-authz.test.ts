@@ -1,6 +1,8 @@
 /** The pure translation functions on inputs no well-behaved Envoy sends. */
 import { describe, expect, it } from 'vitest';
-import { toAuthRequest } from '../../../src/transports/grpc/ext-authz.ts';
+import { toAuthRequest, toCheckResponse } from '../../../src/transports/grpc/ext-authz.ts';
+import { encodeCheckResponse } from '../../../src/transports/grpc/check-service.ts';
+import { allow } from './fixtures.ts';
 import { toStruct } from '../../../src/transports/grpc/struct.ts';
 
 const EMPTY = { transport: 'grpc', method: '', host: '', scheme: '', path: '', headers: new Map(), contextExtensions: new Map() };
@@ -45,5 +47,37 @@ describe('toStruct', () => {
     const loop: Record<string, unknown> = { name: 'loop' };
     loop['self'] = loop;
     expect(JSON.stringify(toStruct(loop))).toContain('"stringValue":"[unserializable]"');
+  });
+});
+
+describe('toCheckResponse for a cached token', () => {
+  const identity = Object.freeze([Object.freeze({ name: 'x-user-id', value: 'alice' })]);
+  const claims = { sub: 'alice' };
+
+  it('gives one frozen response, encoded once, while the identity array and claims object stay the same', () => {
+    const first = toCheckResponse(allow({ identity, claims, issuer: 'https://issuer.example' }));
+    const again = toCheckResponse(allow({ identity, claims, issuer: 'https://issuer.example' }));
+    expect(again).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    const fail = (error: unknown) => { throw error; };
+    expect(encodeCheckResponse(again, fail)).toBe(encodeCheckResponse(first, fail));
+  });
+
+  it('keeps nothing for a token seen once (its identity array is not frozen): a fresh, unfrozen response each time', () => {
+    const once = () => toCheckResponse(allow({ identity: [{ name: 'x-user-id', value: 'alice' }], claims: { sub: 'alice' } }));
+    const first = once();
+    expect(once()).not.toBe(first);
+    expect(Object.isFrozen(first)).toBe(false);
+  });
+
+  it.each([
+    ['other claims', () => allow({ identity, claims: { sub: 'bob' } })],
+    ['another identity', () => allow({ identity: Object.freeze([{ name: 'x-user-id', value: 'bob' }]), claims })],
+    ['headers to set besides identity', () => allow({ identity, claims, setHeaders: [['cookie', 'a=b']] })],
+  ])('gives another response for %s', (_what, next) => {
+    const first = toCheckResponse(allow({ identity, claims }));
+    const other = toCheckResponse(next());
+    expect(other).not.toBe(first);
+    expect(other).not.toEqual(first);
   });
 });

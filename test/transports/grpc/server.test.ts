@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGrpcServer, type GrpcServerHandle } from '../../../src/transports/grpc/server.ts';
 import { connectEnvoyClient, type EnvoyClient } from '../../support/envoy-client.ts';
+import { encodeCheckRequest, frame, rawCall } from '../../support/raw-grpc.ts';
 import { allow, stubAuthorizer, stubReadiness } from './fixtures.ts';
 
 const cleanup: (() => unknown)[] = [];
@@ -38,6 +39,12 @@ describe('startGrpcServer', () => {
   it('binds port 0 and returns the host with the port it got', async () => {
     const server = await start('127.0.0.1:0');
     expect(server.address).toMatch(/^127\.0\.0\.1:[1-9]\d*$/);
+    await expect(connect(server.address).check(REQUEST)).resolves.toMatchObject({ status: { code: 0 } });
+  });
+
+  it('binds an IPv6 address given in brackets', async () => {
+    const server = await start('[::1]:0');
+    expect(server.address).toMatch(/^\[::1\]:[1-9]\d*$/);
     await expect(connect(server.address).check(REQUEST)).resolves.toMatchObject({ status: { code: 0 } });
   });
 
@@ -95,5 +102,18 @@ describe('startGrpcServer', () => {
     await first;
     expect(Date.now() - started).toBeLessThan(2000);
     await expect(pending).rejects.toBeDefined();
+  });
+
+  it('close() cuts a call whose client never ends its request, once the drain timeout is over', async () => {
+    const authorizer = stubAuthorizer();
+    const server = await start('127.0.0.1:0', authorizer, undefined, { drainTimeoutMs: 100 });
+    let sent: () => void = () => {};
+    const written = new Promise<void>((resolve) => (sent = resolve));
+    const call = rawCall(server.address, { send: (stream) => stream.write(frame(encodeCheckRequest(REQUEST)), () => sent()) });
+    await written;
+    await server.close();
+    const answer = await call;
+    expect(answer.messages).toEqual([]);
+    expect(authorizer.requests).toHaveLength(0);
   });
 });
