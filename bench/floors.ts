@@ -18,6 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
+import { createServer as createH2Server } from 'node:http2';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { JSONWebKeySet } from 'jose';
 import { loadSync } from '@grpc/proto-loader';
@@ -50,7 +51,7 @@ export interface JoseFloorOptions {
 }
 /** The unique-token floors (jose, crypto, grpc-jose, grpc-crypto); `response` only for the gRPC ones. */
 export type VerifyFloorOptions = JoseFloorOptions & { readonly response?: string };
-export type FloorKind = 'grpc' | 'http' | 'jose' | 'crypto' | 'grpc-jose' | 'grpc-crypto';
+export type FloorKind = 'grpc' | 'grpc-h2' | 'http' | 'jose' | 'crypto' | 'grpc-jose' | 'grpc-crypto';
 
 const verifierOf = (kind: string, o: VerifyFloorOptions): Verifier => makeVerifier(kind.endsWith('crypto') ? 'crypto' : 'jose', o);
 
@@ -106,6 +107,29 @@ if (kind === 'grpc' || kind === 'grpc-jose' || kind === 'grpc-crypto') {
     );
     close = () => server.forceShutdown();
   }
+} else if (kind === 'grpc-h2') {
+  // The transport Portcullis answers gRPC with (src/transports/grpc/h2-call.ts), with nothing above it: read the
+  // request to its end, answer headers, the same response message, trailers grpc-status 0.
+  const o = options as GrpcFloorOptions;
+  const message = Buffer.from(o.response, 'base64');
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  const server = createH2Server();
+  server.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.on('data', () => {});
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto' }, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(frame);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, '127.0.0.1', resolve);
+  });
+  close = () => server.close();
 } else if (kind === 'http' || kind === 'jose' || kind === 'crypto') {
   let handler: (req: IncomingMessage, res: ServerResponse) => void;
   if (kind === 'http') {

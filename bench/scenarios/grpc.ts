@@ -1,15 +1,33 @@
-/** grpc: gRPC Check with a cached token, h2load at saturation, against the empty grpc-js server. */
-import { perf as perfOf, ratioRow } from '../rows.ts';
-import { shared } from '../setup.ts';
+/**
+ * grpc: gRPC Check with a cached token, h2load at saturation, against the empty grpc-js server (the issue's floor)
+ * and, informational, an empty node:http2 responder (the transport Portcullis' own gRPC server is built on).
+ */
+import { perf as perfOf, ratioRow, infoRow, noise } from '../rows.ts';
+import { grpcCall, shared } from '../setup.ts';
+import { freePort } from '../procs.ts';
+import { fmtPct } from '../stats.ts';
 import type { Bench } from '../context.ts';
 
 export async function run(b: Bench): Promise<void> {
   const s = await shared(b);
+  const h2Port = await freePort();
+  const h2 = await b.startFloor('grpc-h2', { port: h2Port, response: s.grpcAnswer.toString('base64') });
+  if (!(await grpcCall(h2Port, s.checkBody)).equals(s.grpcAnswer)) throw new Error('preflight: the node:http2 floor does not answer what Portcullis answered');
   b.log('gRPC Check, cache hit');
-  const r = await b.sideBySide({ child: s.main.child, run: s.runGrpc(s.main.grpcPort, 'portcullis') }, { child: s.grpcFloor, run: s.runGrpc(s.floorPorts.grpc, 'floor') }, 'grpc cache-hit');
-  s.floorSummaries.grpc = r.floor;
+  const [floor, target, bare] = await b.compare('grpc cache-hit', [
+    { label: 'floor', child: s.grpcFloor, run: s.runGrpc(s.floorPorts.grpc, 'floor') },
+    { label: 'portcullis', child: s.main.child, run: s.runGrpc(s.main.grpcPort, 'portcullis') },
+    { label: 'node:http2 floor', child: h2, run: s.runGrpc(h2Port, 'floor-h2') },
+  ]);
+  s.floorSummaries.grpc = floor!;
   b.rows.push(ratioRow({
-    scenario: 'gRPC Check, cache hit', how: s.grpcHow, target: r.target, floor: r.floor,
-    floorText: `empty grpc-js server: ${perfOf(r.floor)}`, goal: 0.9, notes: [`response ${s.grpcAnswer.length} B, same bytes from both`],
+    scenario: 'gRPC Check, cache hit', how: s.grpcHow, target: target!, floor: floor!,
+    floorText: `empty grpc-js server: ${perfOf(floor!)}`, goal: 0.9, notes: [`response ${s.grpcAnswer.length} B, same bytes from both`],
   }));
+  b.rows.push(infoRow({
+    scenario: 'gRPC Check, cache hit, against the bare transport (informational)', how: s.grpcHow, target: perfOf(target!),
+    floor: `empty node:http2 responder (same response bytes): ${perfOf(bare!)}`, ratio: fmtPct(target!.rps / bare!.rps),
+    notes: [`server CPU ${target!.serverCores.toFixed(2)} vs ${bare!.serverCores.toFixed(2)} cores; what Portcullis costs above the HTTP/2 transport its gRPC server is built on`, noise(target!, bare!)].filter(Boolean).join('; '),
+  }));
+  await b.stopChild(h2);
 }
