@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Authorizer } from '../../core/types.ts';
 import { answerCheck, decodeCheckRequest, encodeCheckResponse, metadataHeaders, type ErrorReporter } from './check-service.ts';
 import type { HealthService } from './health.ts';
-import { openResponseStream, receiveMessage, sendHttpStatus, sendStatus, sendUnary } from './h2-call.ts';
+import { openResponseStream, receiveMessage, sendHttpStatus, sendStatus, sendUnary, type RequestDeadlines } from './h2-call.ts';
 import { healthService } from './protos.ts';
 import { internalErrorResponse } from './ext-authz.ts';
 
@@ -20,6 +20,8 @@ export interface CallContext {
   readonly health: HealthService;
   readonly maxRequestBytes: number;
   readonly report: ErrorReporter;
+  /** Requests still incomplete after the server's request timeout are answered as malformed (h2-call.ts). */
+  readonly deadlines?: RequestDeadlines;
 }
 
 type Handler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, context: CallContext) => void;
@@ -44,7 +46,7 @@ const checkCall: Handler = (stream, headers, context) => {
       context.report(error, 'ext_authz call (answered deny internal_error)');
       sendUnary(stream, encodeCheckResponse(internalErrorResponse(), context.report));
     }
-  });
+  }, context.deadlines);
 };
 
 /** The health request's service name; undefined when the call carried no usable request (already answered). */
@@ -61,7 +63,7 @@ function healthRequest(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, 
     if (received.kind === 'gone') return;
     if (received.kind === 'invalid' && received.problem === 'request_too_large') sendStatus(stream, GrpcCode.resourceExhausted, 'request larger than grpc.max_request_bytes');
     else sendStatus(stream, GrpcCode.internal, 'the call must carry exactly one complete request message');
-  }));
+  }, context.deadlines));
 }
 
 const healthCheck: Handler = (stream, headers, context) => {

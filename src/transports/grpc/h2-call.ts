@@ -27,10 +27,54 @@ type Inflater = (input: InputType, options: ZlibOptions, callback: (error: Error
 const INFLATERS: Readonly<Record<string, Inflater>> = { gzip: gunzip, deflate: inflate };
 
 /**
- * Reads the request stream of a unary call and hands the outcome to `done`, once: in the same tick as the stream's
- * end for an uncompressed message (no promise: a cached token is answered without a microtask turn).
+ * Streams still reading their request, each with the time it began. A slow or stalled client (a slowloris holding
+ * streams open with up to `maxBytes` buffered each) gets its answer once `timeoutMs` has passed: the caller's
+ * answer to a request that never completed (for Check, a deny; never a reset, which Envoy's failure_mode_allow would
+ * turn into an allow). One sweep per server, as node:http's requestTimeout, rather than a timer per call.
  */
-export function receiveMessage(stream: ServerHttp2Stream, encoding: string | undefined, maxBytes: number, done: (received: Received) => void): void {
+export class RequestDeadlines {
+  readonly #open = new Map<ServerHttp2Stream, { readonly since: number; readonly expire: () => void }>();
+  readonly #timeoutMs: number;
+  readonly #now: () => number;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(timeoutMs: number, now: () => number = Date.now, sweepMs = Math.min(1000, Math.max(10, timeoutMs / 4))) {
+    this.#timeoutMs = timeoutMs;
+    this.#now = now;
+    this.#timer = setInterval(() => this.sweep(), sweepMs);
+    this.#timer.unref();
+  }
+
+  add(stream: ServerHttp2Stream, expire: () => void): void {
+    this.#open.set(stream, { since: this.#now(), expire });
+  }
+
+  remove(stream: ServerHttp2Stream): void {
+    this.#open.delete(stream);
+  }
+
+  /** Expires every stream older than the timeout (the map keeps arrival order: the oldest come first). */
+  sweep(): void {
+    const limit = this.#now() - this.#timeoutMs;
+    for (const [stream, open] of this.#open) {
+      if (open.since > limit) break;
+      this.#open.delete(stream);
+      open.expire();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+/**
+ * Reads the request stream of a unary call and hands the outcome to `done`, once: in the same tick as the stream's
+ * end for an uncompressed message (no promise: a cached token is answered without a microtask turn). With
+ * `deadlines`, a request still incomplete when its deadline passes is `request_malformed` (it never carried one
+ * complete message).
+ */
+export function receiveMessage(stream: ServerHttp2Stream, encoding: string | undefined, maxBytes: number, done: (received: Received) => void, deadlines?: RequestDeadlines): void {
   {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -41,6 +85,7 @@ export function receiveMessage(stream: ServerHttp2Stream, encoding: string | und
     const settle = (result: Received): void => {
       if (settled) return;
       settled = true;
+      deadlines?.remove(stream);
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('close', onClose);
@@ -85,6 +130,7 @@ export function receiveMessage(stream: ServerHttp2Stream, encoding: string | und
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('close', onClose);
+    deadlines?.add(stream, () => invalid('request_malformed'));
   }
 }
 

@@ -11,6 +11,7 @@ import type { ErrorReporter } from './check-service.ts';
 import { listenTarget } from '../../config/listen.ts';
 import { createHealthService } from './health.ts';
 import { handleStream, type CallContext } from './calls.ts';
+import { RequestDeadlines } from './h2-call.ts';
 import { removeStaleSocket, unixSocketPath } from './unix-socket.ts';
 
 export interface GrpcServerOptions {
@@ -24,6 +25,12 @@ export interface GrpcServerOptions {
   readonly drainTimeoutMs?: number | (() => number);
   /** Told about bugs that were answered with the internal-error deny. Default: one line on stderr. */
   readonly onError?: ErrorReporter;
+  /**
+   * A call whose request has not arrived whole after this long is answered as malformed (Check: a 400
+   * request_malformed deny), so a stalled client cannot hold streams and their buffers. Default 30 s, as the HTTP
+   * listener's requestTimeout; Envoy sends a CheckRequest at once and gives up on its own after `timeout` (200 ms).
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface GrpcServerHandle {
@@ -34,6 +41,7 @@ export interface GrpcServerHandle {
 
 const DEFAULT_MAX_REQUEST = 4 * 1024 * 1024;
 const DEFAULT_DRAIN_MS = 2000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 const stderrReporter: ErrorReporter = (error, context) => {
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
@@ -47,11 +55,13 @@ export async function startGrpcServer(
   options: GrpcServerOptions = {},
 ): Promise<GrpcServerHandle> {
   const health = createHealthService(readiness);
+  const deadlines = new RequestDeadlines(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
   const context: CallContext = {
     authorizer,
     health,
     maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST,
     report: options.onError ?? stderrReporter,
+    deadlines,
   };
   const sessions = new Set<ServerHttp2Session>();
   let closing: Promise<void> | undefined;
@@ -67,9 +77,16 @@ export async function startGrpcServer(
   server.on('sessionError', () => {}); // e.g. a client that sends garbage instead of the HTTP/2 preface
   server.on('unknownProtocol', (socket: Socket) => socket.destroy());
 
+  server.once('close', () => deadlines.stop());
+
   const socketPath = unixSocketPath(address);
   if (socketPath !== undefined) await removeStaleSocket(socketPath);
-  await listen(server, socketPath !== undefined ? { path: socketPath } : listenTarget(address));
+  try {
+    await listen(server, socketPath !== undefined ? { path: socketPath } : listenTarget(address));
+  } catch (error) {
+    deadlines.stop();
+    throw error;
+  }
 
   return {
     address: socketPath !== undefined ? address : boundAddress(address, server),

@@ -149,3 +149,28 @@ function rawBytes(address: string, bytes: Buffer): Promise<void> {
     socket.on('close', () => resolve());
   });
 }
+
+describe('request deadlines (one sweep per server)', () => {
+  it('expires only the calls whose request began more than the timeout ago, and never one that completed', async () => {
+    const { RequestDeadlines } = await import('../../../src/transports/grpc/h2-call.ts');
+    let now = 1_000;
+    const deadlines = new RequestDeadlines(100, () => now, 60_000);
+    const expired: string[] = [];
+    // Map keys only: the sweep never touches a stream itself, it calls the expiry it was given.
+    const stream = (name: string) => ({ name }) as unknown as import('node:http2').ServerHttp2Stream;
+    const [a, b, c] = [stream('a'), stream('b'), stream('c')];
+    deadlines.add(a, () => expired.push('a'));
+    now = 1_050;
+    deadlines.add(b, () => expired.push('b'));
+    deadlines.add(c, () => expired.push('c'));
+    deadlines.remove(b); // its request completed
+    now = 1_120;
+    deadlines.sweep();
+    expect(expired).toEqual(['a']);
+    now = 1_200;
+    deadlines.sweep();
+    deadlines.sweep();
+    expect(expired).toEqual(['a', 'c']);
+    deadlines.stop();
+  });
+});

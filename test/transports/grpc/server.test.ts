@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGrpcServer, type GrpcServerHandle } from '../../../src/transports/grpc/server.ts';
 import { connectEnvoyClient, type EnvoyClient } from '../../support/envoy-client.ts';
-import { encodeCheckRequest, frame, rawCall } from '../../support/raw-grpc.ts';
-import { allow, stubAuthorizer, stubReadiness } from './fixtures.ts';
+import { decodeCheckResponse, encodeCheckRequest, frame, rawCall } from '../../support/raw-grpc.ts';
+import { allow, deny, stubAuthorizer, stubReadiness } from './fixtures.ts';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -102,6 +102,21 @@ describe('startGrpcServer', () => {
     await first;
     expect(Date.now() - started).toBeLessThan(2000);
     await expect(pending).rejects.toBeDefined();
+  });
+
+  it.each([
+    ['sends half a message and stalls', (stream: import('node:http2').ClientHttp2Stream) => stream.write(frame(encodeCheckRequest(REQUEST)).subarray(0, 12))],
+    ['sends a whole message but never ends the request', (stream: import('node:http2').ClientHttp2Stream) => stream.write(frame(encodeCheckRequest(REQUEST)))],
+    ['sends nothing at all', () => {}],
+  ])('answers a client that %s once the request timeout passes: the core gets the call as request_malformed and its answer goes back', async (_name, send) => {
+    const authorizer = stubAuthorizer(deny(403));
+    const server = await start('127.0.0.1:0', authorizer, undefined, { requestTimeoutMs: 200 });
+    const answer = await rawCall(server.address, { send });
+    expect(answer.answeredBeforeRequestEnded).toBe(true);
+    expect(answer.grpcStatus).toBe('0');
+    expect(decodeCheckResponse(answer.messages[0]!)).toMatchObject({ status: { code: 7 } });
+    expect(authorizer.requests).toHaveLength(1);
+    expect(authorizer.last().invalid).toMatchObject({ reason: 'request_malformed' });
   });
 
   it('close() cuts a call whose client never ends its request, once the drain timeout is over', async () => {
