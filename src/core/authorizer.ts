@@ -128,7 +128,8 @@ export class CoreAuthorizer implements Authorizer {
     const traced = tracingActive();
     const known = explain === undefined && !traced ? this.#verifier.cached(found.token) : undefined;
     if (known !== undefined) return this.#verified(request, path, rule, found, known, explain);
-    if (!traced) return this.#verifier.verify(found.token, explain).then((result) => this.#verified(request, path, rule, found, result, explain));
+    // Not traced and not explained: cached() has just missed, so verify without a second lookup.
+    if (!traced && explain === undefined) return this.#verifier.verifyUnknown(found.token).then((result) => this.#verified(request, path, rule, found, result, explain));
     const verifying = inChildSpan('portcullis.verify_token', { 'portcullis.token.source': found.source }, async (span) => {
       const r = await this.#verifier.verify(found.token, explain);
       span?.setAttributes({

@@ -104,8 +104,11 @@ export class Verifier {
       const r = await this.#verifyUncached(token, explain);
       return r.ok ? { ok: true, claims: r.claims, issuer: r.issuer, kid: r.kid, ...withCert(r.key), shared: false } : r;
     }
-    const known = this.cached(token);
-    if (known !== undefined) return known;
+    return this.cached(token) ?? this.verifyUnknown(token);
+  }
+
+  /** Verifies a token `cached()` just did not know (no second cache lookup), and remembers the outcome. */
+  async verifyUnknown(token: string): Promise<VerifyResult> {
     const result = await this.#verifyUncached(token);
     if (result.ok) {
       const exp = result.claims.exp as number;

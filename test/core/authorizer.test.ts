@@ -118,6 +118,14 @@ describe('answers without a promise when nothing waits for I/O', () => {
     expect(core.authorizer.check(req)).not.toBeInstanceOf(Promise);
   });
 
+  it('looks a new token up in the cache once: one miss counted per request, as the metrics report it', async () => {
+    const token = await signToken(key, { email: 'once@example.com' });
+    const before = { ...core.verifier.cache.stats };
+    await core.authorizer.check(request({ headers: bearer(token) }));
+    expect(core.verifier.cache.stats.misses - before.misses).toBe(1);
+    expect(core.verifier.cache.stats.hits - before.hits).toBe(0);
+  });
+
   it('answers a token that failed for good synchronously from its second sight', async () => {
     const forged = `${valid.slice(0, -4)}AAAA`;
     expect(await core.authorizer.check(request({ headers: bearer(forged) }))).toMatchObject({ reason: 'signature_invalid' });
