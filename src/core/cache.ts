@@ -17,11 +17,9 @@ import type { TrustedIssuer, VerifiedToken } from './verify.ts';
 import type { ReasonCode } from './reasons.ts';
 
 export interface CachedToken {
-  readonly claims: Readonly<Record<string, unknown>>;
   readonly trusted: TrustedIssuer;
   readonly key: KeyEntry;
-  readonly kid: string | undefined;
-  /** What a hit answers once the time checks pass (built once: the hot path allocates nothing for it). */
+  /** What a hit answers once the time checks pass, claims included (built once: a hit allocates nothing for it). */
   readonly verified: VerifiedToken;
 }
 
@@ -92,8 +90,8 @@ export class TokenCache {
    * `ttlMs` is how long until the token expires (with leeway); nothing is stored for a token about to expire.
    * A token is admitted on its second verification only: a flood of single-use tokens never enters the cache (it
    * would only churn it, and grow the heap), while a real client's token is cached from its second request on.
+   * True when the token was stored.
    */
-  /** True when the token was stored. */
   set(token: string, value: CachedToken, ttlMs: number): boolean {
     if (ttlMs < 1 || !this.#verified || !this.#doorkeeper.admit(token)) return false;
     this.#verified.set(indexOf(token), { token, value }, { ttl: Math.ceil(ttlMs) });
@@ -102,7 +100,7 @@ export class TokenCache {
 
   delete(token: string): void {
     const key = indexOf(token);
-    if (this.#verified?.get(key)?.token === token) this.#verified.delete(key);
+    if (this.#verified?.peek(key)?.token === token) this.#verified.delete(key);
   }
 
   getFailure(token: string): CachedFailure | undefined {

@@ -86,8 +86,9 @@ function startsWithIgnoringCase(value: string, prefix: string): boolean {
   for (let i = 0; i < prefix.length; i++) {
     const a = value.charCodeAt(i);
     const b = prefix.charCodeAt(i);
-    if (a !== b && (a | 0x20) !== (b | 0x20)) return false;
-    if (a !== b && ((a | 0x20) < 0x61 || (a | 0x20) > 0x7a)) return false; // only letters may differ in case
+    if (a === b) continue;
+    const lower = a | 0x20; // only ASCII letters may differ, and only in case
+    if (lower !== (b | 0x20) || lower < 0x61 || lower > 0x7a) return false;
   }
   return true;
 }

@@ -116,7 +116,7 @@ export type Decision = Allow | Deny;
 /**
  * What every transport calls. Deny is a normal answer; `check` never rejects for bad input. A decision that needs no
  * I/O (a cached token, a deny before verification) comes back as is, without a promise: callers handle both
- * (`await` does, or `settle` in core/sync.ts), which saves the microtask turns on the hot path.
+ * (`await` does, or `andThen` in core/sync.ts), which saves the microtask turns on the hot path.
  */
 export interface Authorizer {
   check(request: AuthRequest): Decision | Promise<Decision>;

@@ -87,7 +87,7 @@ export class Verifier {
       // Verified by this verifier's own issuer (a reload that removed or changed the issuer drops its tokens), with a
       // key still published; time-dependent checks run on every hit.
       if (this.#issuers.get(cached.trusted.config.issuer) === cached.trusted && cached.trusted.keys.holds(cached.key)) {
-        const claims = checkClaimTimes(cached.claims, cached.trusted.config, this.#now());
+        const claims = checkClaimTimes(cached.verified.claims, cached.trusted.config, this.#now());
         if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: cached.trusted.config.issuer };
         return cached.verified;
       }
@@ -113,7 +113,7 @@ export class Verifier {
     if (result.ok) {
       const exp = result.claims.exp as number;
       const verified: VerifiedToken = Object.freeze({ ok: true, claims: result.claims, issuer: result.issuer, kid: result.kid, ...withCert(result.key), shared: true });
-      const cached = this.#cache.set(token, { claims: result.claims, trusted: result.trusted, key: result.key, kid: result.kid, verified }, exp * 1000 + result.trusted.config.leewayMs - this.#now());
+      const cached = this.#cache.set(token, { trusted: result.trusted, key: result.key, verified }, exp * 1000 + result.trusted.config.leewayMs - this.#now());
       return cached ? verified : { ...verified, shared: false };
     }
     if (PERMANENT.has(result.reason)) this.#cache.setFailure(token, { reason: result.reason, message: result.message, issuer: result.issuer });

@@ -17,6 +17,7 @@ import {
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 import type { Resource } from '@opentelemetry/resources';
+import { millisToHrTime } from '@opentelemetry/core';
 
 export interface HistogramDescriptor {
   readonly name: string;
@@ -74,13 +75,13 @@ export class LocalHistograms {
   readonly #now: () => HrTime;
 
   /** `now`: wall-clock time as OpenTelemetry's HrTime (injected so tests control it). */
-  constructor(scope: { readonly name: string; readonly version: string }, resource: Resource, now: () => HrTime = hrNow) {
+  constructor(scope: { readonly name: string; readonly version: string }, resource: Resource, now: () => HrTime = () => millisToHrTime(Date.now())) {
     this.#scope = scope;
     this.#resource = resource;
     this.#now = now;
   }
 
-  /** A histogram; bind its series with `series` (once per attribute set, not per record). */
+  /** A histogram; the function it returns binds a series (call it once per attribute set, not per record). */
   histogram(descriptor: HistogramDescriptor): (attributes: Attributes) => HistogramSeries {
     const histogram = new LocalHistogram({ ...descriptor, boundaries: [...descriptor.boundaries] });
     this.#histograms.push(histogram);
@@ -134,9 +135,4 @@ export class LocalHistograms {
       },
     };
   }
-}
-
-function hrNow(): HrTime {
-  const ms = Date.now();
-  return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
 }
