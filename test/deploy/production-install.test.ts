@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { connectEnvoyClient, type EnvoyClient } from '../support/envoy-client.ts';
 import { copyArgs, readDockerfile, REPO_ROOT } from '../support/dockerfile.ts';
-import { freePort } from '../support/ports.ts';
+import { freePorts } from '../support/ports.ts';
 import { AUDIENCE, ISSUER, makeKey, signToken, type TestKey } from '../support/tokens.ts';
 
 const NODE_24 = join(REPO_ROOT, 'node_modules/node/bin/node');
@@ -80,7 +80,7 @@ beforeAll(async () => {
   if (install.status !== 0) return;
 
   key = await makeKey('ES256', 'k1');
-  const [g, h] = [await freePort(), await freePort()];
+  const [g, h] = await freePorts(2);
   mkdirSync(join(tmp, 'etc'));
   writeFileSync(
     join(tmp, 'etc/config.yaml'),

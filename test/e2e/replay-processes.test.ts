@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/ports.ts';
+import { freePorts } from '../support/ports.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { jwksOf, makeKey, signToken, type TestKey } from '../support/tokens.ts';
 
@@ -39,7 +39,7 @@ function config(name: string, lines: string): string {
 
 /** Starts main.ts; resolves with its HTTP URL and output once it logged "portcullis started". */
 async function start(configPath: string): Promise<{ url: string; output: () => string }> {
-  const [g, h] = [await freePort(), await freePort()];
+  const [g, h] = await freePorts(2);
   const child = spawn(process.execPath, [MAIN, '--config', configPath, '--listen-grpc', `127.0.0.1:${g}`, '--listen-http', `127.0.0.1:${h}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PORTCULLIS_CONFIG: '', OTEL_SDK_DISABLED: 'true' },

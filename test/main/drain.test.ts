@@ -7,7 +7,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/ports.ts';
+import { freePorts } from '../support/ports.ts';
 import { jwksOf, makeKey, type TestKey } from '../support/tokens.ts';
 import { connectEnvoyClient, type EnvoyClient } from '../support/envoy-client.ts';
 import { checkRequest, getOnce, liveToken, startMain, type MainProcess } from '../support/process.ts';
@@ -49,7 +49,7 @@ async function startIdp(first: TestKey, later: TestKey[]) {
 
 async function start(shutdown: string, jwksUri?: string) {
   const key = await makeKey('ES256', 'k1');
-  const [g, h] = [await freePort(), await freePort()];
+  const [g, h] = await freePorts(2);
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-drain-'));
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwksOf(key)));
   const source = jwksUri ? `jwks_uri: "${jwksUri}"` : 'jwks_file: jwks.json';

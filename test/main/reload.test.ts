@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/ports.ts';
+import { freePort, freePorts } from '../support/ports.ts';
 import { jwksOf, makeKey, type TestKey } from '../support/tokens.ts';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.ts';
 import { connectEnvoyClient, type EnvoyClient } from '../support/envoy-client.ts';
@@ -38,7 +38,7 @@ async function setup(fileIn?: (dir: string) => string): Promise<Setup> {
   const key = await makeKey('ES256', 'k1');
   jwks = await startJwksServer({ kind: 'serve', body: jwksOf(key) });
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-'));
-  const [g, h] = [await freePort(), await freePort()];
+  const [g, h] = await freePorts(2);
   const url = jwks.url;
   const config: Setup['config'] = (o = {}) => {
     const issuer = (iss: string) => `  - issuer: "${iss}"\n    jwks_uri: "${url}"\n    audiences: [${o.audience ?? 'api'}]\n`;

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../support/ports.ts';
+import { freePorts } from '../support/ports.ts';
 import { keyDir, type KeyDir } from '../support/signing.ts';
 
 const MAIN = join(import.meta.dirname, '../../src/main.ts');
@@ -45,7 +45,7 @@ describe('portcullis keys generate + a signing instance', () => {
     const kid = JSON.parse(gen.stdout).created as string;
     const secret = JSON.parse(readFileSync(join(dir.path, readdirSync(dir.path)[0]!), 'utf8')).d as string;
 
-    const [http, grpc] = [await freePort(), await freePort()];
+    const [http, grpc] = await freePorts(2);
     child = spawn(process.execPath, [MAIN, '--config', configFile(dir.path, http, grpc)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORTCULLIS_CONFIG: '' } });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
@@ -69,7 +69,7 @@ describe('portcullis keys generate + a signing instance', () => {
   it('refuses to start on a loose key file, naming it, with exit code 2', async () => {
     dir = keyDir();
     const kid = dir.add({ mode: 0o644 });
-    const r = spawnSync(process.execPath, [MAIN, '--config', configFile(dir.path, await freePort(), await freePort())], { encoding: 'utf8', env: { ...process.env, PORTCULLIS_CONFIG: '' } });
+    const r = spawnSync(process.execPath, [MAIN, '--config', configFile(dir.path, ...(await freePorts(2)))], { encoding: 'utf8', env: { ...process.env, PORTCULLIS_CONFIG: '' } });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`signer.keys.dir: ${join(dir.path, `${kid}.json`)}: permissions 0644`);
   });

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/ports.ts';
+import { freePort, freePorts } from '../support/ports.ts';
 
 const MAIN = join(import.meta.dirname, '../../src/main.ts');
 let child: ChildProcess | undefined;
@@ -34,7 +34,7 @@ function start(args: string[]): Promise<{ output: () => string }> {
 
 describe('npm start', { timeout: 60_000 }, () => {
   it('runs a labelled demo without a config whose printed token is allowed and whose excluded path needs none', async () => {
-    const [g, h] = [await freePort(), await freePort()];
+    const [g, h] = await freePorts(2);
     const { output } = await start(['--listen-grpc', `127.0.0.1:${g}`, '--listen-http', `127.0.0.1:${h}`]);
     expect(output()).toContain('PORTCULLIS DEMO MODE');
     const token = output().match(/export TOKEN=(\S+)/)![1]!;
@@ -50,7 +50,7 @@ describe('npm start', { timeout: 60_000 }, () => {
   });
 
   it('runs no demo issuer when a config is given', async () => {
-    const [g, h] = [await freePort(), await freePort()];
+    const [g, h] = await freePorts(2);
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-main-'));
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }] }));
     writeFileSync(join(dir, 'c.yaml'), `issuers:\n  - issuer: "https://idp.test/"\n    jwks_file: jwks.json\n    audiences: [api]\n`);
@@ -72,7 +72,7 @@ describe('npm start', { timeout: 60_000 }, () => {
 
 describe('workers', { timeout: 60_000 }, () => {
   it('runs N worker processes sharing both listeners, and stops them all on SIGTERM', async () => {
-    const [g, h] = [await freePort(), await freePort()];
+    const [g, h] = await freePorts(2);
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'));
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }] }));
     writeFileSync(join(dir, 'c.yaml'), `workers: 2\nshutdown: { drain: 100ms }\nissuers:\n  - issuer: "https://idp.test/"\n    jwks_file: jwks.json\n    audiences: [api]\n`);

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/ports.ts';
+import { freePorts } from '../support/ports.ts';
 import { jwksOf, makeKey } from '../support/tokens.ts';
 import { checkRequest, getOnce, liveToken, startMain, type MainProcess } from '../support/process.ts';
 import { connectEnvoyClient } from '../support/envoy-client.ts';
@@ -20,7 +20,7 @@ afterEach(() => {
 
 async function startGroup(withAdmin: boolean) {
   const key = await makeKey('ES256', 'k1');
-  const [g, h, a] = [await freePort(), await freePort(), await freePort()];
+  const [g, h, a] = await freePorts(3);
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'));
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwksOf(key)));
   const file = join(dir, 'c.yaml');

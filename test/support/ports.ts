@@ -5,17 +5,33 @@
 import { connect, createServer } from 'node:net';
 
 /** A port that was free a moment ago on `host` (the OS picks it; a tiny race with other processes remains). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return (await freePorts(1, host))[0]!;
+}
+
+/**
+ * `count` distinct ports that were free a moment ago. All are held open until every one is assigned: asking for
+ * one port after another can get the same port twice, since the OS may hand out a port again as soon as it closed.
+ */
+export async function freePorts(count: 1, host?: string): Promise<[number]>;
+export async function freePorts(count: 2, host?: string): Promise<[number, number]>;
+export async function freePorts(count: 3, host?: string): Promise<[number, number, number]>;
+export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(servers.map((server) => new Promise<number>((resolve, reject) => {
+      server.unref();
+      server.once('error', reject);
+      server.listen(0, host, () => {
+        const address = server.address();
+        const port = typeof address === 'object' && address !== null ? address.port : 0;
+        if (port > 0) resolve(port);
+        else reject(new Error('no port assigned'));
+      });
+    })));
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
 }
 
 /** Resolves once something accepts TCP connections on host:port, or rejects after `timeoutMs`. */

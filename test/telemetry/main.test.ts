@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort } from '../support/ports.ts';
+import { freePorts } from '../support/ports.ts';
 import { SPAN_KIND_SERVER, startOtlpReceiver, traceIds, type OtlpReceiver } from './support.ts';
 
 const MAIN = join(import.meta.dirname, '../../src/main.ts');
@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 async function start(env: Record<string, string>): Promise<{ http: number; output: () => string; stopped: Promise<number | null> }> {
-  const [grpc, http] = [await freePort(), await freePort()];
+  const [grpc, http] = await freePorts(2);
   const proc = spawn(process.execPath, [MAIN, '--listen-grpc', `127.0.0.1:${grpc}`, '--listen-http', `127.0.0.1:${http}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...withoutOtel(process.env), PORTCULLIS_CONFIG: '', ...env },
