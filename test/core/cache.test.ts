@@ -1,7 +1,7 @@
 /** The verified-token cache, through the Verifier, with a real JWKS server and an injected clock. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Verifier } from '../../src/core/verify.ts';
-import { TokenCache } from '../../src/core/cache.ts';
+import { TokenCache, type CachedToken } from '../../src/core/cache.ts';
 import { KeySource } from '../../src/core/keys/source.ts';
 import { httpLoader } from '../../src/core/keys/loaders.ts';
 import { testConfig } from '../support/core.ts';
@@ -150,5 +150,28 @@ describe('verified-token cache', () => {
     await verifier.verify(token);
     expect(cache.stats.hits).toBe(0);
     expect(cache.size).toBe(0);
+  });
+});
+
+describe('verified-token cache timers', () => {
+  afterEach(() => vi.useRealTimers());
+
+  // lru-cache's default TTL resolution arms a 1 ms timer on reads: one extra event-loop wakeup per request at low load.
+  it.each([
+    ['a hit', (c: TokenCache, token: string) => c.get(token)],
+    ['a miss', (c: TokenCache) => c.get('x.y.z')],
+    ['a remembered failure', (c: TokenCache) => c.getFailure('f.a.il')],
+  ])('arms no timer when it answers %s', (_, read) => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'performance'] });
+    const cache = new TokenCache({ maxEntries: 10, maxBytes: 100_000, negativeTtlMs: 10_000 });
+    const token = 'h.p.s'.repeat(20);
+    const value = {} as CachedToken;
+    cache.set(token, value, 60_000);
+    expect(cache.set(token, value, 60_000)).toBe(true);
+    cache.setFailure('f.a.il', { reason: 'signature_invalid', message: 'x', issuer: undefined });
+    vi.advanceTimersByTime(5);
+    const armed = vi.getTimerCount();
+    read(cache, token);
+    expect(vi.getTimerCount()).toBe(armed);
   });
 });
