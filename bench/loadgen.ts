@@ -92,7 +92,8 @@ function runTool(cmd: string, args: readonly string[], onSpawn?: (pid: number) =
     p.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     p.once('error', reject);
     if (p.pid !== undefined) onSpawn?.(p.pid);
-    p.once('exit', (code) => resolve({ code: code ?? 1, out, pid: p.pid ?? 0 }));
+    // 'close', not 'exit': the exit can be seen before the last of stdout is read (an h2load summary went missing so).
+    p.once('close', (code) => resolve({ code: code ?? 1, out, pid: p.pid ?? 0 }));
   });
 }
 

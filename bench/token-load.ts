@@ -72,7 +72,7 @@ export async function grpcTokens(o: GrpcTokensOptions): Promise<RunResult> {
     p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     p.once('error', reject);
     if (p.pid !== undefined) o.onSpawn?.(p.pid);
-    p.once('exit', (c) => resolve({ code: c ?? 1, out, err }));
+    p.once('close', (c) => resolve({ code: c ?? 1, out, err }));
   });
   const line = out.trim().split('\n').pop() ?? '';
   if (code !== 0 || !line.startsWith('{')) throw new Error(`bench/grpc-client.ts failed (exit ${code}):\n${(err || out).slice(-2000)}`);
