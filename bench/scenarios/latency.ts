@@ -5,7 +5,7 @@
 import { CHECK_PATH } from '../fixtures.ts';
 import { h2load, h2loadH1Rate, type RunResult } from '../loadgen.ts';
 import { fmtRps, fmtUs } from '../stats.ts';
-import { infoRow, p99Row, summarize, type Summary } from '../rows.ts';
+import { infoRow, p99Row, type Summary } from '../rows.ts';
 import { GRPC_HEADERS, shared } from '../setup.ts';
 import type { Bench } from '../context.ts';
 import type { CpuMeter } from '../machine.ts';
@@ -34,10 +34,15 @@ export async function run(b: Bench): Promise<void> {
       return r;
     };
     b.log(`latency at ${rate} rps`);
-    const gF = summarize([await b.measure(s.grpcFloor, `gRPC @${rate} floor`, grpcRun(s.floorPorts.grpc, 'floor-grpc'))]);
-    const gT = summarize([await b.measure(s.main.child, `gRPC @${rate} portcullis`, grpcRun(s.main.grpcPort, 'portcullis-grpc'))]);
-    const hF = summarize([await b.measure(s.httpFloor, `HTTP @${rate} floor`, httpRun(s.floorPorts.http, 'floor-http'))]);
-    const hT = summarize([await b.measure(s.main.child, `HTTP @${rate} portcullis`, httpRun(s.main.httpPort, 'portcullis-http'))]);
+    // Floor and Portcullis back to back, --rounds times, the order rotating; the row shows the medians.
+    const [gF, gT] = await b.compare(`gRPC @${rate}`, [
+      { label: 'floor', child: s.grpcFloor, run: grpcRun(s.floorPorts.grpc, 'floor-grpc') },
+      { label: 'portcullis', child: s.main.child, run: grpcRun(s.main.grpcPort, 'portcullis-grpc') },
+    ]) as [Summary, Summary];
+    const [hF, hT] = await b.compare(`HTTP @${rate}`, [
+      { label: 'floor', child: s.httpFloor, run: httpRun(s.floorPorts.http, 'floor-http') },
+      { label: 'portcullis', child: s.main.child, run: httpRun(s.main.httpPort, 'portcullis-http') },
+    ]) as [Summary, Summary];
     const sustained = (x: Summary, who = 'Portcullis'): string => (x.rps < rate * 0.95 ? `⚠ ${who} sustained only ${fmtRps(x.rps)} rps` : '');
     const tail = (x: Summary): string => `p99.9 ${fmtUs(x.p999)}, max ${fmtUs(x.max)}`;
     b.rows.push(p99Row({
