@@ -13,6 +13,10 @@ export interface ParsedJws {
   readonly kid: string | undefined;
   /** The raw `x5c` header (undefined when absent). Read only for x5c issuers (docs/x5c.md); others ignore it. */
   readonly x5c: unknown;
+  /** `header.payload`, the bytes the signature covers (ASCII). */
+  readonly signingInput: string;
+  /** The signature segment (canonical base64url). */
+  readonly signature: string;
 }
 
 export type ParseResult =
@@ -74,5 +78,5 @@ export function parseCompactJws(token: string): ParseResult {
   if (header.crit !== undefined) return malformed('"crit" header names extensions that are not supported');
   // jku, x5u and jwk are deliberately ignored: keys come only from the issuer's configured key source. x5c is carried
   // through raw: an x5c issuer validates it against its configured roots; every other issuer ignores it.
-  return { ok: true, jws: { header, payload, alg, kid: header.kid as string | undefined, x5c: header.x5c } };
+  return { ok: true, jws: { header, payload, alg, kid: header.kid as string | undefined, x5c: header.x5c, signingInput: token.slice(0, h.length + 1 + p.length), signature: s } };
 }
