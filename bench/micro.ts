@@ -5,9 +5,11 @@
  *   jose    jose `jwtVerify` (CryptoKey from the JWKS, issuer/audience/algorithms checked), one at a time, awaited,
  *   jose64  jose `jwtVerify` with 64 in flight: WebCrypto runs verifications as async jobs on libuv's threadpool, so
  *           this can use more than one core; reported with the cores it used.
+ *   subtle64 WebCrypto `subtle.verify` alone, 64 in flight, on pre-split input: the primitive Portcullis calls
+ *           (src/core/signature.ts) without jose's decoding around it.
  * Each over distinct tokens, cycling, for a fixed time.
  */
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject, type webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { importJWK, jwtVerify, type JWK } from 'jose';
 
@@ -23,6 +25,22 @@ export interface MicroResult {
   readonly joseUs: number;
   readonly jose64PerS: number;
   readonly jose64Cores: number;
+  readonly subtle64PerS: number;
+  readonly subtle64Cores: number;
+}
+
+/** n operations with 64 in flight for `ms`: per second and cores used. */
+async function inFlight64(ms: number, one: (i: number) => Promise<unknown>): Promise<{ perS: number; cores: number }> {
+  let n = 0;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const end = t0 + ms;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (performance.now() < end) await one(n++);
+  }));
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { perS: (n / wall) * 1000, cores: (cpu.user + cpu.system) / 1000 / wall };
 }
 
 const input = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as MicroInput;
@@ -65,20 +83,16 @@ for (const [alg, { jwk, tokens }] of Object.entries(input.algs)) {
   const joseUs = ((performance.now() - t0) * 1000) / n;
 
   // jose, 64 in flight
-  n = 0;
-  t0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  const end = t0 + ms;
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (performance.now() < end) {
-        await jwtVerify(tokens[n++ % tokens.length]!, key, options);
-      }
-    }),
-  );
-  const wall = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  results.push({ alg, rawUs, joseUs, jose64PerS: (n / wall) * 1000, jose64Cores: (cpu.user + cpu.system) / 1000 / wall });
+  const jose64 = await inFlight64(ms, (i) => jwtVerify(tokens[i % tokens.length]!, key, options));
+
+  // WebCrypto alone, 64 in flight
+  const subtleAlg = alg === 'RS256' ? { name: 'RSASSA-PKCS1-v1_5' } : alg === 'ES256' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'Ed25519' };
+  const cryptoKey = key as unknown as webcrypto.CryptoKey;
+  const subtle64 = await inFlight64(ms, async (i) => {
+    const s = split[i % split.length]!;
+    if (!(await crypto.subtle.verify(subtleAlg, cryptoKey, s.sig, s.data))) throw new Error(`${alg}: a WebCrypto verification failed`);
+  });
+  results.push({ alg, rawUs, joseUs, jose64PerS: jose64.perS, jose64Cores: jose64.cores, subtle64PerS: subtle64.perS, subtle64Cores: subtle64.cores });
 }
 
 process.stdout.write(`${JSON.stringify(results)}\n`);

@@ -10,6 +10,8 @@ import type { MicroInput, MicroResult } from '../micro.ts';
 
 /** CPU µs one jose verification costs, from the 64-in-flight run (cores used / verifications per second). */
 export const joseCpuUs = (m: MicroResult): number => (m.jose64Cores * 1e6) / m.jose64PerS;
+/** The same for WebCrypto's subtle.verify alone (what Portcullis calls). */
+export const subtleCpuUs = (m: MicroResult): number => (m.subtle64Cores * 1e6) / m.subtle64PerS;
 
 /** Runs once per bench; the unique-token scenarios use it for their notes. */
 export async function run(b: Bench): Promise<void> {
@@ -22,5 +24,5 @@ export async function run(b: Bench): Promise<void> {
   const out = await new Promise<string>((res, rej) =>
     execFile(process.execPath, ['--no-warnings', join(BENCH_DIR, 'micro.ts'), file], { maxBuffer: 1 << 20 }, (e, stdout) => (e ? rej(e) : res(stdout))));
   b.micro = JSON.parse(out.trim().split('\n').pop()!) as MicroResult[];
-  for (const m of b.micro) b.log(`  ${m.alg}: raw ${m.rawUs.toFixed(1)} µs/op, jose ${m.joseUs.toFixed(1)} µs/op one at a time, 64 in flight ${fmtRps(m.jose64PerS)}/s on ${m.jose64Cores.toFixed(2)} cores = ${joseCpuUs(m).toFixed(1)} µs CPU/op`);
+  for (const m of b.micro) b.log(`  ${m.alg}: raw ${m.rawUs.toFixed(1)} µs/op, jose ${m.joseUs.toFixed(1)} µs/op one at a time, 64 in flight ${fmtRps(m.jose64PerS)}/s on ${m.jose64Cores.toFixed(2)} cores = ${joseCpuUs(m).toFixed(1)} µs CPU/op; subtle.verify 64 in flight ${fmtRps(m.subtle64PerS)}/s = ${subtleCpuUs(m).toFixed(1)} µs CPU/op`);
 }

@@ -6,7 +6,7 @@
 import { ALGS, signTokens, type Alg } from '../fixtures.ts';
 import { fmtPct, fmtRps } from '../stats.ts';
 import { perf, ratioRow, type Summary } from '../rows.ts';
-import { joseCpuUs, run as runMicro } from './micro.ts';
+import { joseCpuUs, subtleCpuUs, run as runMicro } from './micro.ts';
 import type { RunResult } from '../loadgen.ts';
 import type { Bench } from '../context.ts';
 import type { Child } from '../procs.ts';
@@ -70,7 +70,7 @@ export async function uniqueCompare(
     notes: [
       `ratio against the faster floor (${fasterName}); against the other ${fmtPct(target!.rps / (faster === jose ? crypto! : jose!).rps)}`,
       `floor server CPU: jose ${jose!.serverCores.toFixed(2)}, node:crypto ${crypto!.serverCores.toFixed(2)} cores`,
-      mi ? `physical floor: raw node:crypto ${mi.rawUs.toFixed(1)} µs/op = ${fmtRps(1e6 / mi.rawUs)}/s on one core; jose costs ${joseCpuUs(mi).toFixed(0)} µs of CPU per verify (${(joseCpuUs(mi) / mi.rawUs).toFixed(1)}× raw)` : '',
+      mi ? `physical floor: raw node:crypto ${mi.rawUs.toFixed(1)} µs/op = ${fmtRps(1e6 / mi.rawUs)}/s on one core; jose costs ${joseCpuUs(mi).toFixed(0)} µs of CPU per verify (${(joseCpuUs(mi) / mi.rawUs).toFixed(1)}× raw), WebCrypto's subtle.verify alone ${subtleCpuUs(mi).toFixed(0)} µs` : '',
       ...o.notes,
     ],
   }));
