@@ -189,6 +189,7 @@ export class CoreAuthorizer implements Authorizer {
       kind: 'allow',
       reason: Reasons.tokenValid,
       identity: this.#identityOf(result, rule),
+      shared: result.shared,
       claims: result.claims,
       issuer: result.issuer,
       ...(result.kid !== undefined ? { kid: result.kid } : {}),
@@ -254,7 +255,7 @@ export class CoreAuthorizer implements Authorizer {
   }
 
   #anonymous(reason: Allow['reason']): Allow {
-    return { kind: 'allow', reason, identity: this.#noIdentity };
+    return { kind: 'allow', reason, identity: this.#noIdentity, shared: true };
   }
 }
 

@@ -60,6 +60,12 @@ export interface Allow {
   readonly reason: ReasonCode;
   /** Every configured identity header, in configuration order. Adapters must set or clear each one. */
   readonly identity: readonly IdentityHeader[];
+  /**
+   * True when `identity` and `claims` are the same objects for every request that gets this answer (a cached token,
+   * or the constant empty identity of an anonymous allow): what an adapter derives from them may be memoized by
+   * them. Otherwise they are this request's own, and memoizing would only fill weak maps (a flood of unique tokens).
+   */
+  readonly shared?: boolean;
   /** Verified claims (only when a token was verified). */
   readonly claims?: Readonly<Record<string, unknown>>;
   readonly issuer?: string;

@@ -108,7 +108,20 @@ describe('answers without a promise when nothing waits for I/O', () => {
     await core.authorizer.check(request({ headers: bearer(token) })); // admitted to the cache on its second verification
     const hit = core.authorizer.check(request({ headers: bearer(token) }));
     expect(hit).not.toBeInstanceOf(Promise);
-    expect(hit).toEqual(verified);
+    expect(hit).toEqual({ ...verified, shared: true });
+  });
+
+  it('marks an answer shared only when its identity and claims are the cached objects every later request gets', async () => {
+    const token = await signToken(key, { email: 'shared@example.com' });
+    const once = await core.authorizer.check(request({ headers: bearer(token) }));
+    const admitted = await core.authorizer.check(request({ headers: bearer(token) }));
+    const hit = await core.authorizer.check(request({ headers: bearer(token) }));
+    expect(once).toMatchObject({ kind: 'allow', shared: false });
+    expect(admitted).toMatchObject({ kind: 'allow', shared: true });
+    expect(hit).toMatchObject({ kind: 'allow', shared: true });
+    if (admitted.kind !== 'allow' || hit.kind !== 'allow') throw new Error('allowed above');
+    expect(hit.identity).toBe(admitted.identity);
+    expect(hit.claims).toBe(admitted.claims);
   });
 
   it.each([

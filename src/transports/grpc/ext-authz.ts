@@ -140,8 +140,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function toCheckResponse(decision: Decision): WireCheckResponse {
   if (decision.kind === 'allow') {
-    // A frozen identity array marks a cached token (core/authorizer.ts): only its translations are worth keeping.
-    const shared = Object.isFrozen(decision.identity);
+    // Only a shared answer's translations are worth keeping (core/types.ts Allow.shared).
+    const shared = decision.shared === true;
     const metadata = allowMetadata(decision.claims, decision.issuer, shared);
     if (decision.stripHeaders === undefined && decision.setHeaders === undefined && decision.responseHeaders === undefined && shared) {
       return plainAllow(okForIdentity(decision.identity), metadata);

@@ -61,7 +61,7 @@ export function renderDecision(decision: Decision, identityHeaders: readonly str
   const hit = cache.get(decision.identity);
   if (hit !== undefined && hit.names === identityHeaders) return hit.rendered;
   const rendered = renderUncached(decision, identityHeaders, mode);
-  if (Object.isFrozen(decision.identity)) cache.set(decision.identity, { names: identityHeaders, rendered });
+  if (decision.shared === true) cache.set(decision.identity, { names: identityHeaders, rendered });
   return rendered;
 }
 

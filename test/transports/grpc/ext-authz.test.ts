@@ -55,27 +55,27 @@ describe('toCheckResponse for a cached token', () => {
   const claims = { sub: 'alice' };
 
   it('gives one frozen response, encoded once, while the identity array and claims object stay the same', () => {
-    const first = toCheckResponse(allow({ identity, claims, issuer: 'https://issuer.example' }));
-    const again = toCheckResponse(allow({ identity, claims, issuer: 'https://issuer.example' }));
+    const first = toCheckResponse(allow({ identity, claims, issuer: 'https://issuer.example', shared: true }));
+    const again = toCheckResponse(allow({ identity, claims, issuer: 'https://issuer.example', shared: true }));
     expect(again).toBe(first);
     expect(Object.isFrozen(first)).toBe(true);
     const fail = (error: unknown) => { throw error; };
     expect(encodeCheckResponse(again, fail)).toBe(encodeCheckResponse(first, fail));
   });
 
-  it('keeps nothing for a token seen once (its identity array is not frozen): a fresh, unfrozen response each time', () => {
-    const once = () => toCheckResponse(allow({ identity: [{ name: 'x-user-id', value: 'alice' }], claims: { sub: 'alice' } }));
+  it('keeps nothing for an answer that is not shared (a token seen once): a fresh, unfrozen response each time', () => {
+    const once = () => toCheckResponse(allow({ identity, claims }));
     const first = once();
     expect(once()).not.toBe(first);
     expect(Object.isFrozen(first)).toBe(false);
   });
 
   it.each([
-    ['other claims', () => allow({ identity, claims: { sub: 'bob' } })],
-    ['another identity', () => allow({ identity: Object.freeze([{ name: 'x-user-id', value: 'bob' }]), claims })],
-    ['headers to set besides identity', () => allow({ identity, claims, setHeaders: [['cookie', 'a=b']] })],
+    ['other claims', () => allow({ identity, claims: { sub: 'bob' }, shared: true })],
+    ['another identity', () => allow({ identity: Object.freeze([{ name: 'x-user-id', value: 'bob' }]), claims, shared: true })],
+    ['headers to set besides identity', () => allow({ identity, claims, setHeaders: [['cookie', 'a=b']], shared: true })],
   ])('gives another response for %s', (_what, next) => {
-    const first = toCheckResponse(allow({ identity, claims }));
+    const first = toCheckResponse(allow({ identity, claims, shared: true }));
     const other = toCheckResponse(next());
     expect(other).not.toBe(first);
     expect(other).not.toEqual(first);
