@@ -4,8 +4,8 @@
  * Why not jose's `compactVerify`: by the time a signature is checked, `parseCompactJws` has already split the token,
  * checked every segment's base64url spelling, decoded header and payload, and rejected `crit` and `b64`; the issuer's
  * allowlist and `fits` (keyset.ts) have bound the algorithm to a key. compactVerify does all the decoding again and
- * costs ~30 µs of CPU per token above `subtle.verify` itself (RS256: 86–95 µs against 58–63 µs, 64 in flight on
- * Node 24); on unique tokens that is a third of the work. WebCrypto still runs each check on libuv's threadpool.
+ * costs 20–45 µs of CPU per token above `subtle.verify` itself (RS256: 86–108 µs against 58–63 µs, 64 in flight on
+ * Node 24): for an RS256 token, a third of the work. WebCrypto still runs each check on libuv's threadpool.
  *
  * The parameters are jose's (lib/jws_algorithms.js): the CryptoKey is imported for exactly one algorithm (and
  * curve), so a key can never check a signature of another kind; RSA keys under 2048 bits are refused, RSA-PSS
