@@ -58,6 +58,8 @@ export async function run(b: Bench): Promise<void> {
       target: two!, floor: one!, floorText: `workers: 1: ${perf(one!)}`, goal: WORKERS_GOAL, asTimes: true,
       notes: [
         `generator CPU ${median(two!.runs.map((r) => r.cpu.generatorCores)).toFixed(2)} cores: on 2 cores the workers and the generator share the machine`,
+        // Throughput per core the server used: how well workers scale where cores are not the limit.
+        `per server core: ${fmtRps(two!.rps / two!.serverCores)} vs ${fmtRps(one!.rps / one!.serverCores)} rps (${fmtPct(two!.rps / two!.serverCores / (one!.rps / one!.serverCores))} of one worker's)`,
         floor ? `against the one-process floor of the ${name.startsWith('gRPC') ? 'grpc' : 'http'} scenario (${fmtRps(floor.rps)} rps): ${fmtPct(two!.rps / floor.rps)}` : '',
       ],
     }));
