@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Authorizer, Readiness } from '../../core/types.ts';
 import type { ErrorReporter } from './check-service.ts';
 import { listenTarget } from '../../config/listen.ts';
+import { listen } from '../listen.ts';
 import { createHealthService } from './health.ts';
 import { handleStream, type CallContext } from './calls.ts';
 import { RequestDeadlines } from './h2-call.ts';
@@ -87,6 +88,7 @@ export async function startGrpcServer(
     deadlines.stop();
     throw error;
   }
+  server.on('error', () => {}); // after listening, a server error must not crash the process
 
   return {
     address: socketPath !== undefined ? address : boundAddress(address, server),
@@ -96,17 +98,6 @@ export async function startGrpcServer(
       return closing;
     },
   };
-}
-
-function listen(server: Http2Server, target: { path: string } | { host: string; port: number }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen('path' in target ? { path: target.path } : { host: target.host, port: target.port }, () => {
-      server.off('error', reject);
-      server.on('error', () => {}); // after listening, a server error must not crash the process
-      resolve();
-    });
-  });
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Config } from '../../core/config.ts';
 import type { Authorizer, Readiness } from '../../core/types.ts';
 import { denyContextOf } from '../../core/deny.ts';
 import { listenTarget, type ListenTarget } from '../../config/listen.ts';
+import { listen } from '../listen.ts';
 import { redirectAsUnauthorized, toAuthRequest } from './forward-auth.ts';
 import { envoyOriginalPath, toEnvoyAuthRequest } from './envoy-http.ts';
 import { authorizationHandler, type AuthorizationHandler } from './authorize.ts';
@@ -162,18 +163,6 @@ export async function serveOn(server: Server, address: string | ListenTarget): P
       server.closeIdleConnections();
     }),
   };
-}
-
-function listen(server: Server, target: ListenTarget): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const done = (): void => {
-      server.off('error', reject);
-      resolve();
-    };
-    if ('path' in target) server.listen(target.path, done);
-    else server.listen(target.port, target.host, done);
-  });
 }
 
 function boundAddress(server: Server, target: ListenTarget): { address: string; url: string } {
