@@ -38,6 +38,15 @@ export function fromWire(latin1: string): string {
   return decodeUtf8(Buffer.from(latin1, 'latin1')) ?? '\ufffd';
 }
 
+/**
+ * Text → the header value node's HTTP writer sends as those bytes (it writes strings as latin1, one char per byte):
+ * the inverse of `fromWire`. ASCII is returned as it is; anything else becomes its UTF-8 bytes.
+ */
+export function toWire(text: string): string {
+  if (!NON_ASCII.test(text)) return text;
+  return Buffer.from(text, 'utf8').toString('latin1');
+}
+
 /** C0, DEL or C1 control character. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 

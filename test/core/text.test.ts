@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clip, decodeUtf8, fromWire, isSafeHeaderValue, isSafePathText, isSafeText } from '../../src/core/text.ts';
+import { clip, decodeUtf8, fromWire, isSafeHeaderValue, isSafePathText, isSafeText, toWire } from '../../src/core/text.ts';
 
 /** What node's HTTP parser hands over for these raw bytes: one char per byte. */
 const wire = (bytes: number[]) => Buffer.from(bytes).toString('latin1');
@@ -16,6 +16,17 @@ describe('fromWire', () => {
     ['C1 NEL as UTF-8 (C2 85) becomes U+0085', wire([0xc2, 0x85]), '\u0085'],
   ])('%s', (_name, input, expected) => {
     expect(fromWire(input)).toBe(expected);
+  });
+});
+
+describe('toWire', () => {
+  it.each([
+    ['ASCII stays as it is', 'alice@example.com', wire([...Buffer.from('alice@example.com')])],
+    ['a 2-byte character becomes its UTF-8 bytes', 'José', wire([0x4a, 0x6f, 0x73, 0xc3, 0xa9])],
+    ['an astral character becomes its 4 bytes', '😀', wire([0xf0, 0x9f, 0x98, 0x80])],
+  ])('%s', (_name, input, expected) => {
+    expect(toWire(input)).toBe(expected);
+    expect(fromWire(toWire(input))).toBe(input);
   });
 });
 

@@ -21,6 +21,7 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { Decision, IdentityHeader } from '../../core/types.ts';
+import { toWire } from '../../core/text.ts';
 
 export type RenderMode = 'forward_auth' | 'envoy_http';
 
@@ -36,8 +37,6 @@ export interface RenderedDecision {
 
 /** Prefix of the numbered copies of Set-Cookie lines on a forward-auth allow (for nginx's auth_request_set). */
 export const SET_COOKIE_COPY = 'x-portcullis-set-cookie-';
-
-const ASCII = /^[\x00-\x7f]*$/;
 
 /** Headers owned by the renderer; a Decision's copies of these are dropped. */
 const OWNED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'cache-control', HEADERS_TO_REMOVE]);
@@ -105,8 +104,7 @@ function renderUncached(decision: Decision, identityHeaders: readonly string[], 
   const headers: string[] = [];
   for (const [name, value] of pairs) {
     validateHeaderName(name);
-    // ASCII is its own wire form; anything else is written as its UTF-8 bytes (node writes strings as latin1).
-    const encoded = ASCII.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
+    const encoded = toWire(value);
     validateHeaderValue(name, encoded);
     headers.push(name, encoded);
   }
