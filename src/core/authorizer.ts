@@ -124,12 +124,13 @@ export class CoreAuthorizer implements Authorizer {
     }
     explain?.({ check: 'token', ok: true, detail: `found in ${found.source}` });
 
-    // A token this verifier already knows is answered now; explain and a recording trace take the full path.
-    const traced = tracingActive();
-    const known = explain === undefined && !traced ? this.#verifier.cached(found.token) : undefined;
-    if (known !== undefined) return this.#verified(request, path, rule, found, known, explain);
-    // Not traced and not explained: cached() has just missed, so verify without a second lookup.
-    if (!traced && explain === undefined) return this.#verifier.verifyUnknown(found.token).then((result) => this.#verified(request, path, rule, found, result, explain));
+    // Neither explained nor traced: a token this verifier already knows is answered now, and one it does not is
+    // verified without a second cache lookup. Explain and a recording trace take the full path below.
+    if (explain === undefined && !tracingActive()) {
+      const known = this.#verifier.cached(found.token);
+      if (known !== undefined) return this.#verified(request, path, rule, found, known);
+      return this.#verifier.verifyUnknown(found.token).then((result) => this.#verified(request, path, rule, found, result));
+    }
     const verifying = inChildSpan('portcullis.verify_token', { 'portcullis.token.source': found.source }, async (span) => {
       const r = await this.#verifier.verify(found.token, explain);
       span?.setAttributes({
