@@ -245,11 +245,10 @@ const metadataCache = new WeakMap<object, Struct>();
 
 function allowMetadata(claims: Readonly<Record<string, unknown>> | undefined, issuer: string | undefined, shared: boolean): Struct | undefined {
   if (claims === undefined) return undefined;
-  if (!shared) return toStruct(issuer === undefined ? { claims } : { claims, issuer });
-  let struct = metadataCache.get(claims);
+  let struct = shared ? metadataCache.get(claims) : undefined;
   if (struct === undefined) {
     struct = toStruct(issuer === undefined ? { claims } : { claims, issuer });
-    metadataCache.set(claims, struct);
+    if (shared) metadataCache.set(claims, struct);
   }
   return struct;
 }
