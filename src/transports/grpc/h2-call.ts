@@ -75,63 +75,61 @@ export class RequestDeadlines {
  * complete message).
  */
 export function receiveMessage(stream: ServerHttp2Stream, encoding: string | undefined, maxBytes: number, done: (received: Received) => void, deadlines?: RequestDeadlines): void {
-  {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let expected = -1; // total bytes of the first message with its prefix, once the prefix is read
-    let compressed = false;
-    let settled = false;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let expected = -1; // total bytes of the first message with its prefix, once the prefix is read
+  let compressed = false;
+  let settled = false;
 
-    const settle = (result: Received): void => {
-      if (settled) return;
-      settled = true;
-      deadlines?.remove(stream);
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('close', onClose);
-      done(result);
-    };
-    const invalid = (problem: FramingProblem): void => settle({ kind: 'invalid', problem });
+  const settle = (result: Received): void => {
+    if (settled) return;
+    settled = true;
+    deadlines?.remove(stream);
+    stream.off('data', onData);
+    stream.off('end', onEnd);
+    stream.off('close', onClose);
+    done(result);
+  };
+  const invalid = (problem: FramingProblem): void => settle({ kind: 'invalid', problem });
 
-    function onData(chunk: Buffer): void {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (expected < 0 && size >= PREFIX) {
-        const head = chunks[0]!.length >= PREFIX ? chunks[0]! : Buffer.concat(chunks);
-        const flag = head[0]!;
-        const length = head.readUInt32BE(1);
-        if (flag > 1) return invalid('request_malformed');
-        if (length > maxBytes) return invalid('request_too_large');
-        compressed = flag === 1;
-        expected = PREFIX + length;
-      }
-      if (expected >= 0 && size > expected) invalid('request_malformed'); // a second message, or bytes after the first
+  function onData(chunk: Buffer): void {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (expected < 0 && size >= PREFIX) {
+      const head = chunks[0]!.length >= PREFIX ? chunks[0]! : Buffer.concat(chunks);
+      const flag = head[0]!;
+      const length = head.readUInt32BE(1);
+      if (flag > 1) return invalid('request_malformed');
+      if (length > maxBytes) return invalid('request_too_large');
+      compressed = flag === 1;
+      expected = PREFIX + length;
     }
-
-    function onEnd(): void {
-      if (expected < 0 || size < expected) return invalid('request_malformed'); // no message, or a truncated one
-      const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      const message = whole.subarray(PREFIX);
-      if (!compressed) return settle({ kind: 'message', bytes: message });
-      const inflater = encoding === undefined ? undefined : INFLATERS[encoding];
-      if (inflater === undefined) return invalid('request_malformed'); // compressed with identity, none or an unknown encoding
-      // One byte over the cap proves "too large" without inflating a zip bomb any further.
-      inflater(message, { maxOutputLength: maxBytes + 1 }, (error, inflated) => {
-        if (error !== null) invalid((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? 'request_too_large' : 'request_malformed');
-        else if (inflated.length > maxBytes) invalid('request_too_large');
-        else settle({ kind: 'message', bytes: inflated });
-      });
-    }
-
-    function onClose(): void {
-      settle({ kind: 'gone' });
-    }
-
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('close', onClose);
-    deadlines?.add(stream, () => invalid('request_malformed'));
+    if (expected >= 0 && size > expected) invalid('request_malformed'); // a second message, or bytes after the first
   }
+
+  function onEnd(): void {
+    if (expected < 0 || size < expected) return invalid('request_malformed'); // no message, or a truncated one
+    const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    const message = whole.subarray(PREFIX);
+    if (!compressed) return settle({ kind: 'message', bytes: message });
+    const inflater = encoding === undefined ? undefined : INFLATERS[encoding];
+    if (inflater === undefined) return invalid('request_malformed'); // compressed with identity, none or an unknown encoding
+    // One byte over the cap proves "too large" without inflating a zip bomb any further.
+    inflater(message, { maxOutputLength: maxBytes + 1 }, (error, inflated) => {
+      if (error !== null) invalid((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? 'request_too_large' : 'request_malformed');
+      else if (inflated.length > maxBytes) invalid('request_too_large');
+      else settle({ kind: 'message', bytes: inflated });
+    });
+  }
+
+  function onClose(): void {
+    settle({ kind: 'gone' });
+  }
+
+  stream.on('data', onData);
+  stream.once('end', onEnd);
+  stream.once('close', onClose);
+  deadlines?.add(stream, () => invalid('request_malformed'));
 }
 
 /** A length-prefixed, uncompressed message. */
