@@ -24,6 +24,7 @@ import type { JSONWebKeySet } from 'jose';
 import { loadSync } from '@grpc/proto-loader';
 import { authorizationService, LOADER_OPTIONS } from '../src/transports/grpc/protos.ts';
 import { makeVerifier, type Verifier } from './verifiers.ts';
+import { grpcFrame } from './fixtures.ts';
 
 export interface GrpcFloorOptions {
   readonly port: number;
@@ -111,10 +112,7 @@ if (kind === 'grpc' || kind === 'grpc-jose' || kind === 'grpc-crypto') {
   // The transport Portcullis answers gRPC with (src/transports/grpc/h2-call.ts), with nothing above it: read the
   // request to its end, answer headers, the same response message, trailers grpc-status 0.
   const o = options as GrpcFloorOptions;
-  const message = Buffer.from(o.response, 'base64');
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  message.copy(frame, 5);
+  const frame = grpcFrame(Buffer.from(o.response, 'base64'));
   const server = createH2Server();
   server.on('stream', (stream) => {
     stream.on('error', () => {});
