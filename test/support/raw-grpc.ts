@@ -30,6 +30,17 @@ export function frame(message: Uint8Array, compressed = false): Buffer {
   return out;
 }
 
+/** The length-prefixed messages of a response body, each with its compressed flag; a truncated tail is dropped. */
+export function unframe(data: Buffer): { readonly flag: number; readonly message: Buffer }[] {
+  const out: { flag: number; message: Buffer }[] = [];
+  for (let at = 0; at + 5 <= data.length;) {
+    const length = data.readUInt32BE(at + 1);
+    out.push({ flag: data[at]!, message: data.subarray(at + 5, at + 5 + length) });
+    at += 5 + length;
+  }
+  return out;
+}
+
 export function encodeCheckRequest(value: unknown): Buffer {
   return upstreamCheck.requestSerialize(value);
 }
@@ -54,13 +65,7 @@ export function rawCheck(address: string, body: Buffer, headers: Record<string, 
     stream.on('error', reject);
     stream.on('close', () => {
       session.close();
-      const data = Buffer.concat(chunks);
-      const messages: unknown[] = [];
-      for (let at = 0; at + 5 <= data.length;) {
-        const length = data.readUInt32BE(at + 1);
-        messages.push(upstreamCheck.responseDeserialize(data.subarray(at + 5, at + 5 + length)));
-        at += 5 + length;
-      }
+      const messages = unframe(Buffer.concat(chunks)).map(({ message }) => upstreamCheck.responseDeserialize(message));
       resolve({ httpStatus, grpcStatus, messages });
     });
     stream.end(body);
@@ -132,15 +137,9 @@ export function rawCall(
     stream.on('error', () => {}); // a reset after the answer (the server telling us to stop sending)
     const done = (): void => {
       session.destroy();
-      const data = Buffer.concat(chunks);
-      const messages: Buffer[] = [];
-      const compressedFlags: number[] = [];
-      for (let at = 0; at + 5 <= data.length;) {
-        const length = data.readUInt32BE(at + 1);
-        compressedFlags.push(data[at]!);
-        messages.push(data.subarray(at + 5, at + 5 + length));
-        at += 5 + length;
-      }
+      const frames = unframe(Buffer.concat(chunks));
+      const messages = frames.map((f) => f.message);
+      const compressedFlags = frames.map((f) => f.flag);
       const grpcStatus = trailers['grpc-status'] ?? headers['grpc-status'];
       resolve({ headers, trailers, status: Number(headers[':status'] ?? 0), grpcStatus: grpcStatus === undefined ? undefined : String(grpcStatus), messages, compressedFlags, answeredBeforeRequestEnded });
     };
