@@ -156,7 +156,7 @@ export class CoreAuthorizer implements Authorizer {
     }
 
     if (rule.require) {
-      const r = inChildSpanSync('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, () => evaluate(rule.require!, result.claims, result.issuer));
+      const r = inChildSpanSync('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, () => evaluate(rule.require!, { claims: result.claims, issuer: result.issuer, request, path, params: NO_PARAMS }));
       explain?.({ check: 'requirements', ok: r.ok, detail: r.ok ? `rule ${rule.name} is satisfied` : r.message });
       if (!r.ok) {
         const reason = r.missingScopes.length ? Reasons.scopeMissing : Reasons.requirementNotMet;
@@ -259,6 +259,9 @@ export class CoreAuthorizer implements Authorizer {
     return { kind: 'allow', reason, identity: this.#noIdentity, shared: true };
   }
 }
+
+/** Until path templates land, no route has parameters. */
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** A CORS preflight: OPTIONS carrying both Origin and Access-Control-Request-Method. Any other OPTIONS is ordinary. */
 function isPreflight(r: AuthRequest): boolean {

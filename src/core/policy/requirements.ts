@@ -3,13 +3,34 @@
  * missing so the 403 can say it (RFC 6750 `insufficient_scope` with the scope attribute).
  */
 import type { ClaimCondition, Requirement } from './types.ts';
+import type { AuthRequest } from '../types.ts';
 import { describe } from '../claims.ts';
 
+/**
+ * A failure is either "does not hold" or, with `error: true`, "could not be decided" (an ambiguous claim path, an
+ * expression that failed to evaluate). `not` inverts the first and never the second: an error anywhere in the tree
+ * is a 403 `requirement_not_met`, whatever surrounds it.
+ */
 export type RequirementResult =
   | { readonly ok: true }
-  | { readonly ok: false; readonly message: string; readonly missingScopes: readonly string[] };
+  | { readonly ok: false; readonly message: string; readonly missingScopes: readonly string[]; readonly error?: true };
 
 type Claims = Readonly<Record<string, unknown>>;
+
+/**
+ * What a requirement is evaluated against: the verified token and the request it came with. The request is the
+ * adapter's AuthRequest as is; whatever a condition derives from it (a header map for CEL, …) is derived lazily by
+ * that condition, so a rule that reads only claims costs nothing more per request.
+ */
+export interface RuleContext {
+  readonly claims: Claims;
+  readonly issuer: string;
+  readonly request: AuthRequest;
+  /** The normalized path (path.ts); null when it cannot be normalized unambiguously. */
+  readonly path: string | null;
+  /** Values of the matched route's `{name}` path-template segments; empty when none. */
+  readonly params: Readonly<Record<string, string>>;
+}
 const OK: RequirementResult = { ok: true };
 
 /** Scopes from `scope` (space-separated, RFC 8693/9068) or `scp` (array or space-separated string). */
@@ -39,43 +60,44 @@ function describeCondition(name: string, cond: ClaimCondition): string {
   return `claim "${name}" must contain ${JSON.stringify(cond.contains)}`;
 }
 
-type Check<K extends keyof Requirement> = (value: NonNullable<Requirement[K]>, claims: Claims, issuer: string) => RequirementResult;
+type Check<K extends keyof Requirement> = (value: NonNullable<Requirement[K]>, ctx: RuleContext) => RequirementResult;
 
 /**
  * One check per requirement kind, run in this order. The mapped type makes the table exhaustive: a kind added to
  * `Requirement` without a check here fails the type check, so it can never be silently ignored (which would allow).
  */
 const CHECKS: { readonly [K in keyof Requirement]-?: Check<K> } = {
-  issuers: (issuers, _claims, issuer) =>
+  issuers: (issuers, { issuer }) =>
     issuers.includes(issuer) ? OK : { ok: false, message: `issuer ${JSON.stringify(issuer)} is not allowed on this route (allowed: ${issuers.join(', ')})`, missingScopes: [] },
-  audiences: (audiences, claims) => {
+  audiences: (audiences, { claims }) => {
     const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : [];
     if (aud.some((a) => audiences.includes(a as string))) return OK;
     return { ok: false, message: `audience not allowed on this route: expected one of ${describe(audiences)}, got ${describe(aud.map(String))}`, missingScopes: [] };
   },
-  scopes: (scopes, claims) => {
+  scopes: (scopes, { claims }) => {
     const have = scopesOf(claims);
     const missing = scopes.filter((s) => !have.has(s));
     return missing.length > 0 ? { ok: false, message: `missing scope: ${missing.join(' ')}`, missingScopes: missing } : OK;
   },
-  claims: (conditions, claims) => {
+  claims: (conditions, { claims }) => {
     for (const [name, cond] of Object.entries(conditions)) {
       if (!conditionHolds(claims[name], cond)) return { ok: false, message: describeCondition(name, cond), missingScopes: [] };
     }
     return OK;
   },
-  all: (all, claims, issuer) => {
+  all: (all, ctx) => {
     for (const sub of all) {
-      const r = evaluate(sub, claims, issuer);
+      const r = evaluate(sub, ctx);
       if (!r.ok) return r;
     }
     return OK;
   },
-  any: (any, claims, issuer) => {
+  any: (any, ctx) => {
     if (any.length === 0) return OK;
     const failures: RequirementResult[] = [];
     for (const sub of any) {
-      const r = evaluate(sub, claims, issuer);
+      const r = evaluate(sub, ctx);
+      if (!r.ok && r.error) return r;
       if (r.ok) return OK;
       failures.push(r);
     }
@@ -91,11 +113,11 @@ const CHECKS: { readonly [K in keyof Requirement]-?: Check<K> } = {
 const KINDS = Object.keys(CHECKS) as (keyof Requirement)[];
 
 /** Every kind the requirement names must hold (AND), checked in the table's order; the first failure is answered. */
-export function evaluate(req: Requirement, claims: Claims, issuer: string): RequirementResult {
+export function evaluate(req: Requirement, ctx: RuleContext): RequirementResult {
   for (const kind of KINDS) {
     const value = req[kind];
     if (value === undefined) continue;
-    const r = (CHECKS[kind] as Check<typeof kind>)(value as never, claims, issuer);
+    const r = (CHECKS[kind] as Check<typeof kind>)(value as never, ctx);
     if (!r.ok) return r;
   }
   return OK;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { evaluate, scopesOf } from '../../../src/core/policy/requirements.ts';
 import type { Requirement } from '../../../src/core/policy/types.ts';
+import type { RuleContext } from '../../../src/core/policy/requirements.ts';
+import type { AuthRequest } from '../../../src/core/types.ts';
 
 const ISS = 'https://idp.test/';
 const claims = { sub: 'alice', aud: ['api', 'web'], scope: 'read write', groups: ['dev', 'ops'], email_verified: true, tenant: 'acme', level: 3 };
@@ -18,6 +20,9 @@ describe('scopesOf', () => {
   });
 });
 
+const request: AuthRequest = { transport: 'http', method: 'GET', host: 'api.test', scheme: 'https', path: '/', headers: new Map(), contextExtensions: new Map() };
+const ctx = (c: Record<string, unknown>): RuleContext => ({ claims: c, issuer: ISS, request, path: '/', params: {} });
+
 describe('evaluate', () => {
   it.each<[string, Requirement]>([
     ['no requirement', {}],
@@ -33,7 +38,7 @@ describe('evaluate', () => {
     ['any with one holding', { any: [{ scopes: ['admin'] }, { claims: { groups: { contains: 'ops' } } }] }],
     ['all holding', { all: [{ scopes: ['read'] }, { audiences: ['api'] }] }],
   ])('holds for %s', (_n, req) => {
-    expect(evaluate(req, claims, ISS)).toEqual({ ok: true });
+    expect(evaluate(req, ctx(claims))).toEqual({ ok: true });
   });
 
   it.each<[string, Requirement, string, string[]]>([
@@ -49,10 +54,10 @@ describe('evaluate', () => {
     ['all with one failing', { all: [{ scopes: ['read'] }, { scopes: ['admin'] }] }, 'missing scope: admin', ['admin']],
     ['fields AND-ed', { scopes: ['read'], claims: { tenant: { equals: 'globex' } } }, 'claim "tenant" must equal "globex"', []],
   ])('fails for %s', (_n, req, message, missing) => {
-    expect(evaluate(req, claims, ISS)).toEqual({ ok: false, message, missingScopes: missing });
+    expect(evaluate(req, ctx(claims))).toEqual({ ok: false, message, missingScopes: missing });
   });
 
   it('does not read a scope out of an unrelated claim', () => {
-    expect(evaluate({ scopes: ['admin'] }, { roles: 'admin' }, ISS).ok).toBe(false);
+    expect(evaluate({ scopes: ['admin'] }, ctx({ roles: 'admin' })).ok).toBe(false);
   });
 });
