@@ -5,7 +5,7 @@ import { identityHeaderProblem } from './identity-headers.ts';
 import { signRule } from './signer-schema.ts';
 
 type Scalar = string | number | boolean;
-export type RawCondition = { equals: Scalar } | { one_of: Scalar[] } | { contains: Scalar } | { present: true };
+export type RawCondition = { equals: Scalar } | { one_of: Scalar[] } | { contains: Scalar } | { present: true } | { prefix: string };
 export interface RawRequirement {
   issuers?: string[];
   audiences?: string[];
@@ -13,6 +13,8 @@ export interface RawRequirement {
   claims?: Record<string, RawCondition>;
   any?: RawRequirement[];
   all?: RawRequirement[];
+  /** Holds when the inner requirement does not (an error inside stays an error). */
+  not?: RawRequirement;
   /** Only directly under a rule's `require` (config/policy.ts refuses it inside any/all). */
   single_use?: boolean;
 }
@@ -29,8 +31,8 @@ const scalar: Parser<Scalar> = (v, path, errors) => {
 
 const condition: Parser<RawCondition> = (v, path, errors) => {
   const keys = typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.keys(v) : [];
-  if (keys.length !== 1 || !['equals', 'one_of', 'contains', 'present'].includes(keys[0]!)) {
-    errors.push(`${path}: must be exactly one of { equals: V }, { one_of: [V, …] }, { contains: V }, { present: true }`);
+  if (keys.length !== 1 || !['equals', 'one_of', 'contains', 'present', 'prefix'].includes(keys[0]!)) {
+    errors.push(`${path}: must be exactly one of { equals: V }, { one_of: [V, …] }, { contains: V }, { present: true }, { prefix: "…" }`);
     return INVALID;
   }
   const shape = {
@@ -38,6 +40,7 @@ const condition: Parser<RawCondition> = (v, path, errors) => {
     one_of: { one_of: req(array(scalar, { min: 1 })) },
     contains: { contains: req(scalar) },
     present: { present: req(oneOf(['true']) as unknown as Parser<true>) },
+    prefix: { prefix: req(string((p) => (p === '' ? 'must not be empty (an empty prefix matches every string)' : null))) },
   }[keys[0] as 'equals'];
   if (keys[0] === 'present') {
     if ((v as { present: unknown }).present !== true) {
@@ -60,6 +63,7 @@ export const requirement: Parser<RawRequirement> = (v, path, errors) =>
     claims: opt(record(condition)),
     any: opt(array(requirement, { min: 1 })),
     all: opt(array(requirement, { min: 1 })),
+    not: opt(requirement),
     single_use: opt(boolean),
   })(v, path, errors) as RawRequirement | typeof INVALID;
 

@@ -87,6 +87,7 @@ const COMPILE: { readonly [K in keyof RawRequirement]-?: (value: NonNullable<Raw
   claims: (claims) => ({ claims }),
   any: (any) => ({ any: any.map(toRequirement) }),
   all: (all) => ({ all: all.map(toRequirement) }),
+  not: (not) => ({ not: toRequirement(not) }),
   // Not a claim condition: ruleOf lifts it to Rule.singleUse (the authorizer's last step); nested ones are refused.
   single_use: () => ({}),
 };
@@ -106,11 +107,13 @@ function checkIssuers(r: RawRequirement, at: string, issuers: ReadonlySet<string
   });
   r.any?.forEach((sub, i) => checkIssuers(sub, `${at}.any[${i}]`, issuers, problems));
   r.all?.forEach((sub, i) => checkIssuers(sub, `${at}.all[${i}]`, issuers, problems));
+  if (r.not) checkIssuers(r.not, `${at}.not`, issuers, problems);
 }
 
-/** Single use is a property of the whole rule: inside any/all it would read as "one alternative is single-use". */
+/** Single use is a property of the whole rule: inside any/all/not it would read as "one alternative is single-use". */
 function checkSingleUseNesting(r: RawRequirement, at: string, problems: string[], nested = false): void {
-  if (nested && r.single_use !== undefined) problems.push(`${at}.single_use: only allowed directly under require, not inside any/all`);
+  if (nested && r.single_use !== undefined) problems.push(`${at}.single_use: only allowed directly under require, not inside any/all/not`);
   r.any?.forEach((sub, i) => checkSingleUseNesting(sub, `${at}.any[${i}]`, problems, true));
   r.all?.forEach((sub, i) => checkSingleUseNesting(sub, `${at}.all[${i}]`, problems, true));
+  if (r.not) checkSingleUseNesting(r.not, `${at}.not`, problems, true);
 }

@@ -12,9 +12,9 @@ import type { SingleUseResult } from './single-use.ts';
 import { andThen, type Later } from './sync.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 import { normalizePath } from './path.ts';
-import { compileExcludes, type PathMatcher } from './glob.ts';
+import { compileExcludes, type PathMatcher, type PathParams } from './glob.ts';
 import { findToken, removeTokens } from './sources.ts';
-import { headerValue, identityHeaderNames } from './identity.ts';
+import { claimHeaderValue, identityHeaderNames } from './identity.ts';
 import { buildDeny, buildRedirect, denyContextOf, internalErrorDeny, invalidRequestDeny, type DenyContext } from './deny.ts';
 import type { Verifier } from './verify.ts';
 import { inChildSpan, inChildSpanSync, tracingActive } from './tracing.ts';
@@ -98,8 +98,8 @@ export class CoreAuthorizer implements Authorizer {
       explain?.({ check: 'route', ok: false, detail: `Envoy named policy ${JSON.stringify(selected.name)}, which is not configured` });
       return buildDeny({ status: 403, reason: Reasons.policyUnknown, message: `no policy named ${JSON.stringify(selected.name.slice(0, 64))}`, tokenOffered: false }, this.#deny);
     }
-    const rule = selected.rule;
-    explain?.({ check: 'route', ok: true, detail: `rule ${rule.name} (anonymous ${rule.anonymous})` });
+    const { rule, params } = selected;
+    explain?.({ check: 'route', ok: true, detail: `rule ${rule.name} (anonymous ${rule.anonymous})${describeParams(params)}` });
     if (rule.sign !== undefined && rule.sign.claimsFromToken === null) {
       // Outbound signing: no token is verified; the decision is the minted one (or why not).
       if (this.#signing === undefined) return this.#noSigner(rule);
@@ -128,8 +128,8 @@ export class CoreAuthorizer implements Authorizer {
     // verified without a second cache lookup. Explain and a recording trace take the full path below.
     if (explain === undefined && !tracingActive()) {
       const known = this.#verifier.cached(found.token);
-      if (known !== undefined) return this.#verified(request, path, rule, found, known);
-      return this.#verifier.verifyUnknown(found.token).then((result) => this.#verified(request, path, rule, found, result));
+      if (known !== undefined) return this.#verified(request, path, rule, params, found, known);
+      return this.#verifier.verifyUnknown(found.token).then((result) => this.#verified(request, path, rule, params, found, result));
     }
     const verifying = inChildSpan('portcullis.verify_token', { 'portcullis.token.source': found.source }, async (span) => {
       const r = await this.#verifier.verify(found.token, explain);
@@ -141,11 +141,11 @@ export class CoreAuthorizer implements Authorizer {
       });
       return r;
     });
-    return verifying.then((result) => this.#verified(request, path, rule, found, result, explain));
+    return verifying.then((result) => this.#verified(request, path, rule, params, found, result, explain));
   }
 
   /** After verification: the rule's requirements, single use, then the allow (or the token exchange). */
-  #verified(request: AuthRequest, path: string | null, rule: Rule, found: Extract<TokenResult, { kind: 'token' }>, result: VerifyResult, explain?: Explain): Later<Decision> {
+  #verified(request: AuthRequest, path: string | null, rule: Rule, params: PathParams, found: Extract<TokenResult, { kind: 'token' }>, result: VerifyResult, explain?: Explain): Later<Decision> {
     const tokenBytes = found.token.length;
     if (!result.ok) {
       // A bad token is never downgraded to anonymous, even where anonymous requests are allowed.
@@ -156,7 +156,7 @@ export class CoreAuthorizer implements Authorizer {
     }
 
     if (rule.require) {
-      const r = inChildSpanSync('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, () => evaluate(rule.require!, { claims: result.claims, issuer: result.issuer, request, path, params: NO_PARAMS }));
+      const r = inChildSpanSync('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, () => evaluate(rule.require!, { claims: result.claims, issuer: result.issuer, request, path, params }, explain));
       explain?.({ check: 'requirements', ok: r.ok, detail: r.ok ? `rule ${rule.name} is satisfied` : r.message });
       if (!r.ok) {
         const reason = r.missingScopes.length ? Reasons.scopeMissing : Reasons.requirementNotMet;
@@ -244,8 +244,8 @@ export class CoreAuthorizer implements Authorizer {
   #identityFor({ claims, issuer, cert }: VerifiedToken, rule: Rule): IdentityHeader[] {
     const max = this.#config.identityHeaderMaxBytes;
     const values = new Map<string, string | undefined>();
-    for (const { claim, header } of this.#config.identityHeaders) values.set(header, headerValue(claims[claim], max));
-    for (const { claim, header } of rule.identityHeaders) values.set(header, headerValue(claims[claim], max));
+    for (const { claim, header } of this.#config.identityHeaders) values.set(header, claimHeaderValue(claims, claim, max));
+    for (const { claim, header } of rule.identityHeaders) values.set(header, claimHeaderValue(claims, claim, max));
     const payload = this.#config.policy.payloadHeader;
     if (payload !== null) values.set(payload, Buffer.from(JSON.stringify(claims)).toString('base64url'));
     if (cert !== undefined) for (const [name, value] of certHeaderValues(this.#issuers.get(issuer), cert, max)) values.set(name, value);
@@ -260,8 +260,11 @@ export class CoreAuthorizer implements Authorizer {
   }
 }
 
-/** Until path templates land, no route has parameters. */
-const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+/** For explain: the matched template's values, e.g. ` with tenant="acme"`. */
+function describeParams(params: PathParams): string {
+  const entries = Object.entries(params);
+  return entries.length === 0 ? '' : ` with ${entries.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`;
+}
 
 /** A CORS preflight: OPTIONS carrying both Origin and Access-Control-Request-Method. Any other OPTIONS is ordinary. */
 function isPreflight(r: AuthRequest): boolean {

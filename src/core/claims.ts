@@ -7,6 +7,7 @@ import type { IssuerConfig } from './config.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
 import { clip } from './text.ts';
 import { audienceMatches } from './audience.ts';
+import { AMBIGUOUS, claimValue } from './claim-path.ts';
 
 export type ClaimsResult =
   | { readonly ok: true; readonly note?: () => string }
@@ -63,7 +64,10 @@ export const CLAIM_CHECKS: readonly (readonly [string, Check])[] = [
   }],
   ['required_claims', (claims, issuer) => {
     for (const name of issuer.requiredClaims) {
-      if (claims[name] === undefined || claims[name] === null) return fail(Reasons.claimMissing, `token has no "${name}" claim`);
+      const value = claimValue(claims, name);
+      // An ambiguous claim path counts as missing: it fails closed.
+      if (value === AMBIGUOUS) return fail(Reasons.claimMissing, `claim "${name}" is ambiguous in this token: it resolves in more than one way`);
+      if (value === undefined || value === null) return fail(Reasons.claimMissing, `token has no "${name}" claim`);
     }
     return pass(() => issuer.requiredClaims.length ? `present: ${issuer.requiredClaims.join(', ')}` : 'none required');
   }],

@@ -6,6 +6,7 @@
  */
 import { isSafeHeaderValue } from './text.ts';
 import type { Config } from './config.ts';
+import { AMBIGUOUS, claimValue } from './claim-path.ts';
 
 /**
  * Every identity header any answer can set (global, per rule, the payload header, an x5c issuer's certificate
@@ -24,6 +25,16 @@ export function identityHeaderNames(config: Pick<Config, 'identityHeaders' | 'po
   ];
 }
 
+/**
+ * The header value for a configured claim name, a claim path (core/claim-path.ts). A path that resolves in more
+ * than one way in this token leaves the header empty, like a missing claim: it fails closed.
+ */
+export function claimHeaderValue(claims: Readonly<Record<string, unknown>>, name: string, maxBytes: number): string | undefined {
+  const value = claimValue(claims, name);
+  return value === AMBIGUOUS ? undefined : headerValue(value, maxBytes);
+}
+
+/** Scalars as text, a non-empty array of scalars joined by ","; anything else (objects, null, mixed arrays): none. */
 export function headerValue(claim: unknown, maxBytes: number): string | undefined {
   let text: string;
   if (typeof claim === 'string') text = claim;

@@ -57,8 +57,9 @@ describe('replay config', () => {
     [{ replay: { redis: { host: 'x' } } }, 'replay.redis.host: unknown key (known: url, key_prefix, timeout)'],
     [{ issuers: [{ ...issuer, replay: 'yes' }] }, 'issuers[0].replay: must be true or false, got "yes"'],
     [{ routes: [{ require: { single_use: 1 } }] }, 'routes[0].require.single_use: must be true or false, got 1'],
-    [{ routes: [{ require: { any: [{ single_use: true }, { scopes: ['a'] }] } }] }, 'routes[0].require.any[0].single_use: only allowed directly under require, not inside any/all'],
-    [{ policies: { p: { require: { all: [{ single_use: true }] } } } }, 'policies.p.require.all[0].single_use: only allowed directly under require, not inside any/all'],
+    [{ routes: [{ require: { any: [{ single_use: true }, { scopes: ['a'] }] } }] }, 'routes[0].require.any[0].single_use: only allowed directly under require, not inside any/all/not'],
+    [{ policies: { p: { require: { all: [{ single_use: true }] } } } }, 'policies.p.require.all[0].single_use: only allowed directly under require, not inside any/all/not'],
+    [{ routes: [{ require: { not: { single_use: true } } }] }, 'routes[0].require.not.single_use: only allowed directly under require, not inside any/all/not'],
   ])('names the key path of %j', (doc, problem) => {
     expect(problems({ ...base, ...doc })).toContain(problem);
   });

@@ -5,6 +5,8 @@
 import type { ClaimCondition, Requirement } from './types.ts';
 import type { AuthRequest } from '../types.ts';
 import { describe } from '../claims.ts';
+import { AMBIGUOUS, claimValue } from '../claim-path.ts';
+import type { Explain } from '../explain.ts';
 
 /**
  * A failure is either "does not hold" or, with `error: true`, "could not be decided" (an ambiguous claim path, an
@@ -50,6 +52,7 @@ function conditionHolds(value: unknown, cond: ClaimCondition): boolean {
   if ('equals' in cond) return isScalar(value) && value === cond.equals;
   if ('one_of' in cond) return isScalar(value) && cond.one_of.includes(value);
   const values = Array.isArray(value) ? value : [value];
+  if ('prefix' in cond) return values.some((v) => typeof v === 'string' && v.startsWith(cond.prefix));
   return values.some((v) => isScalar(v) && v === cond.contains);
 }
 
@@ -57,10 +60,47 @@ function describeCondition(name: string, cond: ClaimCondition): string {
   if ('present' in cond) return `claim "${name}" must be present`;
   if ('equals' in cond) return `claim "${name}" must equal ${JSON.stringify(cond.equals)}`;
   if ('one_of' in cond) return `claim "${name}" must be one of ${JSON.stringify(cond.one_of)}`;
+  if ('prefix' in cond) return `claim "${name}" must start with ${JSON.stringify(cond.prefix)}`;
   return `claim "${name}" must contain ${JSON.stringify(cond.contains)}`;
 }
 
-type Check<K extends keyof Requirement> = (value: NonNullable<Requirement[K]>, ctx: RuleContext) => RequirementResult;
+/** One claim condition: holds, does not hold, or (an ambiguous claim path) cannot be decided. */
+function claimCondition(claims: Claims, name: string, cond: ClaimCondition): RequirementResult {
+  const value = claimValue(claims, name);
+  if (value === AMBIGUOUS) {
+    return { ok: false, message: `claim "${name}" is ambiguous in this token: it resolves in more than one way`, missingScopes: [], error: true };
+  }
+  return conditionHolds(value, cond) ? OK : { ok: false, message: describeCondition(name, cond), missingScopes: [] };
+}
+
+/**
+ * What a requirement asks, in words, for the message of a `not` whose inner requirement holds. Kinds without a
+ * description of their own are named by their key.
+ */
+export function describeRequirement(req: Requirement): string {
+  const parts: string[] = [];
+  for (const kind of Object.keys(req) as (keyof Requirement)[]) {
+    const value = req[kind];
+    if (value === undefined) continue;
+    if (kind === 'issuers') parts.push(`issuer one of ${describe(req.issuers!)}`);
+    else if (kind === 'audiences') parts.push(`audience one of ${describe(req.audiences!)}`);
+    else if (kind === 'scopes') parts.push(`scopes ${req.scopes!.join(' ')}`);
+    else if (kind === 'claims') parts.push(...Object.entries(req.claims!).map(([name, cond]) => describeCondition(name, cond)));
+    else if (kind === 'any') parts.push(`any of (${req.any!.map(describeRequirement).join('; ')})`);
+    else if (kind === 'all') parts.push(`all of (${req.all!.map(describeRequirement).join('; ')})`);
+    else if (kind === 'not') parts.push(`not (${describeRequirement(req.not!)})`);
+    else parts.push(kind);
+  }
+  return parts.join(' and ');
+}
+
+/**
+ * A check gets `explain` and its key path (`at`, e.g. `require.any[1].claims`) only when explaining; `at` is ''
+ * otherwise, so the hot path builds no strings. A check that explains its own parts (claims, one per claim) is
+ * listed in SELF_EXPLAINED; every other kind's outcome is reported by `evaluate`.
+ */
+type Check<K extends keyof Requirement> = (value: NonNullable<Requirement[K]>, ctx: RuleContext, explain: Explain | undefined, at: string) => RequirementResult;
+const SELF_EXPLAINED: ReadonlySet<keyof Requirement> = new Set(['claims']);
 
 /**
  * One check per requirement kind, run in this order. The mapped type makes the table exhaustive: a kind added to
@@ -79,28 +119,35 @@ const CHECKS: { readonly [K in keyof Requirement]-?: Check<K> } = {
     const missing = scopes.filter((s) => !have.has(s));
     return missing.length > 0 ? { ok: false, message: `missing scope: ${missing.join(' ')}`, missingScopes: missing } : OK;
   },
-  claims: (conditions, { claims }) => {
+  claims: (conditions, { claims }, explain, at) => {
+    let first: RequirementResult | undefined;
     for (const [name, cond] of Object.entries(conditions)) {
-      if (!conditionHolds(claims[name], cond)) return { ok: false, message: describeCondition(name, cond), missingScopes: [] };
+      const r = claimCondition(claims, name, cond);
+      explain?.({ check: `${at}.${name}`, ok: r.ok, detail: r.ok ? `${describeCondition(name, cond)}: holds` : r.message });
+      if (!r.ok && (first ??= r) && explain === undefined) return r;
     }
-    return OK;
+    return first ?? OK;
   },
-  all: (all, ctx) => {
-    for (const sub of all) {
-      const r = evaluate(sub, ctx);
-      if (!r.ok) return r;
+  all: (all, ctx, explain, at) => {
+    let first: RequirementResult | undefined;
+    for (let i = 0; i < all.length; i++) {
+      const r = evaluate(all[i]!, ctx, explain, explain && `${at}[${i}]`);
+      if (!r.ok && (first ??= r) && explain === undefined) return r;
     }
-    return OK;
+    return first ?? OK;
   },
-  any: (any, ctx) => {
+  any: (any, ctx, explain, at) => {
     if (any.length === 0) return OK;
     const failures: RequirementResult[] = [];
-    for (const sub of any) {
-      const r = evaluate(sub, ctx);
-      if (!r.ok && r.error) return r;
-      if (r.ok) return OK;
-      failures.push(r);
+    // The answer is the first alternative that holds or errs, in order; with explain the rest still report.
+    let decided: RequirementResult | undefined;
+    for (let i = 0; i < any.length; i++) {
+      const r = evaluate(any[i]!, ctx, explain, explain && `${at}[${i}]`);
+      if (decided === undefined && (r.ok || r.error)) decided = r.ok ? OK : r;
+      if (decided !== undefined && explain === undefined) return decided;
+      if (!r.ok) failures.push(r);
     }
+    if (decided !== undefined) return decided;
     const reasons = failures.map((f) => (f.ok ? '' : f.message));
     return {
       ok: false,
@@ -108,17 +155,32 @@ const CHECKS: { readonly [K in keyof Requirement]-?: Check<K> } = {
       missingScopes: [...new Set(failures.flatMap((f) => (f.ok ? [] : f.missingScopes)))],
     };
   },
+  not: (inner, ctx, explain, at) => {
+    const r = evaluate(inner, ctx, explain, at);
+    if (!r.ok) return r.error ? r : OK;
+    return { ok: false, message: `must not hold, but does: ${describeRequirement(inner)}`, missingScopes: [] };
+  },
 };
 
 const KINDS = Object.keys(CHECKS) as (keyof Requirement)[];
 
-/** Every kind the requirement names must hold (AND), checked in the table's order; the first failure is answered. */
-export function evaluate(req: Requirement, ctx: RuleContext): RequirementResult {
+/**
+ * Every kind the requirement names must hold (AND), checked in the table's order; the first failure is answered.
+ * With `explain` (portcullis explain, never the hot path) every condition reports its outcome under its key path,
+ * and evaluation goes on past a failure so all of them show; the answer is the same as without it.
+ */
+export function evaluate(req: Requirement, ctx: RuleContext, explain?: Explain, at = 'require'): RequirementResult {
+  let first: RequirementResult | undefined;
   for (const kind of KINDS) {
     const value = req[kind];
     if (value === undefined) continue;
-    const r = (CHECKS[kind] as Check<typeof kind>)(value as never, ctx);
-    if (!r.ok) return r;
+    const where = explain && `${at}.${kind}`;
+    const r = (CHECKS[kind] as Check<typeof kind>)(value as never, ctx, explain, where ?? '');
+    if (explain !== undefined && !SELF_EXPLAINED.has(kind)) {
+      explain({ check: where!, ok: r.ok, detail: r.ok ? 'holds' : r.error ? `cannot be decided: ${r.message}` : r.message });
+    }
+    // Without explain, the first failure is the answer; with it, the rest still report (the answer stays the first).
+    if (!r.ok && (first ??= r) && explain === undefined) return r;
   }
-  return OK;
+  return first ?? OK;
 }

@@ -6,18 +6,19 @@
  * constrains paths, such a request is refused outright: falling through to a laxer rule is exactly how
  * `/admin%2Fusers` would dodge an `/admin/**` route that the upstream, decoding differently, would serve.
  */
-import { compilePattern, type PathMatcher } from '../glob.ts';
+import { compileTemplate, NO_PARAMS, type PathParams, type TemplateMatcher } from '../glob.ts';
 import type { AuthRequest } from '../types.ts';
 import type { PolicyConfig, Rule } from './types.ts';
 
 export type Selection =
-  | { readonly kind: 'rule'; readonly rule: Rule }
+  /** `params`: the values of the matched path template's `{name}` segments (empty for any other match). */
+  | { readonly kind: 'rule'; readonly rule: Rule; readonly params: PathParams }
   | { readonly kind: 'ambiguous_path' }
   | { readonly kind: 'unknown_policy'; readonly name: string };
 
 interface CompiledRoute {
   readonly host: ((host: string) => boolean) | null;
-  readonly path: PathMatcher | null;
+  readonly path: TemplateMatcher | null;
   readonly methods: ReadonlySet<string> | null;
   readonly rule: Rule;
 }
@@ -44,10 +45,10 @@ export class RouteTable {
 
   constructor(config: PolicyConfig) {
     this.#routes = config.routes.map(({ match, rule }) => {
-      const paths = match.paths.map(compilePattern);
+      const paths = match.paths.map(compileTemplate);
       return {
         host: match.hosts.length ? hostMatcher(match.hosts) : null,
-        path: paths.length ? (p: string) => paths.some((m) => m(p)) : null,
+        path: paths.length ? firstMatch(paths) : null,
         // Backends answer HEAD with their GET handler, so a rule for GET must also hold for HEAD.
         methods: match.methods.length ? new Set(match.methods.includes('GET') ? [...match.methods, 'HEAD'] : match.methods) : null,
         rule,
@@ -62,17 +63,30 @@ export class RouteTable {
     const named = request.contextExtensions.get('policy');
     if (named !== undefined) {
       const rule = this.#policies.get(named);
-      return rule ? { kind: 'rule', rule } : { kind: 'unknown_policy', name: named };
+      return rule ? { kind: 'rule', rule, params: NO_PARAMS } : { kind: 'unknown_policy', name: named };
     }
-    if (this.#routes.length === 0) return { kind: 'rule', rule: this.#default };
+    if (this.#routes.length === 0) return { kind: 'rule', rule: this.#default, params: NO_PARAMS };
     if (normalizedPath === null && this.#pathsMatter) return { kind: 'ambiguous_path' };
     const host = bareHost(request.host);
     for (const route of this.#routes) {
       if (route.host && !route.host(host)) continue;
       if (route.methods && !route.methods.has(request.method)) continue;
-      if (route.path && (normalizedPath === null || !route.path(normalizedPath))) continue;
-      return { kind: 'rule', rule: route.rule };
+      if (route.path === null) return { kind: 'rule', rule: route.rule, params: NO_PARAMS };
+      const params = normalizedPath === null ? null : route.path(normalizedPath);
+      if (params !== null) return { kind: 'rule', rule: route.rule, params };
     }
-    return { kind: 'rule', rule: this.#default };
+    return { kind: 'rule', rule: this.#default, params: NO_PARAMS };
   }
+}
+
+/** A route's paths in order: the first that matches gives the params. */
+function firstMatch(paths: readonly TemplateMatcher[]): TemplateMatcher {
+  if (paths.length === 1) return paths[0]!;
+  return (p) => {
+    for (const m of paths) {
+      const params = m(p);
+      if (params !== null) return params;
+    }
+    return null;
+  };
 }

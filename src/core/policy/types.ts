@@ -1,13 +1,20 @@
 /** Route policies as the core sees them once config validation has built them (see config/schema.ts). */
 
-/** A claim condition: `equals` a value, is `one_of` several, `contains` a value (array claims), or is `present`. */
+/**
+ * A claim condition: `equals` a value, is `one_of` several, `contains` a value (array claims), is `present`, or
+ * (a string, or any string element of an array) starts with a `prefix`.
+ */
 export type ClaimCondition =
   | { readonly equals: string | number | boolean }
+  | { readonly prefix: string }
   | { readonly one_of: readonly (string | number | boolean)[] }
   | { readonly contains: string | number | boolean }
   | { readonly present: true };
 
-/** Everything listed must hold (AND); `any` needs one of its entries, `all` every one. */
+/**
+ * Everything listed must hold (AND); `any` needs one of its entries, `all` every one, `not` its entry not to hold.
+ * Claim names are claim paths (core/claim-path.ts).
+ */
 export interface Requirement {
   readonly issuers?: readonly string[];
   readonly audiences?: readonly string[];
@@ -15,6 +22,8 @@ export interface Requirement {
   readonly claims?: Readonly<Record<string, ClaimCondition>>;
   readonly any?: readonly Requirement[];
   readonly all?: readonly Requirement[];
+  /** Holds when the inner requirement does not; an error inside (an ambiguous claim path) stays an error. */
+  readonly not?: Requirement;
 }
 
 export interface LoginRedirect {

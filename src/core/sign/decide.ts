@@ -12,6 +12,7 @@ import { Reasons, type ReasonCode } from '../reasons.ts';
 import { buildDeny, type DenyContext } from '../deny.ts';
 import { destinationOrigin } from './destination.ts';
 import type { Minter } from './mint.ts';
+import { copyClaims } from '../claim-path.ts';
 
 /** Longest `sub` taken from signer.subject_header. */
 const MAX_SUBJECT = 1024;
@@ -48,8 +49,8 @@ export class SignDecider {
     const rule = allow.rule ?? 'default';
     const audience = this.#audience(request);
     if (audience.kind === 'deny') return { ...audience.deny, rule, ...(allow.issuer !== undefined ? { issuer: allow.issuer } : {}) };
-    const claims: Record<string, unknown> = {};
-    for (const name of sign.claimsFromToken ?? []) if (allow.claims?.[name] !== undefined) claims[name] = allow.claims[name];
+    // Claim paths (core/claim-path.ts): a nested claim is copied with the structure that holds it.
+    const claims = copyClaims(allow.claims ?? {}, sign.claimsFromToken ?? []);
     // The external token must not reach the upstream: its removal stays, except for the header we overwrite.
     const strip = (allow.stripHeaders ?? []).filter((name) => name !== sign.header);
     return this.#mintAllow(audience.value, claims, sign, rule, Reasons.tokenExchanged, { ...allow, stripHeaders: strip });
