@@ -77,3 +77,26 @@ describe('RouteTable.select', () => {
     expect(s.kind === 'rule' && s.rule.name).toBe('admin-host');
   });
 });
+
+describe('RouteTable.select with path templates', () => {
+  const t = table([
+    { match: m([], ['/tenants/{tenant}/users/{user}', '/tenants/{tenant}/**']), rule: rule('tenant') },
+    { match: m(['host.test']), rule: rule('host') },
+  ], [['admin', rule('policy admin')]]);
+  const params = (req: Parameters<typeof request>[0], path: string | null) => {
+    const s = t.select(request(req), path);
+    return s.kind === 'rule' ? [s.rule.name, { ...s.params }] : s.kind;
+  };
+
+  it.each<[string, Parameters<typeof request>[0], string | null, unknown]>([
+    ['the first template that matches', { path: '/tenants/acme/users/bob' }, '/tenants/acme/users/bob', ['tenant', { tenant: 'acme', user: 'bob' }]],
+    ['a later template of the same route', { path: '/tenants/acme/orders' }, '/tenants/acme/orders', ['tenant', { tenant: 'acme' }]],
+    ['no values for a route without paths', { host: 'host.test', path: '/x' }, '/x', ['host', {}]],
+    ['no values for the default', { path: '/tenants' }, '/tenants', ['default', {}]],
+    ['no values for a named policy', { path: '/tenants/acme/x', contextExtensions: new Map([['policy', 'admin']]) }, '/tenants/acme/x', ['policy admin', {}]],
+    ['the decoded segment of the normalized path', { path: '/tenants/a%20b/x' }, '/tenants/a b/x', ['tenant', { tenant: 'a b' }]],
+    ['an ambiguous path: refused, never a template match', { path: '/tenants/a%2Fb/x' }, null, 'ambiguous_path'],
+  ])('gives %s', (_n, req, path, expected) => {
+    expect(params(req, path)).toEqual(expected);
+  });
+});
