@@ -36,7 +36,11 @@ beforeAll(async () => {
   core = await startCore(testConfig({
     workers: 1,
     signer: SIGNER,
-    policies: { outbound: { sign: true }, exchange: { sign: { claims_from_token: ['sub', 'email', 'groups'] } } },
+    policies: {
+      outbound: { sign: true },
+      exchange: { sign: { claims_from_token: ['sub', 'email', 'groups'] } },
+      'exchange-paths': { sign: { claims_from_token: ['realm_access.roles', 'kubernetes.io.namespace', 'org.team'] } },
+    },
     routes: [{ match: { paths: ['/internal/**'] }, sign: { claims_from_token: ['sub'] } }],
   }, { jwks: jwksOf(idp) }));
 });
@@ -121,6 +125,17 @@ describe('token exchange (sign: { claims_from_token })', () => {
     // Envoy overwrites authorization with the minted token (it is not also removed: removals run after additions).
     expect((d as Allow).stripHeaders ?? []).not.toContain('authorization');
     expect((d as Allow).setHeaders?.map(([n]) => n)).toEqual(['authorization']);
+  });
+
+  it('copies claim paths with the structure that holds them, and leaves an ambiguous one out', async () => {
+    const external = await signToken(idp, { realm_access: { roles: ['admin'], other: 1 }, 'kubernetes.io': { namespace: 'payments', uid: 'u' }, 'org.team': 'a', org: { team: 'b' } });
+    const d = await core.authorizer.check(request({ contextExtensions: new Map([['policy', 'exchange-paths']]), host: 'app.test', headers: bearer(external) }));
+    expect(d).toMatchObject({ kind: 'allow', reason: 'token_exchanged' });
+    const claims = await claimsOf(d);
+    expect(claims.realm_access).toEqual({ roles: ['admin'] });
+    expect(claims['kubernetes.io']).toEqual({ namespace: 'payments' });
+    expect(claims).not.toHaveProperty('org');
+    expect(claims).not.toHaveProperty('org.team');
   });
 
   it('removes the external token cookie for the upstream', async () => {
