@@ -92,12 +92,12 @@ export function getOnce(url: string, headers: Record<string, string> = {}): Prom
   });
 }
 
-/** The CheckRequest Envoy sends for GET api.test/orders with these headers. */
-export function checkRequest(headers: Record<string, string>): object {
+/** The CheckRequest Envoy sends for GET api.test<path> (default /orders) with these headers. */
+export function checkRequest(headers: Record<string, string>, path = '/orders'): object {
   return {
     attributes: {
       request: {
-        http: { id: '1', method: 'GET', host: 'api.test', scheme: 'https', path: '/orders', protocol: 'HTTP/1.1', headers: { ':authority': 'api.test', ':method': 'GET', ':path': '/orders', ...headers } },
+        http: { id: '1', method: 'GET', host: 'api.test', scheme: 'https', path, protocol: 'HTTP/1.1', headers: { ':authority': 'api.test', ':method': 'GET', ':path': path, ...headers } },
       },
     },
   };
