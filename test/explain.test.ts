@@ -107,7 +107,10 @@ interface DenyCase {
   readonly status: number;
   /** The failing check, as printed: "✘ <check>: <detail>". */
   readonly failed: RegExp;
-  /** A check before it that failed without deciding (an ambiguous path is only refused once routes depend on it). */
+  /**
+   * A check before it that failed without deciding (an ambiguous path is only refused once routes depend on it), or
+   * the requirement's own condition line before its verdict.
+   */
   readonly earlier?: RegExp;
 }
 
@@ -125,13 +128,15 @@ const DENIES: readonly DenyCase[] = [
     status: 401,
     failed: /✘ claim aud: audience mismatch: expected one of \["api\.test"\], got \["other\.test"\]/,
   },
-  { reason: 'scope_missing', token: () => signToken(key, claims({ scope: 'read' })), path: '/admin/users', status: 403, failed: /✘ requirements: missing scope: admin/ },
+  // Each condition of the requirement is a line of its own before the verdict (require.* then requirements).
+  { reason: 'scope_missing', token: () => signToken(key, claims({ scope: 'read' })), path: '/admin/users', status: 403, failed: /✘ requirements: missing scope: admin/, earlier: /✘ require\.scopes: missing scope: admin/ },
   {
     reason: 'requirement_not_met',
     token: () => signToken(key, claims({ department: 'sales' })),
     path: '/ops/deploys',
     status: 403,
     failed: /✘ requirements: claim "department" must equal "ops"/,
+    earlier: /✘ require\.claims\.department: claim "department" must equal "ops"/,
   },
   {
     reason: 'path_ambiguous',
