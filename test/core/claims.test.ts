@@ -84,3 +84,15 @@ describe('checkClaimTimes (a cached token, already checked under this issuer con
     expect(checkClaimTimes({ ...base, aud: 'elsewhere' }, issuer, NOW * 1000)).toEqual({ ok: true });
   });
 });
+
+describe('required_claims by claim path', () => {
+  const required = (payload: Record<string, unknown>) => checkClaims({ ...base, ...payload }, { ...issuer, requiredClaims: ['sub', 'kubernetes.io.namespace'] }, NOW * 1000);
+  it.each<[string, Record<string, unknown>, string | null]>([
+    ['present under a dotted key', { 'kubernetes.io': { namespace: 'payments' } }, null],
+    ['absent', {}, 'token has no "kubernetes.io.namespace" claim'],
+    ['null', { 'kubernetes.io': { namespace: null } }, 'token has no "kubernetes.io.namespace" claim'],
+    ['ambiguous', { 'kubernetes.io': { namespace: 'a' }, kubernetes: { 'io.namespace': 'b' } }, 'claim "kubernetes.io.namespace" is ambiguous in this token: it resolves in more than one way'],
+  ])('%s', (_n, payload, message) => {
+    expect(required(payload)).toEqual(message === null ? { ok: true } : { ok: false, reason: 'claim_missing', message });
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { headerValue } from '../../src/core/identity.ts';
+import { claimHeaderValue, headerValue } from '../../src/core/identity.ts';
 
 describe('headerValue', () => {
   it.each([
@@ -36,5 +36,19 @@ describe('headerValue', () => {
     ['multi-byte text over the byte bound', 'é'.repeat(33)],
   ])('withholds %s', (_name, claim) => {
     expect(headerValue(claim, 64)).toBeUndefined();
+  });
+});
+
+describe('claimHeaderValue (a configured claim path)', () => {
+  const claims = { sub: 'alice', realm_access: { roles: ['admin', 'user'] }, 'kubernetes.io': { namespace: 'payments' }, 'a.b': 'x', a: { b: 'y' }, obj: { k: { v: 1 } } };
+  it.each([
+    ['a top-level claim', 'sub', 'alice'],
+    ['a nested array, comma-joined', 'realm_access.roles', 'admin,user'],
+    ['a claim under a dotted key', 'kubernetes.io.namespace', 'payments'],
+    ['an ambiguous path: empty, fail closed', 'a.b', undefined],
+    ['an object: empty', 'obj.k', undefined],
+    ['an absent path: empty', 'realm_access.groups', undefined],
+  ])('writes %s', (_n, name, expected) => {
+    expect(claimHeaderValue(claims, name, 64)).toBe(expected);
   });
 });
