@@ -27,12 +27,33 @@ export type ClaimLookup =
   | { readonly kind: 'ambiguous' };
 
 /**
- * A name compiled once: `keys[i][j]` is the key made of pieces i..j joined with dots, so the walk never builds a
- * string. Names come only from configuration, never from a token, so the memo below is bounded by the config.
+ * A name compiled once: `row(i)[k]` is the key made of pieces i..i+k joined with dots, so the walk never builds a
+ * string per request. Rows are built on first use (row 0 at once; a later row only when some token has an object
+ * at that position), so even a very long configured name costs little. Names come only from configuration, never
+ * from a token, so the memo below is bounded by the config.
  */
-interface Compiled {
+class Compiled {
   readonly pieces: number;
-  readonly keys: readonly (readonly string[])[];
+  readonly #parts: readonly string[];
+  readonly #rows: (readonly string[] | undefined)[];
+
+  constructor(name: string) {
+    this.#parts = name.split('.');
+    this.pieces = this.#parts.length;
+    this.#rows = new Array(this.pieces);
+  }
+
+  row(from: number): readonly string[] {
+    let row = this.#rows[from];
+    if (row === undefined) {
+      const keys: string[] = [];
+      let key = this.#parts[from]!;
+      keys.push(key);
+      for (let j = from + 1; j < this.pieces; j++) keys.push((key += '.' + this.#parts[j]!));
+      this.#rows[from] = row = keys;
+    }
+    return row;
+  }
 }
 
 const MEMO = new Map<string, Compiled>();
@@ -41,9 +62,7 @@ const MEMO_MAX = 4096;
 function compile(name: string): Compiled {
   let c = MEMO.get(name);
   if (c !== undefined) return c;
-  const parts = name.split('.');
-  const keys = parts.map((_, i) => parts.slice(i).map((__, k) => parts.slice(i, i + k + 1).join('.')));
-  c = { pieces: parts.length, keys };
+  c = new Compiled(name);
   // A config reload may bring new names; never let the memo grow without bound (a miss only costs a compile).
   if (MEMO.size >= MEMO_MAX) MEMO.clear();
   MEMO.set(name, c);
@@ -61,7 +80,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * `trail` holds the keys taken so far (pushed and popped; copied only by a caller that keeps it).
  */
 function walk(c: Compiled, obj: Record<string, unknown>, from: number, trail: string[], found: (value: unknown) => boolean): boolean {
-  const row = c.keys[from]!;
+  const row = c.row(from);
   for (let j = from; j < c.pieces; j++) {
     const key = row[j - from]!;
     if (!Object.hasOwn(obj, key)) continue;

@@ -77,7 +77,7 @@ function claimCondition(claims: Claims, name: string, cond: ClaimCondition): Req
  * What a requirement asks, in words, for the message of a `not` whose inner requirement holds. Kinds without a
  * description of their own are named by their key.
  */
-export function describeRequirement(req: Requirement): string {
+function describeRequirement(req: Requirement): string {
   const parts: string[] = [];
   for (const kind of Object.keys(req) as (keyof Requirement)[]) {
     const value = req[kind];
