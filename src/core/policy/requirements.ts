@@ -124,30 +124,29 @@ const CHECKS: { readonly [K in keyof Requirement]-?: Check<K> } = {
     for (const [name, cond] of Object.entries(conditions)) {
       const r = claimCondition(claims, name, cond);
       explain?.({ check: `${at}.${name}`, ok: r.ok, detail: r.ok ? `${describeCondition(name, cond)}: holds` : r.message });
-      if (!r.ok && (first ??= r) && explain === undefined) return r;
+      first = and(first, r);
     }
     return first ?? OK;
   },
   all: (all, ctx, explain, at) => {
     let first: RequirementResult | undefined;
-    for (let i = 0; i < all.length; i++) {
-      const r = evaluate(all[i]!, ctx, explain, explain && `${at}[${i}]`);
-      if (!r.ok && (first ??= r) && explain === undefined) return r;
-    }
+    for (let i = 0; i < all.length; i++) first = and(first, evaluate(all[i]!, ctx, explain, explain && `${at}[${i}]`));
     return first ?? OK;
   },
   any: (any, ctx, explain, at) => {
     if (any.length === 0) return OK;
     const failures: RequirementResult[] = [];
-    // The answer is the first alternative that holds or errs, in order; with explain the rest still report.
-    let decided: RequirementResult | undefined;
+    // Every alternative is evaluated: an error in any of them decides (see `and`), one that holds allows otherwise.
+    let error: RequirementResult | undefined;
+    let held = false;
     for (let i = 0; i < any.length; i++) {
       const r = evaluate(any[i]!, ctx, explain, explain && `${at}[${i}]`);
-      if (decided === undefined && (r.ok || r.error)) decided = r.ok ? OK : r;
-      if (decided !== undefined && explain === undefined) return decided;
-      if (!r.ok) failures.push(r);
+      if (r.ok) held = true;
+      else if (r.error) error ??= r;
+      else failures.push(r);
     }
-    if (decided !== undefined) return decided;
+    if (error !== undefined) return error;
+    if (held) return OK;
     const reasons = failures.map((f) => (f.ok ? '' : f.message));
     return {
       ok: false,
@@ -179,8 +178,19 @@ export function evaluate(req: Requirement, ctx: RuleContext, explain?: Explain, 
     if (explain !== undefined && !SELF_EXPLAINED.has(kind)) {
       explain({ check: where!, ok: r.ok, detail: r.ok ? 'holds' : r.error ? `cannot be decided: ${r.message}` : r.message });
     }
-    // Without explain, the first failure is the answer; with it, the rest still report (the answer stays the first).
-    if (!r.ok && (first ??= r) && explain === undefined) return r;
+    first = and(first, r);
   }
   return first ?? OK;
+}
+
+/**
+ * AND of two results, order-independent for errors: an error anywhere in a requirement tree is the answer (403
+ * `requirement_not_met`), whatever holds or fails beside it and whatever `not` surrounds it. So nothing
+ * short-circuits: every condition is evaluated (trees are small), and a hostile token cannot hide an ambiguous
+ * claim behind a condition that happens to come first. Otherwise the first failure is the answer.
+ */
+function and(first: RequirementResult | undefined, r: RequirementResult): RequirementResult | undefined {
+  if (r.ok) return first;
+  if (first === undefined || first.ok) return r;
+  return r.error && !first.error ? r : first;
 }

@@ -89,7 +89,6 @@ describe('claim paths, prefix and not', () => {
     ['not not', { not: { not: { claims: { role: { equals: 'member' } } } } }],
     ['not inside any', { any: [{ scopes: ['admin'] }, { not: { claims: { role: { equals: 'guest' } } } }] }],
     ['not inside all', { all: [{ scopes: ['read'] }, { not: { issuers: ['https://other.test/'] } }] }],
-    ['an alternative that holds before an ambiguous one', { any: [{ scopes: ['read'] }, { claims: { 'org.team': { present: true } } }] }],
   ])('holds for %s', (_n, req) => {
     expect(evaluate(req, ctx({ ...claims, ...token }))).toEqual({ ok: true });
   });
@@ -104,7 +103,10 @@ describe('claim paths, prefix and not', () => {
     ['an ambiguous path, even for present', { claims: { 'org.team': { present: true } } }, ambiguous, true],
     ['an ambiguous path under not: never a pass', { not: { claims: { 'org.team': { equals: 'green' } } } }, ambiguous, true],
     ['an ambiguous path under not not', { not: { not: { claims: { 'org.team': { equals: 'red' } } } } }, ambiguous, true],
-    ['an ambiguous alternative before one that holds: any returns the error at once', { any: [{ claims: { 'org.team': { present: true } } }, { scopes: ['read'] }] }, ambiguous, true],
+    ['an ambiguous alternative before one that holds', { any: [{ claims: { 'org.team': { present: true } } }, { scopes: ['read'] }] }, ambiguous, true],
+    ['an ambiguous alternative after one that holds: the order never hides an error', { any: [{ scopes: ['read'] }, { claims: { 'org.team': { present: true } } }] }, ambiguous, true],
+    ['an ambiguous path in all after a failing condition, under not', { not: { all: [{ scopes: ['admin'] }, { claims: { 'org.team': { present: true } } }] } }, ambiguous, true],
+    ['an ambiguous claim condition after a failing one', { claims: { sub: { equals: 'mallory' }, 'org.team': { present: true } } }, ambiguous, true],
     ['an ambiguous path in all, under not', { not: { all: [{ scopes: ['read'] }, { claims: { 'org.team': { present: true } } }] } }, ambiguous, true],
   ])('fails for %s', (_n, req, message, error) => {
     expect(evaluate(req, ctx({ ...claims, ...token }))).toEqual({ ok: false, message, missingScopes: [], ...(error ? { error: true } : {}) });
