@@ -15,7 +15,10 @@ const USAGE = `usage: portcullis [--config FILE] [--listen-grpc ADDR] [--listen-
   --listen-grpc ADDR   override listen.grpc (host:port or unix:/path)
   --listen-http ADDR   override listen.http
   explain              print every check one request passes or fails (portcullis explain --help)
-       portcullis keys generate --dir DIR [--alg ES256] [--activate-in 15m]   the next signing key (--help)`;
+       portcullis keys generate --dir DIR [--alg ES256] [--activate-in 15m]   the next signing key (--help)
+       portcullis validate --config FILE                 check a config offline, as a start would (--help)
+       portcullis test --config FILE TESTS.yaml...       run a decision table through the real authorizer, offline (--help)
+       portcullis schema                                 print the JSON Schema of the config (--help)`;
 
 async function main(): Promise<number> {
   if (process.argv[2] === 'explain') {
@@ -25,6 +28,18 @@ async function main(): Promise<number> {
   if (process.argv[2] === 'keys') {
     const { runKeys } = await import('./cli/keys.ts');
     return runKeys(process.argv.slice(3));
+  }
+  if (process.argv[2] === 'validate') {
+    const { runValidate } = await import('./cli/validate.ts');
+    return runValidate(process.argv.slice(3));
+  }
+  if (process.argv[2] === 'test') {
+    const { runTests } = await import('./cli/test.ts');
+    return runTests(process.argv.slice(3));
+  }
+  if (process.argv[2] === 'schema') {
+    const { runSchema } = await import('./cli/schema.ts');
+    return runSchema(process.argv.slice(3));
   }
   let args;
   try {

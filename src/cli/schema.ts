@@ -1,0 +1,1 @@
+export function runSchema(_: readonly string[]): number { return 0; }
