@@ -10,15 +10,19 @@ import { replayInUse } from './config/replay.ts';
 import type { ReplayStoreEvent } from './stores/redis-replay.ts';
 
 const USAGE = `usage: portcullis [--config FILE] [--listen-grpc ADDR] [--listen-http ADDR]
-       portcullis explain --config FILE [--method M] [--path P] [--host H] [--header 'Name: value']... [TOKEN]
   --config FILE        YAML configuration (default: $PORTCULLIS_CONFIG; none = demo mode)
   --listen-grpc ADDR   override listen.grpc (host:port or unix:/path)
   --listen-http ADDR   override listen.http
-  explain              print every check one request passes or fails (portcullis explain --help)
-       portcullis keys generate --dir DIR [--alg ES256] [--activate-in 15m]   the next signing key (--help)
-       portcullis validate --config FILE                 check a config offline, as a start would (--help)
-       portcullis test --config FILE TESTS.yaml...       run a decision table through the real authorizer, offline (--help)
-       portcullis schema                                 print the JSON Schema of the config (--help)`;
+commands (each has --help):
+  portcullis explain --config FILE [--method M] [--path P] [--host H] [--header 'Name: value']... [TOKEN]
+                       print every check one request passes or fails
+  portcullis validate --config FILE
+                       check a config offline, as a start would (exit 0 valid, 2 every problem by path)
+  portcullis test --config FILE TESTS.yaml...
+                       run decision tables through the real authorizer, offline (exit 0 all pass, 1 some fail)
+  portcullis schema    print the JSON Schema (draft 2020-12) of the config, for editors and CI
+  portcullis keys generate --dir DIR [--alg ES256] [--activate-in 15m]
+                       the next signing key`;
 
 async function main(): Promise<number> {
   if (process.argv[2] === 'explain') {
