@@ -63,10 +63,10 @@ export function readTestFile(file: string, identityHeaders: ReadonlySet<string>)
     return { problems: [`${file}: ${code !== undefined && !code.startsWith('YAML') ? `cannot read the file: ${code}` : `not valid YAML: ${(e as Error).message.split('\n')[0]}`}`] };
   }
   const errors: string[] = [];
-  const file_ = testFile(doc, '', errors);
+  const parsed = testFile(doc, '', errors);
   const cases: TestCase[] = [];
   // Case by case, so the checks below also run on the good cases of a file with bad ones.
-  const raws = file_ === INVALID ? [] : file_.cases;
+  const raws = parsed === INVALID ? [] : parsed.cases;
   raws.forEach((raw, i) => {
     const at = `cases[${i}]`;
     const c = testCase(raw, at, errors);
