@@ -10,12 +10,19 @@ import { replayInUse } from './config/replay.ts';
 import type { ReplayStoreEvent } from './stores/redis-replay.ts';
 
 const USAGE = `usage: portcullis [--config FILE] [--listen-grpc ADDR] [--listen-http ADDR]
-       portcullis explain --config FILE [--method M] [--path P] [--host H] [--header 'Name: value']... [TOKEN]
   --config FILE        YAML configuration (default: $PORTCULLIS_CONFIG; none = demo mode)
   --listen-grpc ADDR   override listen.grpc (host:port or unix:/path)
   --listen-http ADDR   override listen.http
-  explain              print every check one request passes or fails (portcullis explain --help)
-       portcullis keys generate --dir DIR [--alg ES256] [--activate-in 15m]   the next signing key (--help)`;
+commands (each has --help):
+  portcullis explain --config FILE [--method M] [--path P] [--host H] [--header 'Name: value']... [TOKEN]
+                       print every check one request passes or fails
+  portcullis validate --config FILE
+                       check a config offline, as a start would (exit 0 valid, 2 every problem by path)
+  portcullis test --config FILE TESTS.yaml...
+                       run decision tables through the real authorizer, offline (exit 0 all pass, 1 some fail)
+  portcullis schema    print the JSON Schema (draft 2020-12) of the config, for editors and CI
+  portcullis keys generate --dir DIR [--alg ES256] [--activate-in 15m]
+                       the next signing key`;
 
 async function main(): Promise<number> {
   if (process.argv[2] === 'explain') {
@@ -25,6 +32,18 @@ async function main(): Promise<number> {
   if (process.argv[2] === 'keys') {
     const { runKeys } = await import('./cli/keys.ts');
     return runKeys(process.argv.slice(3));
+  }
+  if (process.argv[2] === 'validate') {
+    const { runValidate } = await import('./cli/validate.ts');
+    return runValidate(process.argv.slice(3));
+  }
+  if (process.argv[2] === 'test') {
+    const { runTests } = await import('./cli/test.ts');
+    return runTests(process.argv.slice(3));
+  }
+  if (process.argv[2] === 'schema') {
+    const { runSchema } = await import('./cli/schema.ts');
+    return runSchema(process.argv.slice(3));
   }
   let args;
   try {

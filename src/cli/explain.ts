@@ -278,15 +278,21 @@ function parseOptions(argv: readonly string[], io: ExplainIo): Options | 'help' 
 function withToken(options: Options, config: Config): Options {
   if (options.token === undefined) return options;
   const headers = new Map(options.request.headers as Map<string, string[]>);
-  const source = config.tokens.headers[0];
-  let where: string;
-  if (source !== undefined) {
-    headers.set(source.name, [...(headers.get(source.name) ?? []), `${source.prefix}${options.token}`]);
-    where = `${source.name} header`;
-  } else {
-    const cookie = config.tokens.cookies[0]!;
-    headers.set('cookie', [...(headers.get('cookie') ?? []), `${cookie}=${options.token}`]);
-    where = `cookie ${cookie}`;
-  }
+  const where = placeToken(headers, options.token, config.tokens);
   return { ...options, request: { ...options.request, headers }, tokenWhere: where };
+}
+
+/**
+ * Adds `token` to `headers` where the first configured token source expects it (a header with its prefix, else the
+ * first token cookie) and says where. `explain` and `test` send their tokens the same way.
+ */
+export function placeToken(headers: Map<string, string[]>, token: string, tokens: Config['tokens']): string {
+  const source = tokens.headers[0];
+  if (source !== undefined) {
+    headers.set(source.name, [...(headers.get(source.name) ?? []), `${source.prefix}${token}`]);
+    return `${source.name} header`;
+  }
+  const cookie = tokens.cookies[0]!;
+  headers.set('cookie', [...(headers.get('cookie') ?? []), `${cookie}=${token}`]);
+  return `cookie ${cookie}`;
 }

@@ -1,5 +1,5 @@
 /** Schema of the route-policy keys: `routes`, `policies`, `login`, `upstream`. Defaults live here. */
-import { array, boolean, def, INVALID, object, oneOf, opt, record, req, section, string, type Parser } from './kit.ts';
+import { array, boolean, def, exactlyOne, INVALID, literal, object, oneOf, opt, record, recursive, req, section, string, withSchema, type Parser } from './kit.ts';
 import { patternProblem } from '../core/glob.ts';
 import { identityHeaderProblem } from './identity-headers.ts';
 import { signRule } from './signer-schema.ts';
@@ -23,49 +23,33 @@ export interface RawLogin {
   return_hosts: string[];
 }
 
-const scalar: Parser<Scalar> = (v, path, errors) => {
+const scalar: Parser<Scalar> = withSchema((v, path, errors) => {
   if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return v;
   errors.push(`${path}: must be a string, number or boolean`);
   return INVALID;
-};
+}, () => ({ type: ['string', 'number', 'boolean'] }));
 
-const condition: Parser<RawCondition> = (v, path, errors) => {
-  const keys = typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.keys(v) : [];
-  if (keys.length !== 1 || !['equals', 'one_of', 'contains', 'present', 'prefix'].includes(keys[0]!)) {
-    errors.push(`${path}: must be exactly one of { equals: V }, { one_of: [V, …] }, { contains: V }, { present: true }, { prefix: "…" }`);
-    return INVALID;
-  }
-  const shape = {
-    equals: { equals: req(scalar) },
-    one_of: { one_of: req(array(scalar, { min: 1 })) },
-    contains: { contains: req(scalar) },
-    present: { present: req(oneOf(['true']) as unknown as Parser<true>) },
-    prefix: { prefix: req(string((p) => (p === '' ? 'must not be empty (an empty prefix matches every string)' : null))) },
-  }[keys[0] as 'equals'];
-  if (keys[0] === 'present') {
-    if ((v as { present: unknown }).present !== true) {
-      errors.push(`${path}.present: must be true`);
-      return INVALID;
-    }
-    return { present: true };
-  }
-  return object(shape)(v, path, errors) as RawCondition | typeof INVALID;
-};
+const condition = exactlyOne({
+  equals: req(scalar, 'the claim equals this value'),
+  one_of: req(array(scalar, { min: 1 }), 'the claim equals one of these values'),
+  contains: req(scalar, 'the array claim contains this value'),
+  present: req(literal(true), 'the claim is present and not null'),
+  prefix: req(string((p) => (p === '' ? 'must not be empty (an empty prefix matches every string)' : null)), 'a string claim, or any string element of an array claim, starts with this'),
+}, 'must be exactly one of { equals: V }, { one_of: [V, …] }, { contains: V }, { present: true }, { prefix: "…" }') as Parser<RawCondition>;
 
 const nonEmpty = string((s) => (s === '' ? 'must not be empty' : null));
 const scopeToken = string((s) => (/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s) ? null : `"${s}" is not a valid scope token`));
 
-export const requirement: Parser<RawRequirement> = (v, path, errors) =>
-  object({
-    issuers: opt(array(nonEmpty, { min: 1, unique: true })),
-    audiences: opt(array(nonEmpty, { min: 1, unique: true })),
-    scopes: opt(array(scopeToken, { min: 1, unique: true })),
-    claims: opt(record(condition)),
-    any: opt(array(requirement, { min: 1 })),
-    all: opt(array(requirement, { min: 1 })),
-    not: opt(requirement),
-    single_use: opt(boolean),
-  })(v, path, errors) as RawRequirement | typeof INVALID;
+export const requirement: Parser<RawRequirement> = recursive('requirement', () => object({
+  issuers: opt(array(nonEmpty, { min: 1, unique: true }), 'the token\'s issuer must be one of these (configured issuers)'),
+  audiences: opt(array(nonEmpty, { min: 1, unique: true }), 'the token\'s aud must contain one of these'),
+  scopes: opt(array(scopeToken, { min: 1, unique: true }), 'all of these must be in scope (space-separated) or scp; else 403 scope_missing'),
+  claims: opt(record(condition), 'claim name (a dotted path: realm_access.roles, kubernetes.io.namespace) -> condition; every one must hold'),
+  any: opt(array(requirement, { min: 1 }), 'one of these requirements must hold'),
+  all: opt(array(requirement, { min: 1 }), 'every one of these requirements must hold'),
+  not: opt(requirement, 'holds when this requirement does not; an error inside (an ambiguous claim path) is never a pass'),
+  single_use: opt(boolean, 'true: every token this rule allows is single-use (a jti consumed once); only directly under require'),
+}) as Parser<RawRequirement>);
 
 export const hostPattern = string((s) =>
   /^(\*\.)?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(s) ? null : `"${s}" must be a lower-case host name or *.domain`,
@@ -81,35 +65,41 @@ const loginUrl = string((s) => {
   return u.protocol === 'https:' || u.protocol === 'http:' ? null : 'must be an http(s) URL';
 });
 
-export const login = object({ url: req(loginUrl), return_hosts: def(array(hostPattern, { unique: true }), [] as string[]) });
+export const login = object({
+  url: req(loginUrl, 'login page; {return_url} is replaced by the percent-encoded URL of the original request'),
+  return_hosts: def(array(hostPattern, { unique: true }), [] as string[], 'hosts the return URL may point at (exact or *.example.com)'),
+});
 
 /** `login: false` switches a global login redirect off for one rule. */
-const ruleLogin: Parser<RawLogin | false> = (v, path, errors) => (v === false ? false : login(v, path, errors));
+const ruleLogin: Parser<RawLogin | false> = withSchema(
+  (v, path, errors) => (v === false ? false : login(v, path, errors)),
+  (ref, path) => ({ anyOf: [{ const: false }, ref(login, path)] }),
+);
 
 export const ruleFields = {
-  require: opt(requirement),
-  anonymous: def(oneOf(['required', 'optional'] as const), 'required'),
-  login: opt(ruleLogin),
-  identity_headers: def(record(string(identityHeaderProblem)), {} as Record<string, string>),
-  sign: opt(signRule),
+  require: opt(requirement, 'what the token must satisfy beyond being valid (docs/policies.md)'),
+  anonymous: def(oneOf(['required', 'optional'] as const), 'required', 'optional: no token is allowed without identity; a token that is sent must be valid'),
+  login: opt(ruleLogin, 'a login redirect for this rule, or false for none; default the global login'),
+  identity_headers: def(record(string(identityHeaderProblem)), {} as Record<string, string>, 'extra claim -> header mappings on top of identity_headers'),
+  sign: opt(signRule, 'true: sign the outbound call; { claims_from_token: [...] }: token exchange (docs/signing.md)'),
 };
 
 const method = string((s) => (/^[A-Z]+$/.test(s) ? null : `"${s}" must be an upper-case HTTP method`));
 
 export const route = object({
-  name: opt(nonEmpty),
+  name: opt(nonEmpty, 'shown in explain, logs and metrics; default routes[N]'),
   match: section({
-    hosts: def(array(hostPattern, { unique: true }), [] as string[]),
-    paths: def(array(string(patternProblem), { unique: true }), [] as string[]),
-    methods: def(array(method, { unique: true }), [] as string[]),
-  }),
-  policy: opt(nonEmpty),
+    hosts: def(array(hostPattern, { unique: true }), [] as string[], 'exact lower-case hosts or *.example.com; [] = any'),
+    paths: def(array(string(patternProblem), { unique: true }), [] as string[], 'exact paths or globs (same syntax as excludes); [] = any'),
+    methods: def(array(method, { unique: true }), [] as string[], 'upper-case methods (GET also covers HEAD); [] = any'),
+  }, 'which requests this route takes: every listed part must match'),
+  policy: opt(nonEmpty, 'use the named policy as this route\'s rule (then give no rule fields)'),
   ...ruleFields,
 });
 
 export const policy = object(ruleFields);
 
 export const upstream = {
-  forward_token: def(((v, p, e) => (typeof v === 'boolean' ? v : (e.push(`${p}: must be true or false`), INVALID))) as Parser<boolean>, true),
-  payload_header: opt(string(identityHeaderProblem)),
+  forward_token: def(boolean, true, 'false: remove the token header and cookie before the upstream sees the request (Envoy)'),
+  payload_header: opt(string(identityHeaderProblem), 'forward the verified payload as base64url JSON in this header'),
 };

@@ -24,10 +24,14 @@ const keyPrefix = string((s) => (/^[\x21-\x7e]{0,128}$/.test(s) ? null : 'must b
 
 /** `replay`: every key has its default here (store memory, no URL, prefix portcullis:jti:, 50ms, deny). */
 export const replaySection = section({
-  store: def(oneOf(['memory', 'redis'] as const), 'memory'),
-  redis: section({ url: opt(redisUrl), key_prefix: def(keyPrefix, 'portcullis:jti:'), timeout: def(duration(1), 50) }),
-  on_store_error: def(oneOf(['deny', 'allow'] as const), 'deny'),
-});
+  store: def(oneOf(['memory', 'redis'] as const), 'memory', 'where consumed jti values live: memory (one process; refused with workers > 1) or redis'),
+  redis: section({
+    url: opt(redisUrl, 'redis:// or rediss:// (TLS); required with store: redis; password in the URL or PORTCULLIS_REDIS_PASSWORD'),
+    key_prefix: def(keyPrefix, 'portcullis:jti:', 'prepended to every key'),
+    timeout: def(duration(1), 50, 'a check without an answer by then is a store error'),
+  }, 'the Redis replay store'),
+  on_store_error: def(oneOf(['deny', 'allow'] as const), 'deny', 'store failing: deny (503 replay_store_unavailable, not ready) or allow (allowed, logged, counted)'),
+}, 'single-use tokens: where consumed jti values live (docs/replay.md)');
 
 type RawReplay = Exclude<ReturnType<(typeof replaySection)['parse']>, symbol>;
 

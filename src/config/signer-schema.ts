@@ -1,5 +1,5 @@
 /** Schema of `signer:` (docs/signing.md) and of a rule's `sign:`, and the checks that span several keys. */
-import { anything, array, boolean, def, duration, INVALID, object, oneOf, opt, record, req, string, type Parser } from './kit.ts';
+import { anything, array, boolean, def, duration, INVALID, object, oneOf, opt, record, req, string, withSchema, type Parser } from './kit.ts';
 import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
 import { SIGNING_ALGORITHMS } from '../core/sign/keyfile.ts';
 import { MINTED_CLAIMS } from '../core/sign/mint.ts';
@@ -16,15 +16,23 @@ const reservedClaim = (k: string): string | null =>
 
 const claimName = string((s) => (s === '' ? 'must not be empty' : reservedClaim(s)));
 
-const keys: Parser<{ dir?: string; allow_group_read: boolean; generate?: { rotate_every: number } }> = (v, path, errors) => {
-  const parsed = object({ dir: opt(string((s) => (s === '' ? 'must not be empty' : null))), allow_group_read: def(boolean, false), generate: opt(object({ rotate_every: def(duration(60_000), 43_200_000) })) })(v, path, errors);
+const keyFields = object({
+  dir: opt(string((s) => (s === '' ? 'must not be empty' : null)), 'directory of signing key files (portcullis keys generate), shared by every replica'),
+  allow_group_read: def(boolean, false, 'accept key files readable by the group (0440: a Secret volume with fsGroup)'),
+  generate: opt(object({
+    rotate_every: def(duration(60_000), 43_200_000, 'a new key this often'),
+  }), 'keys made in memory (one instance only; refused with workers > 1)'),
+});
+
+const keys: Parser<{ dir?: string; allow_group_read: boolean; generate?: { rotate_every: number } }> = withSchema((v, path, errors) => {
+  const parsed = keyFields(v, path, errors);
   if (parsed === INVALID) return INVALID;
   if ((parsed.dir === undefined) === (parsed.generate === undefined)) {
     errors.push(`${path}: needs exactly one of dir, generate`);
     return INVALID;
   }
   return parsed;
-};
+}, (ref, path) => ({ ...ref(keyFields, path), oneOf: [{ required: ['dir'] }, { required: ['generate'] }] }));
 
 export const signerSchema = object({
   issuer: req(string((s) => {
@@ -36,33 +44,35 @@ export const signerSchema = object({
     }
     if (u.protocol !== 'https:' && u.protocol !== 'http:') return 'must be an http(s) URL (discovery is served from it)';
     return u.search || u.hash || u.username ? 'must not have a query, fragment or credentials' : null;
-  })),
-  algorithm: def(oneOf(SIGNING_ALGORITHMS), 'ES256'),
-  keys: req(keys),
-  ttl: def(duration(1000), 300_000),
-  max_skew: def(duration(0), 60_000),
-  audience: def(string((s) => (s === '' ? 'must not be empty ("origin" or a fixed audience)' : null)), 'origin'),
-  subject_header: def(string((s) => (s === '' || HEADER_NAME.test(s) ? null : `"${s}" is not a valid header name`)), ''),
-  claims: def(record(anything, reservedClaim), {} as Record<string, unknown>),
-  allowed_audiences: opt(array(string((s) => (s === '' ? 'must not be empty' : null)), { min: 1, unique: true })),
-  replace_existing: def(boolean, false),
-  publish_lead: def(duration(0), DEFAULT_PUBLISH_LEAD_MS),
-  endpoint: def(string((s) => (/^\/[A-Za-z0-9._~/-]*$/.test(s) ? null : 'must be a path starting with "/"')), '/sign'),
-  endpoint_policy: def(string((s) => (s === '' ? 'must not be empty' : null)), 'sign'),
+  }), 'iss of minted tokens; discovery and the JWKS are served under its path'),
+  algorithm: def(oneOf(SIGNING_ALGORITHMS), 'ES256', 'signing algorithm; key files must match'),
+  keys: req(keys, 'where signing keys come from: exactly one of dir, generate'),
+  ttl: def(duration(1000), 300_000, 'exp = now + ttl'),
+  max_skew: def(duration(0), 60_000, 'nbf = now - max_skew; also the verifiers\' assumed leeway'),
+  audience: def(string((s) => (s === '' ? 'must not be empty ("origin" or a fixed audience)' : null)), 'origin', 'origin: aud = the destination scheme://host[:port]; any other string is a fixed aud'),
+  subject_header: def(string((s) => (s === '' || HEADER_NAME.test(s) ? null : `"${s}" is not a valid header name`)), '', 'outbound signing: sub from this request header; "" = no sub'),
+  claims: def(record(anything, reservedClaim), {} as Record<string, unknown>, 'static claims in every minted token (iss, aud, iat, nbf, exp, jti are refused)'),
+  allowed_audiences: opt(array(string((s) => (s === '' ? 'must not be empty' : null)), { min: 1, unique: true }), 'never sign for any other audience'),
+  replace_existing: def(boolean, false, 'true: overwrite an Authorization the request already has (default: 403 authorization_present)'),
+  publish_lead: def(duration(0), DEFAULT_PUBLISH_LEAD_MS, 'a new key is published this long before it may sign'),
+  endpoint: def(string((s) => (/^\/[A-Za-z0-9._~/-]*$/.test(s) ? null : 'must be a path starting with "/"')), '/sign', 'the forward-auth signing endpoint on the HTTP listener'),
+  endpoint_policy: def(string((s) => (s === '' ? 'must not be empty' : null)), 'sign', 'the named policy the endpoint applies; built in as { sign: true } unless defined'),
 });
 
 export type RawSigner = Exclude<ReturnType<typeof signerSchema>, typeof INVALID>;
 
 /** `sign: true` or `sign: { claims_from_token: [...], header: authorization }` on a route or policy. */
-export const signRule: Parser<RawSignRule | false> = (v, path, errors) => {
+const signRuleObject = object({
+  claims_from_token: opt(array(claimName, { unique: true }), 'token exchange: these claims of the verified token go into the minted one'),
+  // authorization, or a header an identity claim could use (never framing, cookies or the proxies' trust headers).
+  header: def(string((s) => (s.toLowerCase() === 'authorization' ? null : identityHeaderProblem(s))), 'authorization', 'the header the minted token is set in (authorization gets Bearer)'),
+});
+
+export const signRule: Parser<RawSignRule | false> = withSchema((v, path, errors) => {
   if (v === true) return { header: 'authorization' };
   if (v === false) return false;
-  return object({
-    claims_from_token: opt(array(claimName, { unique: true })),
-    // authorization, or a header an identity claim could use (never framing, cookies or the proxies' trust headers).
-    header: def(string((s) => (s.toLowerCase() === 'authorization' ? null : identityHeaderProblem(s))), 'authorization'),
-  })(v, path, errors);
-};
+  return signRuleObject(v, path, errors);
+}, (ref, path) => ({ anyOf: [{ type: 'boolean' }, ref(signRuleObject, path)] }));
 
 export interface RawSignRule {
   claims_from_token?: string[];

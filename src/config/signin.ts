@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { array, boolean, def, duration, integer, INVALID, object, oneOf, opt, req, string, type Parser } from './kit.ts';
+import { array, boolean, def, duration, integer, INVALID, object, oneOf, opt, req, string, withSchema, type Parser } from './kit.ts';
 import { hostPattern, login, type RawLogin } from './policy-schema.ts';
 import type { SignInConfig } from '../core/signin/types.ts';
 import type { LoginRedirect } from '../core/policy/types.ts';
@@ -25,48 +25,55 @@ const cookieDomain = string((s) => {
   const d = s.replace(/^\./, '');
   return /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(d) ? null : `"${s}" must be a lower-case domain with at least two labels`;
 });
-const oneOrMany: Parser<string[]> = (v, path, errors) => (typeof v === 'string' ? (nonEmpty(v, path, errors) === INVALID ? INVALID : [v]) : array(nonEmpty, { min: 1, unique: true })(v, path, errors));
+const many = array(nonEmpty, { min: 1, unique: true });
+const oneOrMany: Parser<string[]> = withSchema(
+  (v, path, errors) => (typeof v === 'string' ? (nonEmpty(v, path, errors) === INVALID ? INVALID : [v]) : many(v, path, errors)),
+  (ref, path) => ({ anyOf: [ref(nonEmpty, path), ref(many, path)] }),
+);
 
 const COOKIE_DEFAULTS = { domain: undefined, secure: true, same_site: 'lax' as const };
 
 export const oidcSchema = object({
-  issuer: req(nonEmpty),
-  client_id: req(nonEmpty),
-  client_secret_file: opt(nonEmpty),
-  scopes: def(array(scope, { min: 1, unique: true }), ['openid']),
-  redirect_path: def(pathKey, '/oauth2/callback'),
+  issuer: req(nonEmpty, 'must be one of issuers[]: its keys also verify the ID token'),
+  client_id: req(nonEmpty, 'the OAuth client id'),
+  client_secret_file: opt(nonEmpty, 'file holding the client secret; or env PORTCULLIS_OIDC_CLIENT_SECRET; neither = public client'),
+  scopes: def(array(scope, { min: 1, unique: true }), ['openid'], 'requested scopes; must include openid (offline_access for a refresh token)'),
+  redirect_path: def(pathKey, '/oauth2/callback', 'callback path; register <origin><redirect_path> at the provider for each host'),
   cookie: def(
     object({
-      domain: opt(cookieDomain),
-      secure: def(boolean, true),
-      same_site: def(oneOf(['lax', 'strict', 'none'] as const), 'lax'),
+      domain: opt(cookieDomain, 'share the sign-in across subdomains (leading dot ignored)'),
+      secure: def(boolean, true, 'false only for a local test over http'),
+      same_site: def(oneOf(['lax', 'strict', 'none'] as const), 'lax', 'lax, strict or none (none needs secure)'),
     }),
     COOKIE_DEFAULTS,
+    'attributes of the access-token and session cookies',
   ),
-  session_key_file: req(oneOrMany),
-  return_hosts: def(array(hostPattern, { unique: true }), [] as string[]),
-  refresh_before: def(duration(0), 60_000),
-  session_max_age: def(duration(60_000), 30 * 86_400_000),
-  state_max_age: def(duration(10_000), 600_000),
+  session_key_file: req(oneOrMany, 'file(s) of session secrets, one per line, newest first (at least 32 characters)'),
+  return_hosts: def(array(hostPattern, { unique: true }), [] as string[], 'hosts that may sign in and be returned to (exact or *.example.com)'),
+  refresh_before: def(duration(0), 60_000, 'refresh when the access token expires within this window'),
+  session_max_age: def(duration(60_000), 30 * 86_400_000, 'Max-Age of the session cookie'),
+  state_max_age: def(duration(10_000), 600_000, 'how long a started sign-in may take'),
   /** Default: tokens.max_bytes (the finder's bound on a joined cookie token). */
-  max_cookie_bytes: opt(integer(1024, 1_048_576)),
+  max_cookie_bytes: opt(integer(1024, 1_048_576), 'the access token\'s cookies, all chunks together; default tokens.max_bytes'),
 });
+
+const oidcLogin = object({ oidc: req(oidcSchema, 'Portcullis runs the OIDC sign-in itself (docs/sign-in.md)') });
 
 export type RawOidc = Exclude<ReturnType<typeof oidcSchema>, typeof INVALID>;
 export type RawGlobalLogin = RawLogin | { oidc: RawOidc };
 
 /** Top-level `login`: `{ url, return_hosts }` or `{ oidc: {...} }`, never both. */
-export const globalLogin: Parser<RawGlobalLogin> = (v, path, errors) => {
+export const globalLogin: Parser<RawGlobalLogin> = withSchema((v, path, errors) => {
   if (typeof v === 'object' && v !== null && !Array.isArray(v) && 'oidc' in v) {
     const extra = Object.keys(v).filter((k) => k !== 'oidc');
     if (extra.length > 0) {
       errors.push(`${path}: login.oidc and ${extra.join(', ')} are alternatives (give return_hosts under login.oidc)`);
       return INVALID;
     }
-    return object({ oidc: req(oidcSchema) })(v, path, errors) as RawGlobalLogin | typeof INVALID;
+    return oidcLogin(v, path, errors) as RawGlobalLogin | typeof INVALID;
   }
   return login(v, path, errors);
-};
+}, (ref, path) => ({ anyOf: [ref(login, path), ref(oidcLogin, path)] }));
 
 /** Where a browser navigation without a usable token is sent: our own start endpoint, on the request's origin. */
 export function signInLogin(oidc: RawOidc): LoginRedirect {

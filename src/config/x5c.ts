@@ -27,13 +27,13 @@ export const EXTENDED_KEY_USAGES: Readonly<Record<string, string>> = {
 const eku = string((s) => (s in EXTENDED_KEY_USAGES || /^[0-2](\.(0|[1-9]\d*))+$/.test(s) ? null : `"${s}" must be one of ${Object.keys(EXTENDED_KEY_USAGES).join(', ')} or a dotted OID`));
 
 export const x5cSection = object({
-  roots: req(array(string((s) => (s === '' ? 'must not be empty' : null)), { min: 1, unique: true })),
-  extended_key_usage: def(array(eku, { unique: true }), ['clientAuth']),
+  roots: req(array(string((s) => (s === '' ? 'must not be empty' : null)), { min: 1, unique: true }), 'PEM files of the trusted roots (relative to the config file), read at config load'),
+  extended_key_usage: def(array(eku, { unique: true }), ['clientAuth'], 'the leaf must list one of these (names or dotted OIDs); [] turns the check off'),
 });
 
 export const certIdentitySection = object({
-  subject: opt(string(identityHeaderProblem)),
-  sans: opt(string(identityHeaderProblem)),
+  subject: opt(string(identityHeaderProblem), 'header for the leaf certificate\'s subject'),
+  sans: opt(string(identityHeaderProblem), 'header for the leaf certificate\'s subject alternative names'),
 });
 
 const PEM = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;

@@ -102,3 +102,37 @@ export function checkRequest(headers: Record<string, string>, path = '/orders'):
     },
   };
 }
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall time of the whole run. */
+  readonly ms: number;
+}
+
+/**
+ * One run of the real CLI (`node src/main.ts ARGS…`, what `npm start -- ARGS…` and `npx portcullis` run), to its exit:
+ * stdout, stderr, exit code and wall time. PORTCULLIS_CONFIG is cleared so only the arguments choose the config.
+ */
+export function runCli(args: readonly string[], opts: { cwd?: string; timeoutMs?: number; bin?: string } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env.PORTCULLIS_CONFIG;
+    const started = Date.now();
+    const child = spawn(process.execPath, [opts.bin ?? MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`portcullis ${args.join(' ')} did not finish in ${opts.timeoutMs ?? 20_000} ms:\n${stdout}\n${stderr}`));
+    }, opts.timeoutMs ?? 20_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
