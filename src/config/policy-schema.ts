@@ -3,6 +3,7 @@ import { array, boolean, def, INVALID, object, oneOf, opt, record, req, section,
 import { patternProblem } from '../core/glob.ts';
 import { identityHeaderProblem } from './identity-headers.ts';
 import { signRule } from './signer-schema.ts';
+import { compileCel } from '../core/policy/cel.ts';
 
 type Scalar = string | number | boolean;
 export type RawCondition = { equals: Scalar } | { one_of: Scalar[] } | { contains: Scalar } | { present: true };
@@ -13,6 +14,8 @@ export interface RawRequirement {
   claims?: Record<string, RawCondition>;
   any?: RawRequirement[];
   all?: RawRequirement[];
+  /** A CEL expression (core/policy/cel.ts); validated here, compiled again into the frozen config by config/policy.ts. */
+  when?: string;
   /** Only directly under a rule's `require` (config/policy.ts refuses it inside any/all). */
   single_use?: boolean;
 }
@@ -50,6 +53,11 @@ const condition: Parser<RawCondition> = (v, path, errors) => {
 };
 
 const nonEmpty = string((s) => (s === '' ? 'must not be empty' : null));
+/** A `when` expression: a string to the schema, parsed and type-checked here so a bad one stops the start. */
+const celExpression = string((s) => {
+  const compiled = compileCel(s);
+  return 'problem' in compiled ? compiled.problem : null;
+});
 const scopeToken = string((s) => (/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s) ? null : `"${s}" is not a valid scope token`));
 
 export const requirement: Parser<RawRequirement> = (v, path, errors) =>
@@ -60,6 +68,7 @@ export const requirement: Parser<RawRequirement> = (v, path, errors) =>
     claims: opt(record(condition)),
     any: opt(array(requirement, { min: 1 })),
     all: opt(array(requirement, { min: 1 })),
+    when: opt(celExpression),
     single_use: opt(boolean),
   })(v, path, errors) as RawRequirement | typeof INVALID;
 

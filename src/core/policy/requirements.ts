@@ -5,6 +5,7 @@
 import type { ClaimCondition, Requirement } from './types.ts';
 import type { AuthRequest } from '../types.ts';
 import { describe } from '../claims.ts';
+import type { TokenSources } from '../sources.ts';
 
 /**
  * A failure is either "does not hold" or, with `error: true`, "could not be decided" (an ambiguous claim path, an
@@ -30,6 +31,9 @@ export interface RuleContext {
   readonly path: string | null;
   /** Values of the matched route's `{name}` path-template segments; empty when none. */
   readonly params: Readonly<Record<string, string>>;
+  /** The configured token sources: CEL `request.headers` leaves the token's header and cookie out. Absent = a
+   *  `when` that reads request.headers cannot be decided (an error, never a leak). */
+  readonly tokens?: TokenSources;
 }
 const OK: RequirementResult = { ok: true };
 
@@ -107,6 +111,10 @@ const CHECKS: { readonly [K in keyof Requirement]-?: Check<K> } = {
       message: `none of the alternatives holds: ${reasons.join('; or ')}`,
       missingScopes: [...new Set(failures.flatMap((f) => (f.ok ? [] : f.missingScopes)))],
     };
+  },
+  when: (when, ctx) => {
+    const r = when.evaluate(ctx);
+    return r.ok ? OK : { ...r, missingScopes: [] };
   },
 };
 

@@ -1,4 +1,5 @@
 /** Route policies as the core sees them once config validation has built them (see config/schema.ts). */
+import type { CelCondition } from './cel.ts';
 
 /** A claim condition: `equals` a value, is `one_of` several, `contains` a value (array claims), or is `present`. */
 export type ClaimCondition =
@@ -15,6 +16,8 @@ export interface Requirement {
   readonly claims?: Readonly<Record<string, ClaimCondition>>;
   readonly any?: readonly Requirement[];
   readonly all?: readonly Requirement[];
+  /** `when`: a CEL expression, compiled and type-checked at config load (cel.ts); only `true` holds. */
+  readonly when?: CelCondition;
 }
 
 export interface LoginRedirect {
