@@ -78,7 +78,7 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   path_ambiguous: 'the path has encoded slashes, dot segments, ";", "\\" or double encoding: the proxy and the app could read it differently',
   keys_unavailable: 'the key source cannot be read: check the URL or file and the network from this machine',
   scope_missing: 'the token lacks a scope this route requires',
-  requirement_not_met: "the token's claims do not meet this route's requirement",
+  requirement_not_met: "the token's claims (with a `when`: the claims and the request) do not meet this route's requirement, or a `when` could not be evaluated (docs/cel.md)",
   policy_unknown: 'the Envoy route names a policy that is not in the config',
   jti_missing: 'this issuer (replay: true) or route (single_use) takes single-use tokens only: the token needs a unique "jti" claim',
   token_replayed: 'this single-use token was already used (on this or another replica): get a new token for every request',
