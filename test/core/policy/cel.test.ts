@@ -46,12 +46,13 @@ describe('a when expression holds', () => {
 describe('a when expression that is not true', () => {
   it.each([
     ['false', '"root" in claims.roles', { ok: false, message: 'when "\\"root\\" in claims.roles" is false' }],
+    ['another tenant in the path', 'claims.tenant == request.params.tenant', { ok: false, message: 'when "claims.tenant == request.params.tenant" is false' }, { params: { tenant: 'globex' } }],
     ['a missing claim (an error)', 'claims.team == "x"', { ok: false, error: true, message: 'when "claims.team == \\"x\\"" could not be evaluated (no_such_key)' }],
     ['a missing header (an error)', 'request.headers["x-none"] == "x"', { ok: false, error: true, message: 'when "request.headers[\\"x-none\\"] == \\"x\\"" could not be evaluated (no_such_key)' }],
     ['a non-boolean result (an error)', 'claims.tenant', { ok: false, error: true, message: 'when "claims.tenant" did not evaluate to a boolean' }],
     ['a failed conversion (an error)', 'int(claims.tenant) == 1', { ok: false, error: true, message: 'when "int(claims.tenant) == 1" could not be evaluated (int_conversion_error)' }],
-  ])('fails for %s', (_n, source, expected) => {
-    expect(run(source)).toEqual(expected);
+  ])('fails for %s', (_n, source, expected, over: Partial<CelInput> = {}) => {
+    expect(run(source, over)).toEqual(expected);
   });
 
   it('never quotes a claim or header value in its message', () => {
@@ -71,6 +72,10 @@ describe('a when expression that is not true', () => {
   it('does not reach inherited object members through claims or params', () => {
     expect(run('has(claims.toString) || has(claims.constructor)')).toMatchObject({ ok: false });
     expect(run('request.params["constructor"] == ""')).toMatchObject({ ok: false, error: true });
+  });
+
+  it('builds the request lazily: an expression over claims never reads the path or the headers', () => {
+    expect(run('claims.tenant == "acme"', { path: null, tokens: undefined })).toEqual({ ok: true });
   });
 
   it('is an error, not a guess, when the path cannot be normalized or the token sources are unknown', () => {
