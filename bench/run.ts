@@ -22,9 +22,10 @@ import * as latency from './scenarios/latency.ts';
 import * as tracing from './scenarios/tracing.ts';
 import * as workers from './scenarios/workers.ts';
 import * as flood from './scenarios/flood.ts';
+import * as cel from './scenarios/cel.ts';
 
 const SCENARIO_MODULES: Readonly<Record<Scenario, { run(b: Bench): Promise<void> }>> = {
-  micro, grpc, http, 'unique-http': uniqueHttp, 'unique-grpc': uniqueGrpc, latency, tracing, workers, flood,
+  micro, grpc, http, 'unique-http': uniqueHttp, 'unique-grpc': uniqueGrpc, latency, tracing, cel, workers, flood,
 };
 
 let bench: Bench | undefined;

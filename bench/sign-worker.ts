@@ -23,6 +23,8 @@ for (let i = job.from; i < job.from + job.count; i++) {
     iat: job.nowS,
     exp: job.nowS + job.ttlS,
     scope: 'orders:read orders:write',
+    // A list claim for the CEL row (bench/scenarios/cel.ts: `"orders" in claims.roles`).
+    roles: ['reader', 'orders'],
     email: `user${i}@example.com`,
   };
   const input = `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;

@@ -72,6 +72,9 @@ routes:
   - name: ops
     match: { paths: ["/ops/**"] }
     require: { claims: { department: { equals: ops } } }
+  - name: cel
+    match: { paths: ["/cel/**"] }
+    require: { when: '"admin" in claims.roles && request.method == "GET"' }
   - name: home
     match: { paths: ["/", "/news/**"] }
     anonymous: optional
@@ -137,6 +140,14 @@ const DENIES: readonly DenyCase[] = [
     status: 403,
     failed: /✘ requirements: claim "department" must equal "ops"/,
     earlier: /✘ require\.claims\.department: claim "department" must equal "ops"/,
+  },
+  {
+    reason: 'requirement_not_met',
+    token: () => signToken(key, claims({ roles: ['dev'] })),
+    path: '/cel/x',
+    status: 403,
+    failed: /✘ requirements: when "\\"admin\\" in claims\.roles && request\.method == \\"GET\\"" is false/,
+    earlier: /✘ require\.when: when "\\"admin\\" in claims\.roles && request\.method == \\"GET\\"" is false/,
   },
   {
     reason: 'path_ambiguous',

@@ -78,7 +78,7 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   path_ambiguous: 'the path has encoded slashes, dot segments, ";", "\\" or double encoding: the proxy and the app could read it differently',
   keys_unavailable: 'the key source cannot be read: check the URL or file and the network from this machine',
   scope_missing: 'the token lacks a scope this route requires',
-  requirement_not_met: "the token's claims do not meet this route's requirement: the require.* lines above show each condition (an ambiguous claim path never passes, not even under not)",
+  requirement_not_met: "the token's claims (with a `when`: the claims and the request) do not meet this route's requirement, or a condition could not be decided: the require.* lines above show each condition (an ambiguous claim path or a `when` that fails to evaluate never passes, not even under not; docs/cel.md)",
   policy_unknown: 'the Envoy route names a policy that is not in the config',
   jti_missing: 'this issuer (replay: true) or route (single_use) takes single-use tokens only: the token needs a unique "jti" claim',
   token_replayed: 'this single-use token was already used (on this or another replica): get a new token for every request',

@@ -3,6 +3,7 @@ import { array, boolean, def, exactlyOne, INVALID, literal, object, oneOf, opt, 
 import { patternProblem } from '../core/glob.ts';
 import { identityHeaderProblem } from './identity-headers.ts';
 import { signRule } from './signer-schema.ts';
+import { compileCel } from '../core/policy/cel.ts';
 
 type Scalar = string | number | boolean;
 export type RawCondition = { equals: Scalar } | { one_of: Scalar[] } | { contains: Scalar } | { present: true } | { prefix: string };
@@ -15,6 +16,8 @@ export interface RawRequirement {
   all?: RawRequirement[];
   /** Holds when the inner requirement does not (an error inside stays an error). */
   not?: RawRequirement;
+  /** A CEL expression (core/policy/cel.ts); validated here, compiled again into the frozen config by config/policy.ts. */
+  when?: string;
   /** Only directly under a rule's `require` (config/policy.ts refuses it inside any/all). */
   single_use?: boolean;
 }
@@ -38,6 +41,11 @@ const condition = exactlyOne({
 }, 'must be exactly one of { equals: V }, { one_of: [V, …] }, { contains: V }, { present: true }, { prefix: "…" }') as Parser<RawCondition>;
 
 const nonEmpty = string((s) => (s === '' ? 'must not be empty' : null));
+/** A `when` expression: a string to the schema, parsed and type-checked here so a bad one stops the start. */
+const celExpression = string((s) => {
+  const compiled = compileCel(s);
+  return 'problem' in compiled ? compiled.problem : null;
+});
 const scopeToken = string((s) => (/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s) ? null : `"${s}" is not a valid scope token`));
 
 export const requirement: Parser<RawRequirement> = recursive('requirement', () => object({
@@ -48,6 +56,7 @@ export const requirement: Parser<RawRequirement> = recursive('requirement', () =
   any: opt(array(requirement, { min: 1 }), 'one of these requirements must hold'),
   all: opt(array(requirement, { min: 1 }), 'every one of these requirements must hold'),
   not: opt(requirement, 'holds when this requirement does not; an error inside (an ambiguous claim path) is never a pass'),
+  when: opt(celExpression, 'a CEL expression over claims, issuer and request (docs/cel.md); only true holds, an evaluation error is a 403'),
   single_use: opt(boolean, 'true: every token this rule allows is single-use (a jti consumed once); only directly under require'),
 }) as Parser<RawRequirement>);
 

@@ -4,6 +4,7 @@ import type { RawLogin, RawRequirement } from './policy-schema.ts';
 import type { LoginRedirect, PolicyConfig, Requirement, Rule } from '../core/policy/types.ts';
 import { signRuleProblems, toSignRule } from './signer-schema.ts';
 import { signInLogin } from './signin.ts';
+import { compileCel } from '../core/policy/cel.ts';
 
 type RawRule = RawConfig['policies'][string];
 
@@ -88,6 +89,12 @@ const COMPILE: { readonly [K in keyof RawRequirement]-?: (value: NonNullable<Raw
   any: (any) => ({ any: any.map(toRequirement) }),
   all: (all) => ({ all: all.map(toRequirement) }),
   not: (not) => ({ not: toRequirement(not) }),
+  when: (source) => {
+    // The schema (policy-schema.ts celExpression) already refused an expression that does not compile.
+    const when = compileCel(source);
+    if ('problem' in when) throw new Error(`when: ${when.problem}`);
+    return { when };
+  },
   // Not a claim condition: ruleOf lifts it to Rule.singleUse (the authorizer's last step); nested ones are refused.
   single_use: () => ({}),
 };

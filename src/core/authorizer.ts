@@ -156,7 +156,7 @@ export class CoreAuthorizer implements Authorizer {
     }
 
     if (rule.require) {
-      const r = inChildSpanSync('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, () => evaluate(rule.require!, { claims: result.claims, issuer: result.issuer, request, path, params }, explain));
+      const r = inChildSpanSync('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, () => evaluate(rule.require!, { claims: result.claims, issuer: result.issuer, request, path, params, tokens: this.#config.tokens }, explain));
       explain?.({ check: 'requirements', ok: r.ok, detail: r.ok ? `rule ${rule.name} is satisfied` : r.message });
       if (!r.ok) {
         const reason = r.missingScopes.length ? Reasons.scopeMissing : Reasons.requirementNotMet;

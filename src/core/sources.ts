@@ -217,6 +217,19 @@ export function removeTokens(headers: HeaderMap, sources: TokenSources): TokenRe
 }
 
 /**
+ * The request headers a rule condition may read (CEL `request.headers`): one value per lower-case name, repeats
+ * joined by ", ", without the token's own header and without the token cookies. Built on removeTokens, so it leaves
+ * out exactly what the stripper removes.
+ */
+export function headersWithoutTokens(headers: HeaderMap, sources: TokenSources): Map<string, string> {
+  const { strip, set } = removeTokens(headers, sources);
+  const out = new Map<string, string>();
+  for (const [name, values] of headers) if (!strip.includes(name)) out.set(name, values.join(', '));
+  for (const [name, value] of set) out.set(name, value);
+  return out;
+}
+
+/**
  * A request header value as explain may print it: token headers only by size, the Cookie header with every token
  * cookie's value replaced by its size, everything else as it is.
  */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findToken, maskHeader, removeTokens } from '../../src/core/sources.ts';
+import { findToken, headersWithoutTokens, maskHeader, removeTokens } from '../../src/core/sources.ts';
 import { cookieShapes } from '../support/token-shapes.ts';
 
 const JWT = 'aaa.bbb.ccc';
@@ -127,5 +127,17 @@ describe('maskHeader', () => {
     ['any other header as it is', 'accept', 'text/html', 'text/html'],
   ])('shows %s', (_name, name, value, expected) => {
     expect(maskHeader(name, value, sources)).toBe(expected);
+  });
+});
+
+describe('headersWithoutTokens (what a CEL condition reads)', () => {
+  it.each<[string, Record<string, string | string[]>, Record<string, string>]>([
+    ['drops every token header', { authorization: `Bearer ${JWT}`, 'x-token': JWT, 'x-tenant': 'acme' }, { 'x-tenant': 'acme' }],
+    ['joins repeated headers with ", "', { 'x-multi': ['a', 'b'], accept: '*/*' }, { 'x-multi': 'a, b', accept: '*/*' }],
+    ['keeps the other cookies and drops the token cookie and its chunks', { cookie: `theme=dark; access_token=${JWT}; access_token_0=x; lang=en` }, { cookie: 'theme=dark; lang=en' }],
+    ['drops a Cookie header that held only the token', { cookie: `access_token=${JWT}` }, {}],
+    ['keeps a header that merely looks like a token', { 'x-forwarded-for': '10.0.0.1' }, { 'x-forwarded-for': '10.0.0.1' }],
+  ])('%s', (_n, headers, expected) => {
+    expect(Object.fromEntries(headersWithoutTokens(h(headers), sources))).toEqual(expected);
   });
 });

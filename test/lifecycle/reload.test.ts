@@ -83,6 +83,14 @@ describe('startReloader', () => {
     expect(h.lines.at(-1)).toMatchObject({ level: 'error', fields: { problems: h.refused[0] } });
   });
 
+  it('refuses a config whose CEL condition does not type-check, naming its path and position', async () => {
+    const h = harness(ISSUER());
+    h.write(`${ISSUER()}routes:\n  - require: { when: 'claims.roles.exists(r, r == 1) && request.nope' }\n`);
+    expect(await h.reloader.reload('watch')).toBe('error');
+    expect(h.applied).toEqual([]);
+    expect(h.refused[0]).toEqual(['routes[0].require.when: No such key: nope (line 1, column 43)']);
+  });
+
   it.each([
     ['an unreadable file', (h: ReturnType<typeof harness>) => h.write(':\n  - ['), 'not valid YAML'],
     ['an empty file (an editor mid-save)', (h: ReturnType<typeof harness>) => h.write(''), 'issuers: required'],

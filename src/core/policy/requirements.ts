@@ -7,6 +7,7 @@ import type { AuthRequest } from '../types.ts';
 import { describe } from '../claims.ts';
 import { AMBIGUOUS, claimValue } from '../claim-path.ts';
 import type { Explain } from '../explain.ts';
+import type { TokenSources } from '../sources.ts';
 
 /**
  * A failure is either "does not hold" or, with `error: true`, "could not be decided" (an ambiguous claim path, an
@@ -32,6 +33,9 @@ export interface RuleContext {
   readonly path: string | null;
   /** Values of the matched route's `{name}` path-template segments; empty when none. */
   readonly params: Readonly<Record<string, string>>;
+  /** The configured token sources: CEL `request.headers` leaves the token's header and cookie out. Absent = a
+   *  `when` that reads request.headers cannot be decided (an error, never a leak). */
+  readonly tokens?: TokenSources;
 }
 const OK: RequirementResult = { ok: true };
 
@@ -158,6 +162,10 @@ const CHECKS: { readonly [K in keyof Requirement]-?: Check<K> } = {
     const r = evaluate(inner, ctx, explain, at);
     if (!r.ok) return r.error ? r : OK;
     return { ok: false, message: `must not hold, but does: ${describeRequirement(inner)}`, missingScopes: [] };
+  },
+  when: (when, ctx) => {
+    const r = when.evaluate(ctx);
+    return r.ok ? OK : { ...r, missingScopes: [] };
   },
 };
 

@@ -1,4 +1,5 @@
 /** Route policies as the core sees them once config validation has built them (see config/schema.ts). */
+import type { CelCondition } from './cel.ts';
 
 /**
  * A claim condition: `equals` a value, is `one_of` several, `contains` a value (array claims), is `present`, or
@@ -24,6 +25,8 @@ export interface Requirement {
   readonly all?: readonly Requirement[];
   /** Holds when the inner requirement does not; an error inside (an ambiguous claim path) stays an error. */
   readonly not?: Requirement;
+  /** `when`: a CEL expression, compiled and type-checked at config load (cel.ts); only `true` holds. */
+  readonly when?: CelCondition;
 }
 
 export interface LoginRedirect {
