@@ -11,7 +11,9 @@
  *  - the token cache is kept (unless `cache` limits changed) and its remembered failures are forgotten: a token
  *    refused as `issuer_unknown` may be fine under the new config;
  *  - the replay store (its consumed token ids, its Redis connection) is kept while `replay` is unchanged, and the
- *    signer while `signer` is unchanged; sign-in is rebuilt (it holds no state of its own).
+ *    signer while `signer` is unchanged; a changed signer is built after the previous one (signing.ts): generated
+ *    keys are kept, and keys it no longer has stay published until their tail ends; sign-in is rebuilt (it holds no
+ *    state of its own).
  * After the swap, `retire(previous, next)` stops what the new core did not take over.
  */
 import type { Config, IssuerConfig } from './core/config.ts';
@@ -135,7 +137,7 @@ export function createCore(config: Config, runtime: Runtime, previous?: Core): C
     now: runtime.now,
     ...(runtime.onSigningEvent ? { onSigningEvent: runtime.onSigningEvent } : {}),
     ...(runtime.loadSigningKeys ? { loadKeys: runtime.loadSigningKeys } : {}),
-  });
+  }, previous?.signing);
   const newStore = replay !== null && replay.store !== keptStore;
   const newSigning = signing !== undefined && signing !== keptSigning;
   const readiness: Readiness = {

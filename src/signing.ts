@@ -14,6 +14,8 @@ export const KEY_DIR_POLL_MS = 2_000;
 export interface Signing {
   readonly source: SigningKeySource;
   readonly minter: Minter;
+  /** With `keys.generate`: the keys made in memory, which a reload takes over (same algorithm). */
+  readonly generated?: GeneratedKeys;
 }
 
 export interface SigningRuntime {
@@ -23,18 +25,24 @@ export interface SigningRuntime {
   readonly loadKeys?: () => KeyDirResult;
 }
 
-export function createSigning(config: SignerConfig, runtime: SigningRuntime): Signing {
+/**
+ * `previous`: the signer a reload replaces. Its generated keys are kept (same algorithm), and its ring hands over
+ * what it published, so a reload that changes `ttl` or `claims` neither changes the key nor drops one from the JWKS.
+ */
+export function createSigning(config: SignerConfig, runtime: SigningRuntime, previous?: Signing): Signing {
   let load: () => KeyDirResult;
   let location: string;
+  let generated: GeneratedKeys | undefined;
   if ('dir' in config.keys) {
     const dir = config.keys.dir;
     location = `dir:${dir}`;
     const allowGroupRead = config.keys.allowGroupRead;
     load = runtime.loadKeys ?? (() => readKeyDir(dir, { allowGroupRead }));
   } else {
-    const generated = new GeneratedKeys({ alg: config.algorithm, rotateEveryMs: config.keys.generate.rotateEveryMs, leadMs: config.publishLeadMs });
+    const keys = new GeneratedKeys({ alg: config.algorithm, rotateEveryMs: config.keys.generate.rotateEveryMs, leadMs: config.publishLeadMs }, previous?.generated);
+    generated = keys;
     location = 'generated in memory';
-    load = () => ({ ok: true, keys: generated.keys(runtime.now()) });
+    load = () => ({ ok: true, keys: keys.keys(runtime.now()) });
   }
   const source = new SigningKeySource({
     load,
@@ -45,8 +53,9 @@ export function createSigning(config: SignerConfig, runtime: SigningRuntime): Si
     // A token minted at the last moment a key signs is accepted until exp plus the verifiers' leeway.
     tailMs: config.ttlMs + config.maxSkewMs,
     ...(runtime.onSigningEvent ? { onEvent: runtime.onSigningEvent } : {}),
+    ...(previous !== undefined ? { previous: previous.source } : {}),
   });
-  return { source, minter: new Minter(config, source, runtime.now) };
+  return { source, minter: new Minter(config, source, runtime.now), ...(generated !== undefined ? { generated } : {}) };
 }
 
 /** Cache-Control max-age of the published JWKS: well under the lead, so verifiers see a new key before it signs. */

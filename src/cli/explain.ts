@@ -63,7 +63,7 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   algorithm_not_allowed: "the token's alg is not in the issuer's algorithms list",
   lifetime_too_long: 'exp - iat exceeds the issuer\'s max_ttl: ask the IdP for shorter-lived tokens or raise max_ttl',
   claim_missing: 'a claim the issuer requires (required_claims, exp, iss) is absent, or a required claim path resolves two ways in this token',
-  claim_invalid: 'a claim has the wrong type or value (e.g. a non-numeric exp)',
+  claim_invalid: 'a claim has the wrong type or value (e.g. a non-numeric exp), or a string in the payload is not Unicode text (a lone surrogate escape such as \\ud800)',
   original_request_missing: 'the proxy must send the original method and URI in the header family this endpoint reads (forward_auth original_request)',
   request_malformed: 'the Check call did not carry exactly one complete CheckRequest: a client or proxy bug',
   request_too_large: 'the CheckRequest is larger than grpc.max_request_bytes: raise it with Envoy\'s max_request_headers_kb / max_request_bytes',

@@ -2,9 +2,11 @@
  * Strict compact-JWS parsing, done before any key lookup or signature check.
  * jose decodes base64url leniently (padding, non-zero trailing bits), so several strings can carry the same
  * signature; we accept exactly one spelling so that a token string identifies one token (cache keys, replay).
+ * Header and payload are strict UTF-8 JSON whose strings are Unicode text (core/text.ts `parseJsonObject`): a payload
+ * with a lone surrogate is 401 claim_invalid, so no claim can collide with another once it is encoded as UTF-8.
  */
 import { Reasons, type ReasonCode } from './reasons.ts';
-import { decodeUtf8 } from './text.ts';
+import { parseJsonObject, type JsonObjectResult } from './text.ts';
 
 export interface ParsedJws {
   readonly header: Readonly<Record<string, unknown>>;
@@ -26,6 +28,8 @@ export type ParseResult =
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
+const NOT_UNICODE = 'holds a string that is not Unicode text (an unpaired surrogate such as U+D800)';
+
 function malformed(message: string): ParseResult {
   return { ok: false, reason: Reasons.tokenMalformed, message };
 }
@@ -41,20 +45,8 @@ export function isCanonicalBase64url(s: string): boolean {
   return rem === 2 ? (last & 0x0f) === 0 : (last & 0x03) === 0;
 }
 
-type Decoded = Record<string, unknown> | 'not_utf8' | 'not_object';
-
-/** RFC 7515 §5.2 / RFC 7519 §7.2: the segment's bytes must be strict UTF-8 before they are JSON. */
-function decodeJsonObject(segment: string): Decoded {
-  const text = decodeUtf8(Buffer.from(segment, 'base64url'));
-  if (text === null) return 'not_utf8';
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 'not_object';
-  }
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : 'not_object';
-}
+/** RFC 7515 §5.2 / RFC 7519 §7.2: the segment's bytes must be strict UTF-8 before they are JSON, and its strings text. */
+const decodeJsonObject = (segment: string): JsonObjectResult => parseJsonObject(Buffer.from(segment, 'base64url'));
 
 export function parseCompactJws(token: string): ParseResult {
   const parts = token.split('.');
@@ -67,9 +59,12 @@ export function parseCompactJws(token: string): ParseResult {
   const header = decodeJsonObject(h);
   if (header === 'not_utf8') return malformed('header is not valid UTF-8');
   if (header === 'not_object') return malformed('header is not a JSON object');
+  if (header === 'not_unicode') return malformed(`header ${NOT_UNICODE}`);
   const payload = decodeJsonObject(p);
   if (payload === 'not_utf8') return malformed('payload is not valid UTF-8');
   if (payload === 'not_object') return malformed('payload is not a JSON object');
+  // Claims are Unicode text: a jti or sub with a lone surrogate would share its replay key or identity with another.
+  if (payload === 'not_unicode') return { ok: false, reason: Reasons.claimInvalid, message: `payload ${NOT_UNICODE}` };
   const alg = header.alg;
   if (typeof alg !== 'string' || alg === '') return malformed('header has no "alg"');
   if (header.kid !== undefined && typeof header.kid !== 'string') return malformed('"kid" must be a string');

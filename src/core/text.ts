@@ -8,6 +8,10 @@
  *   (U+0080–U+009F). U+0085 (NEL) is a line break to some parsers; U+009B (CSI) drives terminals.
  * - U+FFFD in a request path is refused: a transport that met invalid UTF-8 may have put it there, and what the
  *   backend sees (the raw bytes) is then not what we compared.
+ * - JSON that becomes claims (a JWS header and payload, a DPoP proof, an introspection answer) is Unicode text
+ *   throughout (I-JSON, RFC 7493 §2.1): every string and member name. `parseJsonObject` is the one entry for it, so a
+ *   jti, sub or identity value is always text, and turning it into UTF-8 (a replay key, a header) is exact:
+ *   `"N\ud800"` and `"N\udfff"` would otherwise both hash as `N\ufffd`.
  */
 
 /** Text that came from a request or a token, bounded before it goes into a message, a log line or a span. */
@@ -24,6 +28,55 @@ export function decodeUtf8(bytes: Uint8Array): string | null {
   } catch {
     return null;
   }
+}
+
+/** A JSON object parsed by `parseJsonObject`, or why it is not one. */
+export type JsonObjectResult = Record<string, unknown> | 'not_utf8' | 'not_object' | 'not_unicode';
+
+/**
+ * A `\uD800`–`\uDFFF` escape somewhere in JSON text. Strict UTF-8 decoding already refused encoded surrogates, so
+ * only an escape can make a surrogate; most JSON has none and skips the walk. A hit may be a well-formed pair (an
+ * emoji from an ASCII-only encoder) or an escaped backslash followed by "ud800": the walk decides.
+ */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** True when every string and member name in a parsed JSON value is well-formed (no unpaired surrogate). */
+function isUnicodeJson(root: unknown): boolean {
+  const pending: unknown[] = [root]; // a stack, not recursion: nesting depth is the sender's choice
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      if (!value.isWellFormed()) return false;
+    } else if (Array.isArray(value)) {
+      for (const item of value) pending.push(item);
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [name, member] of Object.entries(value)) {
+        if (!name.isWellFormed()) return false;
+        pending.push(member);
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * JSON bytes → a JSON object whose strings are all Unicode text. The one entry for JSON that becomes claims: the JWS
+ * header and payload (jws.ts), and whatever else turns JSON into claims (introspection answers, DPoP proofs) calls
+ * this too. It takes bytes, not a string: a lenient decoder (`response.text()`) would already have turned distinct
+ * invalid bytes into one U+FFFD. 'not_unicode' is a lone surrogate written as a JSON escape.
+ */
+export function parseJsonObject(bytes: Uint8Array): JsonObjectResult {
+  const text = decodeUtf8(bytes);
+  if (text === null) return 'not_utf8';
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not_object';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not_object';
+  if (SURROGATE_ESCAPE.test(text) && !isUnicodeJson(value)) return 'not_unicode';
+  return value as Record<string, unknown>;
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;

@@ -62,6 +62,24 @@ describe('parseCompactJws', () => {
     expect(parseCompactJws(`${raw(bytes.replace('sub', 'alg'))}.${b64({ iss: 'x' })}.c2ln`)).toMatchObject({ message: 'header is not valid UTF-8' });
   });
 
+  /** A segment holding JSON exactly as written: escapes stay escapes, as jose writes a lone surrogate. */
+  const rawJson = (text: string) => Buffer.from(text).toString('base64url');
+
+  it('refuses a payload whose strings are not Unicode text as claim_invalid: claims are text (core/text.ts)', () => {
+    const r = parseCompactJws(`${b64({ alg: 'ES256' })}.${rawJson(String.raw`{"iss":"x","jti":"N\ud800"}`)}.c2ln`);
+    expect(r).toEqual({ ok: false, reason: 'claim_invalid', message: 'payload holds a string that is not Unicode text (an unpaired surrogate such as U+D800)' });
+  });
+
+  it('refuses a header whose strings are not Unicode text as malformed', () => {
+    const r = parseCompactJws(`${rawJson(String.raw`{"alg":"ES256","kid":"k\udc00"}`)}.${b64({ iss: 'x' })}.c2ln`);
+    expect(r).toMatchObject({ ok: false, reason: 'token_malformed', message: expect.stringMatching(/^header holds a string that is not Unicode text/) });
+  });
+
+  it('keeps a surrogate pair written as JSON escapes', () => {
+    const r = parseCompactJws(`${b64({ alg: 'ES256' })}.${rawJson(String.raw`{"iss":"x","sub":"\ud83d\ude00"}`)}.c2ln`);
+    expect(r).toMatchObject({ ok: true, jws: { payload: { sub: '😀' } } });
+  });
+
   it('keeps multi-byte UTF-8 text', () => {
     expect(parseCompactJws(token({ alg: 'ES256' }, { iss: 'x', sub: 'José 😀' }))).toMatchObject({ ok: true, jws: { payload: { sub: 'José 😀' } } });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clip, decodeUtf8, fromWire, isSafeHeaderValue, isSafePathText, isSafeText, toWire } from '../../src/core/text.ts';
+import { clip, decodeUtf8, fromWire, isSafeHeaderValue, isSafePathText, isSafeText, parseJsonObject, toWire } from '../../src/core/text.ts';
 
 /** What node's HTTP parser hands over for these raw bytes: one char per byte. */
 const wire = (bytes: number[]) => Buffer.from(bytes).toString('latin1');
@@ -61,6 +61,50 @@ describe('safe text', () => {
     expect(isSafeText(text)).toBe(header);
     expect(isSafeHeaderValue(text)).toBe(header);
     expect(isSafePathText(text)).toBe(path);
+  });
+});
+
+describe('parseJsonObject: JSON that becomes claims is Unicode text', () => {
+  /** JSON text exactly as written (escapes stay escapes), as the bytes a token or an HTTP answer carries. */
+  const json = (text: string) => Buffer.from(text, 'utf8');
+
+  it.each([
+    ['a lone high surrogate escape', String.raw`{"jti":"N\ud800"}`],
+    ['a lone low surrogate escape', String.raw`{"jti":"N\udfff"}`],
+    ['an upper-case escape', String.raw`{"jti":"N\uDBFF"}`],
+    ['two high surrogates in a row', String.raw`{"sub":"\ud800\ud800"}`],
+    ['a low surrogate before a high one', String.raw`{"sub":"\udc00\ud800"}`],
+    ['a lone surrogate in a nested object', String.raw`{"a":{"b":{"c":"\ud800"}}}`],
+    ['a lone surrogate in an array', String.raw`{"groups":["admins","\udc00"]}`],
+    ['a lone surrogate in a member name', String.raw`{"\ud800":"x"}`],
+    ['a lone surrogate after an escaped backslash', String.raw`{"sub":"a\\\ud800"}`],
+  ])('refuses %s as not_unicode', (_name, text) => {
+    expect(parseJsonObject(json(text))).toBe('not_unicode');
+  });
+
+  it.each([
+    ['U+FFFD itself', String.raw`{"jti":"N\ufffd"}`, { jti: 'N\ufffd' }],
+    ['a surrogate pair written as escapes (an ASCII-only encoder)', String.raw`{"sub":"\ud83d\ude00"}`, { sub: '😀' }],
+    ['an escaped backslash followed by the letters ud800', String.raw`{"sub":"\\ud800"}`, { sub: String.raw`\ud800` }],
+    ['raw UTF-8 text', '{"sub":"José 😀"}', { sub: 'José 😀' }],
+  ])('keeps %s', (_name, text, expected) => {
+    expect(parseJsonObject(json(text))).toEqual(expected);
+  });
+
+  it.each([
+    ['bytes that are not strict UTF-8', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), 'not_utf8'],
+    ['an encoded surrogate (ED A0 80)', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d]), 'not_utf8'],
+    ['text that is not JSON', json('{"a":'), 'not_object'],
+    ['a JSON array', json('["\\ud800"]'), 'not_object'],
+    ['a JSON string', json('"x"'), 'not_object'],
+    ['null', json('null'), 'not_object'],
+  ])('answers %s as %s', (_name, bytes, expected) => {
+    expect(parseJsonObject(bytes)).toBe(expected);
+  });
+
+  it('walks deep nesting without recursion (the depth is the sender\'s choice)', () => {
+    const depth = 100_000;
+    expect(parseJsonObject(json(`{"a":${'['.repeat(depth)}"\\ud800"${']'.repeat(depth)}}`))).toBe('not_unicode');
   });
 });
 

@@ -91,13 +91,20 @@ describe('paths that are not safe text are never excluded', () => {
 });
 
 describe('identity values that are not safe text are withheld', () => {
-  it.each(['a\u0085b', 'a\u0080b', 'a\u009bb', 'a\u009fb', 'al\ud800ice', 'al\udbffice'])('sub %j reaches no identity header', async (sub) => {
+  it.each(['a\u0085b', 'a\u0080b', 'a\u009bb', 'a\u009fb'])('sub %j reaches no identity header', async (sub) => {
     const token = await signToken(p.key, { sub });
     const response = await grpc.check({ attributes: { request: { http: { method: 'GET', path: '/x', headers: { authorization: `Bearer ${token}` } } } } });
     expect(response.status.code).toBe(0);
     const set = response.ok_response.headers.map((h: any) => h.header.key);
     expect(set).not.toContain('x-auth-subject');
     expect(response.ok_response.headers_to_remove).toContain('x-auth-subject');
+  });
+
+  it.each(['al\ud800ice', 'al\udbffice'])('refuses a token whose sub %j is not Unicode text: 401 claim_invalid (it would collide with al\ufffdice)', async (sub) => {
+    const token = await signToken(p.key, { sub });
+    const response = await grpc.check({ attributes: { request: { http: { method: 'GET', path: '/x', headers: { authorization: `Bearer ${token}` } } } } });
+    expect(response.status.code).toBe(16);
+    expect(JSON.parse(response.denied_response.body)).toMatchObject({ reason: 'claim_invalid' });
   });
 
   it('refuses a payload that is not UTF-8 as token_malformed, as jose would', async () => {

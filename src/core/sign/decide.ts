@@ -11,6 +11,7 @@ import type { SignRule } from '../policy/types.ts';
 import { Reasons, type ReasonCode } from '../reasons.ts';
 import { buildDeny, type DenyContext } from '../deny.ts';
 import { destinationOrigin } from './destination.ts';
+import { isSafeText } from '../text.ts';
 import type { Minter } from './mint.ts';
 import { copyClaims } from '../claim-path.ts';
 
@@ -39,7 +40,7 @@ export class SignDecider {
     if (this.#config.subjectHeader !== null) {
       const values = request.headers.get(this.#config.subjectHeader);
       const value = values?.length === 1 ? values[0]!.trim() : '';
-      if (value !== '' && value.length <= MAX_SUBJECT && !/[\x00-\x1f\x7f]/.test(value)) claims.sub = value;
+      if (value !== '' && value.length <= MAX_SUBJECT && isSafeText(value)) claims.sub = value;
     }
     return this.#mintAllow(audience.value, claims, sign, rule, Reasons.tokenSigned, { kind: 'allow', reason: Reasons.tokenSigned, identity });
   }

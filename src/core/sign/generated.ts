@@ -2,6 +2,8 @@
  * `signer.keys.generate`: keys made in memory, for one instance (a second replica would have other keys, so config
  * refuses it with workers > 1). The first key signs at once; every `rotate_every` the next key is made `lead` before
  * it activates, and the previous one retires when it does, so the ring's timeline holds as for a key directory.
+ * A reload that keeps generating with the same algorithm keeps the keys (`previous`): only another algorithm, or a
+ * key directory instead, makes new ones, and the ring then publishes the old ones until their tail ends.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseKeyFile, type SigningAlgorithm, type SigningKey } from './keyfile.ts';
@@ -16,8 +18,10 @@ export class GeneratedKeys {
   readonly #opts: GeneratedKeysOptions;
   #keys: SigningKey[] = [];
 
-  constructor(opts: GeneratedKeysOptions) {
+  constructor(opts: GeneratedKeysOptions, previous?: GeneratedKeys) {
     this.#opts = opts;
+    // A copy, not a share: until the reload is swapped in, the previous generator still serves (and may rotate).
+    if (previous !== undefined && previous.#opts.alg === opts.alg) this.#keys = [...previous.#keys];
   }
 
   /** The keys as of `now`, making the next one when its time has come. */

@@ -10,6 +10,12 @@
  * - once its file is removed, K signs no more and stays published until max(R or removal time, last use) + T:
  *   every token it signed has expired (with the verifiers' leeway) before its public key goes.
  * A ring whose source goes bad is not updated: it keeps its last good keys and signs until their R.
+ *
+ * A reload that changes the signer builds a new ring after the previous one (`previous`). A key both know (same kid,
+ * same material) keeps its publication start and last use, so its lead is not served twice. A key only the previous
+ * ring holds (the key source changed: another directory, another algorithm) is handed over as if its file had gone
+ * when the new ring first loaded: it signs no more here and stays published until its own tail ends, computed by the
+ * previous ring from its own ttl + skew and its last use, which in-flight requests on the old config may still move.
  */
 import type { SigningKey } from './keyfile.ts';
 
@@ -39,23 +45,39 @@ export interface KeyView {
   readonly published_until: string | null;
 }
 
+/** A key the previous ring still publishes, and until when. */
+interface HandedOver {
+  readonly entry: Entry;
+  readonly until: number;
+}
+
+const sameKey = (a: SigningKey, b: SigningKey): boolean => JSON.stringify(a.publicJwk) === JSON.stringify(b.publicJwk);
+
 export class KeyRing {
   readonly #opts: KeyRingOptions;
   readonly #entries = new Map<string, Entry>();
+  /** The ring this one replaced at a reload, and when this one first loaded; dropped once it publishes nothing. */
+  #previous: { readonly ring: KeyRing; since: number | undefined } | undefined;
 
-  constructor(opts: KeyRingOptions) {
+  constructor(opts: KeyRingOptions, previous?: KeyRing) {
     this.#opts = opts;
+    if (previous !== undefined) this.#previous = { ring: previous, since: undefined };
   }
 
   /** The keys the source holds now. Keys no longer listed are marked removed (and published until their tail ends). */
   update(keys: readonly SigningKey[], now: number): void {
+    if (this.#previous !== undefined) this.#previous.since ??= now;
     const listed = new Set<string>();
     for (const key of keys) {
       listed.add(key.kid);
       const entry = this.#entries.get(key.kid);
-      if (entry === undefined || JSON.stringify(entry.key.publicJwk) !== JSON.stringify(key.publicJwk)) {
-        // New, or the same kid with other key material: a new key (published from now).
-        this.#entries.set(key.kid, { key, seenAt: now, removedAt: undefined, usedAt: entry?.usedAt });
+      if (entry === undefined || !sameKey(entry.key, key)) {
+        // New, or the same kid with other key material: a new key (published from now), unless the previous ring
+        // already published this very key.
+        const previous = this.#previous?.ring;
+        const before = previous === undefined ? undefined : previous.#entries.get(key.kid);
+        const kept = before !== undefined && sameKey(before.key, key) ? before : undefined;
+        this.#entries.set(key.kid, { key, seenAt: kept?.seenAt ?? now, removedAt: undefined, usedAt: kept?.usedAt ?? entry?.usedAt });
       } else if (entry.key !== key) {
         this.#entries.set(key.kid, { ...entry, key, removedAt: undefined });
       } else {
@@ -66,6 +88,7 @@ export class KeyRing {
       if (!listed.has(kid) && entry.removedAt === undefined) entry.removedAt = now;
       if (!this.#publishedAt(entry, now) && entry.removedAt !== undefined) this.#entries.delete(kid);
     }
+    this.#handedOverNow(now); // forgets previous rings whose keys are all past their tail
   }
 
   /** The key to sign with now, or undefined (not ready for signing). Marks it used. */
@@ -80,30 +103,54 @@ export class KeyRing {
     return this.#signer(now) !== undefined;
   }
 
-  /** The public JWKs to publish now, newest activation first. */
+  /** The public JWKs to publish now, newest activation first, then the keys the previous ring handed over. */
   published(now: number): Readonly<Record<string, string>>[] {
-    return this.#sorted().filter((e) => this.#publishedAt(e, now)).map((e) => e.key.publicJwk);
+    const own = this.#sorted().filter((e) => this.#publishedAt(e, now));
+    const kids = new Set(own.map((e) => e.key.kid));
+    return [...own, ...this.#inherited(now).filter((h) => !kids.has(h.entry.key.kid)).map((h) => h.entry)].map((e) => e.key.publicJwk);
   }
 
   /** For /keys and readiness details: no key material. */
   view(now: number): KeyView[] {
     const signer = this.#signer(now);
-    return this.#sorted().map((e) => {
-      const until = this.#publishedUntil(e);
+    const own = this.#sorted().map((e) => {
       const state = e === signer ? 'signing'
         : e.removedAt !== undefined ? 'removed'
         : now < e.key.activateAt ? 'pending'
         : e.key.retireAt !== undefined && now >= e.key.retireAt ? 'retired'
         : 'standby';
-      return {
-        kid: e.key.kid,
-        alg: e.key.alg,
-        state,
-        activate_at: iso(e.key.activateAt),
-        retire_at: e.key.retireAt === undefined ? null : iso(e.key.retireAt),
-        published_until: Number.isFinite(until) ? iso(until) : null,
-      };
+      return viewOf(e, state, this.#publishedUntil(e));
     });
+    const inherited = this.#inherited(now).filter((h) => !this.#entries.has(h.entry.key.kid));
+    return [...own, ...inherited.map((h) => viewOf(h.entry, 'removed', h.until))];
+  }
+
+  /** Keys the previous rings still publish, each kid once (the latest `until` when two rings hold it). */
+  #inherited(now: number): HandedOver[] {
+    const byKid = new Map<string, HandedOver>();
+    for (const h of this.#handedOverNow(now)) {
+      const seen = byKid.get(h.entry.key.kid);
+      if (seen === undefined || seen.until < h.until) byKid.set(h.entry.key.kid, h);
+    }
+    return [...byKid.values()];
+  }
+
+  /** What the previous ring (and its own previous ones) still publish now; forgets a previous ring that is done. */
+  #handedOverNow(now: number): HandedOver[] {
+    const previous = this.#previous;
+    if (previous === undefined || previous.since === undefined) return [];
+    const handed = previous.ring.#handedOver(previous.since, now);
+    if (handed.length === 0) this.#previous = undefined;
+    return handed;
+  }
+
+  /** This ring's keys as if its source had gone at `since` (what a successor publishes for it), then its own previous ones. */
+  #handedOver(since: number, now: number): HandedOver[] {
+    const mine = [...this.#entries.values()]
+      .map((entry) => ({ entry, until: this.#publishedUntil(entry, Math.min(entry.removedAt ?? since, since)) }))
+      .filter((h) => now < h.until)
+      .sort((a, b) => b.entry.key.activateAt - a.entry.key.activateAt);
+    return [...mine, ...this.#handedOverNow(now)];
   }
 
   #signer(now: number): Entry | undefined {
@@ -115,11 +162,12 @@ export class KeyRing {
     return usable.reduce<Entry | undefined>((best, e) => (best === undefined || e.seenAt < best.seenAt ? e : best), undefined);
   }
 
-  #publishedUntil(e: Entry): number {
+  /** Until when `e` is published, its file removed at `removedAt` (undefined: still there). */
+  #publishedUntil(e: Entry, removedAt = e.removedAt): number {
     const tail = this.#opts.tailMs;
     const used = e.usedAt ?? Number.NEGATIVE_INFINITY;
-    if (e.removedAt === undefined) return e.key.retireAt === undefined ? Number.POSITIVE_INFINITY : Math.max(e.key.retireAt, used) + tail;
-    return Math.max(Math.min(e.key.retireAt ?? e.removedAt, e.removedAt), used) + tail;
+    if (removedAt === undefined) return e.key.retireAt === undefined ? Number.POSITIVE_INFINITY : Math.max(e.key.retireAt, used) + tail;
+    return Math.max(Math.min(e.key.retireAt ?? removedAt, removedAt), used) + tail;
   }
 
   #publishedAt(e: Entry, now: number): boolean {
@@ -133,3 +181,14 @@ export class KeyRing {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+function viewOf(e: Entry, state: KeyView['state'], until: number): KeyView {
+  return {
+    kid: e.key.kid,
+    alg: e.key.alg,
+    state,
+    activate_at: iso(e.key.activateAt),
+    retire_at: e.key.retireAt === undefined ? null : iso(e.key.retireAt),
+    published_until: Number.isFinite(until) ? iso(until) : null,
+  };
+}

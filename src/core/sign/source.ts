@@ -19,6 +19,8 @@ export interface SigningKeySourceOptions extends KeyRingOptions {
   readonly pollMs: number;
   readonly location: string;
   readonly onEvent?: (event: SigningKeyEvent) => void;
+  /** The source this one replaces at a reload: its keys keep their timeline (keyring.ts). */
+  readonly previous?: SigningKeySource;
 }
 
 export class SigningKeyError extends Error {
@@ -42,7 +44,7 @@ export class SigningKeySource {
 
   constructor(opts: SigningKeySourceOptions) {
     this.#opts = opts;
-    this.#ring = new KeyRing(opts);
+    this.#ring = new KeyRing(opts, opts.previous === undefined ? undefined : opts.previous.#ring);
   }
 
   /** First load: throws SigningKeyError naming every bad file. Then polls. */

@@ -225,6 +225,11 @@ describe('an x5c issuer', () => {
     c5.stop();
   });
 
+  it('refuses a step token whose claims are not Unicode text (a lone surrogate in sub) as claim_invalid, like any token', async () => {
+    const r = await core().verifier.verify(await stepX5cToken(leafEc, NOW, { chain: [int], claims: { sub: 'workload\ud800.example.com' } }));
+    expect(r).toMatchObject({ ok: false, status: 401, reason: 'claim_invalid' });
+  });
+
   it('is ready from the start and reports its roots, not keys, for /keys and readiness', async () => {
     const c3 = core();
     await c3.start();

@@ -54,6 +54,15 @@ describe('outbound signing (sign: true)', () => {
     expect(await claimsOf(d)).toMatchObject({ iss: SIGNER.issuer, aud: 'https://payments.svc:8443', sub: 'orders', team: 'checkout', iat: NOW_S, exp: NOW_S + 300, nbf: NOW_S - 60 });
   });
 
+  it.each([
+    ['a C1 control (NEL)', 'orders\u0085x'],
+    ['a line feed', 'orders\nx'],
+    ['U+FFFD from bytes that were not UTF-8 is kept: it is text', 'orders\ufffd', 'orders\ufffd'],
+  ])('takes sub from subject_header only when it is safe text (core/text.ts): %s', async (_name, value, sub?: string) => {
+    const claims = await claimsOf(await core.authorizer.check(outbound({ 'x-service': value })));
+    expect(claims.sub).toBe(sub);
+  });
+
   it('refuses a request that already carries authorization: a service must not smuggle its own token through', async () => {
     const d = await core.authorizer.check(outbound({ authorization: 'Bearer mine' }));
     expect(d).toMatchObject({ kind: 'deny', status: 403, reason: 'authorization_present' });

@@ -25,4 +25,15 @@ describe('GeneratedKeys', () => {
     expect(second.published).toEqual([second.signer, first.signer]); // tokens of the first still live
     expect(at(T0 + 12.1 * H).published).toEqual([second.signer]);
   });
+
+  it('keeps its keys for a reload that generates with the same algorithm (other rotate_every or lead), and makes a new one for another algorithm', () => {
+    const gen = new GeneratedKeys({ alg: 'EdDSA', rotateEveryMs: 12 * H, leadMs: H });
+    const kid = gen.keys(T0)[0]!.kid;
+    const same = new GeneratedKeys({ alg: 'EdDSA', rotateEveryMs: 24 * H, leadMs: 2 * H }, gen);
+    expect(same.keys(T0 + 1000).map((k) => k.kid)).toEqual([kid]);
+    expect(same.keys(T0 + 22 * H).map((k) => k.kid)).toHaveLength(2); // the new rotate_every and lead decide the next key
+    expect(gen.keys(T0 + 1000).map((k) => k.kid)).toEqual([kid]); // a copy: the previous generator is left as it was
+    const other = new GeneratedKeys({ alg: 'ES256', rotateEveryMs: 12 * H, leadMs: H }, gen);
+    expect(other.keys(T0 + 1000).map((k) => k.kid)).not.toContain(kid);
+  });
 });

@@ -100,3 +100,75 @@ describe('KeyRing', () => {
     expect(one.signingKey(T0)?.kid).toBe(two.signingKey(T0)?.kid);
   });
 });
+
+/** A reload that changes the signer builds a new ring after the previous one (docs/signing.md "Reloads"). */
+describe('KeyRing after a reload', () => {
+  it('keeps a key both rings hold: it signs at once, its publication start (and so its lead) carries over', () => {
+    const before = new KeyRing({ leadMs: L, tailMs: T });
+    const a = signingKey(T0);
+    const b = signingKey(T0 + MIN); // activation past, but published here only from T0 + MIN
+    before.update([a], T0);
+    before.update([a, b], T0 + MIN);
+    const reload = T0 + 10 * MIN;
+    const after = new KeyRing({ leadMs: L, tailMs: 2 * T }, before);
+    after.update([a, b], reload);
+    expect(after.signingKey(reload)?.kid).toBe(a.kid);
+    expect(after.signingKey(T0 + MIN + L - 1)?.kid).toBe(a.kid);
+    expect(after.signingKey(T0 + MIN + L)?.kid).toBe(b.kid); // a lead after the previous ring first published b, not after the reload
+    expect(kids(after.published(reload))).toEqual([b.kid, a.kid]);
+  });
+
+  it('keeps publishing the keys only the previous ring had for their tail (last use + the previous ttl + skew), never signing with them', () => {
+    const before = new KeyRing({ leadMs: L, tailMs: T });
+    const a = signingKey(T0);
+    before.update([a], T0);
+    const lastUse = T0 + 30 * MIN;
+    expect(before.signingKey(lastUse)?.kid).toBe(a.kid);
+    const reload = lastUse + 1000;
+    const after = new KeyRing({ leadMs: L, tailMs: MIN }, before); // a shorter ttl now: a's tokens were minted with the longer one
+    const b = signingKey(reload);
+    after.update([b], reload);
+    expect(after.signingKey(reload)?.kid).toBe(b.kid);
+    expect(kids(after.published(reload))).toEqual([b.kid, a.kid]);
+    expect(after.view(reload)).toContainEqual(expect.objectContaining({ kid: a.kid, state: 'removed', published_until: new Date(reload + T).toISOString() }));
+    expect(kids(after.published(reload + T - 1))).toEqual([b.kid, a.kid]);
+    expect(kids(after.published(reload + T))).toEqual([b.kid]);
+    expect(after.view(reload + T).map((v) => v.kid)).toEqual([b.kid]);
+  });
+
+  it('counts a use on the previous ring after the reload (a request still finishing on the old config)', () => {
+    const before = new KeyRing({ leadMs: L, tailMs: T });
+    const a = signingKey(T0);
+    before.update([a], T0);
+    const reload = T0 + MIN;
+    const after = new KeyRing({ leadMs: L, tailMs: T }, before);
+    after.update([signingKey(reload)], reload);
+    const late = reload + 5000;
+    expect(before.signingKey(late)?.kid).toBe(a.kid);
+    expect(kids(after.published(late + T - 1))).toContain(a.kid);
+    expect(kids(after.published(late + T))).not.toContain(a.kid);
+  });
+
+  it('keeps one key published across ten reloads that keep it, and after ten that change it publishes each for its tail only', () => {
+    const a = signingKey(T0);
+    let ring = new KeyRing({ leadMs: L, tailMs: T });
+    ring.update([a], T0);
+    for (let i = 1; i <= 10; i++) {
+      ring = new KeyRing({ leadMs: L, tailMs: T + i * 1000 }, ring); // e.g. ttl changed
+      ring.update([a], T0 + i * 1000);
+      expect(ring.signingKey(T0 + i * 1000)?.kid).toBe(a.kid);
+      expect(kids(ring.published(T0 + i * 1000))).toEqual([a.kid]);
+    }
+    const made: string[] = [a.kid];
+    let t = T0 + 20_000;
+    for (let i = 0; i < 10; i++, t += 1000) {
+      const k = signingKey(t);
+      ring = new KeyRing({ leadMs: L, tailMs: T }, ring);
+      ring.update([k], t);
+      expect(ring.signingKey(t)?.kid).toBe(k.kid);
+      made.unshift(k.kid);
+    }
+    expect(kids(ring.published(t)).sort()).toEqual([...made].sort());
+    expect(kids(ring.published(t + T + 60_000))).toEqual([made[0]]);
+  });
+});
