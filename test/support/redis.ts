@@ -163,9 +163,9 @@ export async function startSentinelGroup(opts: { downAfterMs?: number; masterNam
     // Each Sentinel has found the replica and the other Sentinels (they learn of each other through the master).
     await eventually('the Sentinels know each other and the replica', async () => {
       for (const s of sentinels) {
-        const info = (await (await s.client()).sendCommand(['SENTINEL', 'MASTER', masterName])) as string[];
-        const field = (name: string) => Number(info[info.indexOf(name) + 1]);
-        if (field('num-slaves') < 1 || field('num-other-sentinels') < 2) return false;
+        // node-redis maps this reply to an object
+        const info = (await (await s.client()).sendCommand(['SENTINEL', 'MASTER', masterName])) as unknown as Record<string, string>;
+        if (Number(info['num-slaves']) < 1 || Number(info['num-other-sentinels']) < 2) return false;
       }
       return true;
     });
