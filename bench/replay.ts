@@ -9,6 +9,11 @@
  * alternating, each token is sent exactly once to /plain (cache hit) and once to /once (cache hit + SET NX PX), by
  * the closed-loop node:net client with `--connections` connections, so concurrent checks share Redis round trips
  * through node-redis's pipelining. Target (issue 12): /once ≥ 0.5 × /plain.
+ *
+ * `--wait-replicas`: the cost of `replay.redis.wait_replicas: 1` (issue 24). The Redis gets a replica, and a second
+ * Portcullis with the same config plus `wait_replicas: 1` takes its own pass over the same tokens on a second
+ * `/once`-style route prefix (keys of another prefix, so its SETs are fresh too): each of its consuming checks waits
+ * for the replica's acknowledgement (WAIT 1 50). No target: the row says what the guarantee costs.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +30,7 @@ import { fmtPct, fmtRps, fmtUs, median } from './stats.ts';
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 const { values } = parseArgs({
-  options: { duration: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, rate: { type: 'string' } },
+  options: { duration: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, rate: { type: 'string' }, 'wait-replicas': { type: 'boolean' } },
 });
 const duration = Number(values.duration ?? 6);
 const rounds = Number(values.rounds ?? 2);
@@ -35,32 +40,46 @@ const expectedRps = Number(values.rate ?? 15_000);
 
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-replay-'));
 const redisPort = await freePort();
-const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+const waitReplicas = values['wait-replicas'] === true;
+const redisArgs = (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+const redis = spawn('redis-server', redisArgs(redisPort), { stdio: 'ignore' });
+const replicaPort = waitReplicas ? await freePort() : 0;
+const replica = waitReplicas ? spawn('redis-server', [...redisArgs(replicaPort), '--replicaof', '127.0.0.1', String(redisPort)], { stdio: 'ignore' }) : undefined;
 const keys = await makeKeys();
-const ports = { grpc: await freePort(), http: await freePort() };
-const config = configDoc(keys, ports, {
-  replay: { store: 'redis', redis: { url: `redis://127.0.0.1:${redisPort}/0`, timeout: '50ms' } },
-  routes: [
-    { name: 'once', match: { paths: ['/once/**'] }, require: { single_use: true } },
-    { name: 'plain', match: { paths: ['/plain/**'] } },
-  ],
-});
-const configFile = join(dir, 'portcullis.json');
-writeFileSync(configFile, JSON.stringify(config));
-// Ready means keys loaded and the Redis connection up (on_store_error deny gates readiness).
-const server = await spawnChild({ name: 'portcullis', script: join(BENCH_DIR, 'server.ts'), args: [configFile], ready: { url: `http://127.0.0.1:${ports.http}/readyz` } });
 
-const parts = (path: string) => {
-  const { prefix, suffix } = forwardAuthRequestParts(`127.0.0.1:${ports.http}`);
-  return { prefix: prefix.replace(ORIGINAL.path, path), suffix };
+/** One Portcullis (bench/server.ts) with the /once and /plain routes, its replay store on the bench's Redis. */
+async function startServer(name: string, redisExtra: Record<string, unknown>) {
+  const ports = { grpc: await freePort(), http: await freePort() };
+  const config = configDoc(keys, ports, {
+    replay: { store: 'redis', redis: { url: `redis://127.0.0.1:${redisPort}/0`, timeout: '50ms', ...redisExtra } },
+    routes: [
+      { name: 'once', match: { paths: ['/once/**'] }, require: { single_use: true } },
+      { name: 'plain', match: { paths: ['/plain/**'] } },
+    ],
+  });
+  const configFile = join(dir, `${name}.json`);
+  writeFileSync(configFile, JSON.stringify(config));
+  // Ready means keys loaded and the Redis connection up (on_store_error deny gates readiness).
+  const server = await spawnChild({ name, script: join(BENCH_DIR, 'server.ts'), args: [configFile], ready: { url: `http://127.0.0.1:${ports.http}/readyz` } });
+  return { ports, server };
+}
+const { ports, server } = await startServer('portcullis', {});
+// WAIT answers only once the replica is attached; until then the second server's checks would all be store errors.
+const waiting = waitReplicas ? await startServer('portcullis-wait', { wait_replicas: 1, key_prefix: 'portcullis:jti-wait:' }) : undefined;
+
+const parts = (path: string, port = ports.http) => {
+  const { prefix, suffix } = forwardAuthRequestParts(`127.0.0.1:${port}`);
+  return { prefix: prefix.replace(ORIGINAL.path, path), suffix, port };
 };
 const plain = parts('/plain/orders/4711');
 const once = parts('/once/payments/4711');
+const onceWait = waiting ? parts('/once/payments/4711', waiting.ports.http) : undefined;
+const plainWait = waiting ? parts('/plain/orders/4711', waiting.ports.http) : undefined;
 
-async function pass(route: { prefix: string; suffix: string }, tokens: readonly string[], seconds: number | undefined): Promise<RunResult> {
+async function pass(route: { prefix: string; suffix: string; port: number }, tokens: readonly string[], seconds: number | undefined): Promise<RunResult> {
   let i = 0;
   return rawHttp({
-    port: ports.http,
+    ...route,
     ...route,
     connections,
     next: () => tokens[i++],
@@ -69,16 +88,21 @@ async function pass(route: { prefix: string; suffix: string }, tokens: readonly 
   });
 }
 
-const results: { plain: RunResult[]; once: RunResult[] } = { plain: [], once: [] };
+const results: { plain: RunResult[]; once: RunResult[]; wait: RunResult[] } = { plain: [], once: [], wait: [] };
+const routes = { plain, once, wait: onceWait };
 try {
   for (let r = 0; r < rounds; r++) {
     const tokens = await signTokens(keys.EdDSA, Math.ceil(expectedRps * duration), `replay-${r}`);
     for (let w = 0; w < 2; w++) await pass(plain, tokens, undefined); // warm: verified, then admitted to the cache
-    const order = r % 2 === 0 ? (['plain', 'once'] as const) : (['once', 'plain'] as const);
-    for (const which of order) results[which].push(await pass(which === 'plain' ? plain : once, tokens, duration));
+    if (plainWait) for (let w = 0; w < 2; w++) await pass(plainWait, tokens, undefined); // the second server's own cache
+    const sides = onceWait ? (['plain', 'once', 'wait'] as const) : (['plain', 'once'] as const);
+    const order = sides.map((_, i) => sides[(i + r) % sides.length]!);
+    for (const which of order) results[which].push(await pass(routes[which]!, tokens, duration));
   }
 } finally {
   await server.stop();
+  await waiting?.server.stop();
+  replica?.kill('SIGTERM');
   redis.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }
@@ -95,16 +119,19 @@ const row = (name: string, runs: RunResult[]) => {
 };
 const p = row('forward_auth, cache hit (`/plain`)', results.plain);
 const o = row('forward_auth, cache hit + replay check in Redis (`/once`)', results.once);
+const w = waitReplicas ? row('the same with `wait_replicas: 1` (SET + WAIT 1 for the replica)', results.wait) : undefined;
 process.stdout.write(
   [
-    `node bench/replay.ts --duration ${duration} --rounds ${rounds} --connections ${connections} (medians of ${rounds} rounds; ${new Date().toISOString()})`,
+    `node bench/replay.ts --duration ${duration} --rounds ${rounds} --connections ${connections}${waitReplicas ? ' --wait-replicas' : ''} (medians of ${rounds} rounds; ${new Date().toISOString()})`,
     '',
     '| Scenario | req/s | p50 | p99 | errors (statuses; 503 = replay store past its 50 ms timeout) |',
     '|---|---|---|---|---|',
     p.line,
     o.line,
+    ...(w ? [w.line] : []),
     '',
     `replay / no replay: ${fmtPct(o.rps / p.rps)} (target ≥ 50 %)`,
+    ...(w ? [`wait_replicas 1 / wait_replicas 0: ${fmtPct(w.rps / o.rps)} (no target: the price of closing the replication window)`] : []),
     '',
   ].join('\n'),
 );

@@ -6,11 +6,11 @@
  * replay: true report ready: false in /readyz), because every single-use request would be refused with 503. With
  * on_store_error allow it never blocks readiness; /readyz still shows its state.
  */
-import type { Config, IssuerConfig } from './core/config.ts';
+import type { Config, IssuerConfig, ReplayConfig } from './core/config.ts';
 import { replayInUse } from './config/replay.ts';
 import { MemoryReplayStore, type ReplayStore } from './core/replay.ts';
 import { SingleUse } from './core/single-use.ts';
-import { RedisReplayStore } from './stores/redis-replay.ts';
+import { RedisReplayStore, type RedisTarget } from './stores/redis-replay.ts';
 import type { Runtime } from './app.ts';
 
 export interface Replay {
@@ -31,9 +31,10 @@ export function createReplay(config: Config, runtime: Runtime, store_?: ReplaySt
   const store: ReplayStore = store_ ??
     (replay.store === 'redis'
       ? new RedisReplayStore({
-          url: replay.redis.url,
+          target: redisTarget(replay.redis),
           keyPrefix: replay.redis.keyPrefix,
           timeoutMs: replay.redis.timeoutMs,
+          waitReplicas: replay.redis.waitReplicas,
           ...passwordOf(runtime),
           ...(runtime.onReplayEvent ? { onEvent: runtime.onReplayEvent } : {}),
           now: runtime.now,
@@ -65,6 +66,16 @@ export function createReplay(config: Config, runtime: Runtime, store_?: ReplaySt
       };
     },
   };
+}
+
+function redisTarget(redis: ReplayConfig['redis']): RedisTarget {
+  if (redis.sentinel) {
+    const { masterName, nodes, passwordEnv } = redis.sentinel;
+    const password = passwordEnv ? process.env[passwordEnv] : undefined;
+    return { sentinel: { masterName, nodes, ...(password ? { password } : {}) } };
+  }
+  if (redis.cluster) return { cluster: { nodes: redis.cluster.nodes } };
+  return { url: redis.url };
 }
 
 function passwordOf(runtime: Runtime): { password?: string } {

@@ -47,9 +47,20 @@ export interface ReplayConfig {
   readonly redis: {
     /** redis:// or rediss:// (TLS); credentials in the URL or PORTCULLIS_REDIS_PASSWORD. */
     readonly url: string;
+    /** Redis Sentinel instead of `url`: the master named `masterName`, found through these Sentinels. */
+    readonly sentinel?: {
+      readonly masterName: string;
+      readonly nodes: readonly { readonly host: string; readonly port: number }[];
+      /** The environment variable holding the Sentinels' own password (their requirepass). */
+      readonly passwordEnv?: string;
+    };
+    /** Redis Cluster instead of `url`: any reachable nodes; the rest is discovered. */
+    readonly cluster?: { readonly nodes: readonly { readonly host: string; readonly port: number }[] };
     readonly keyPrefix: string;
     /** Per-command timeout; past it the check counts as a store error. */
     readonly timeoutMs: number;
+    /** WAIT for this many replicas after each consuming SET (0: do not wait); fewer in time is a store error. */
+    readonly waitReplicas: number;
   };
   /** deny: 503 replay_store_unavailable; allow: allowed, logged and counted. */
   readonly onStoreError: 'deny' | 'allow';

@@ -13,7 +13,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import { configJsonSchema } from '../../src/config/json-schema.ts';
@@ -64,6 +64,11 @@ describe('config examples in docs/ and deploy/', () => {
   it('finds the examples (docs, README, deploy/portcullis.yaml, the ConfigMap)', () => {
     expect(examples.length).toBeGreaterThan(12);
     expect(examples.map((e) => e.where)).toEqual(expect.arrayContaining(['deploy/portcullis.yaml', 'deploy/kubernetes/configmap.yaml config.yaml']));
+  });
+
+  // The examples name secrets by environment variable (password_env); the loader refuses an unset one, as a start would.
+  beforeAll(() => {
+    process.env.REDIS_SENTINEL_PASSWORD ??= 'example';
   });
 
   it.each(examples.map((e) => [e.where, e] as const))('%s is valid against the JSON Schema and through the loader', (where, { text }) => {

@@ -10,37 +10,11 @@ import { startRedis, type TestRedis } from '../support/redis.ts';
 import { connectEnvoyClient } from '../support/envoy-client.ts';
 import { ISSUER, makeKey, NOW_S, signToken, type TestKey } from '../support/tokens.ts';
 import { parseExposition } from '../telemetry/support.ts';
+import { answer, readyz, singleUseConfig, until } from './replay-support.ts';
 
 const PREFIX = 'e2e:jti:';
 
-function replayConfig(redis: TestRedis, onStoreError: 'deny' | 'allow') {
-  return {
-    replay: { store: 'redis', redis: { url: redis.url, key_prefix: PREFIX, timeout: '5s' }, on_store_error: onStoreError },
-    routes: [{ name: 'payments', match: { paths: ['/payments/**'] }, require: { single_use: true } }],
-  };
-}
-
-const ask = (p: TestPortcullis, token: string, uri = '/payments/1') =>
-  fetch(`${p.httpUrl}/auth`, { headers: { 'x-forwarded-method': 'POST', 'x-forwarded-uri': uri, authorization: `Bearer ${token}` } });
-
-async function answer(p: TestPortcullis, token: string, uri?: string): Promise<{ status: number; reason: string | undefined }> {
-  const res = await ask(p, token, uri);
-  const text = await res.text();
-  return { status: res.status, reason: text ? (JSON.parse(text) as { reason?: string }).reason : undefined };
-}
-
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const readyz = async (p: TestPortcullis) => {
-  const res = await fetch(`${p.httpUrl}/readyz`);
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-};
+const replayConfig = (redis: TestRedis, onStoreError: 'deny' | 'allow') => singleUseConfig({ url: redis.url }, { onStoreError, prefix: PREFIX });
 
 let n = 0;
 const jti = () => `jti-${process.pid}-${++n}`;

@@ -204,3 +204,36 @@ describe('RedisReplayStore over TLS (rediss://)', () => {
     expect(await s.consume(randomUUID(), 1000)).toEqual({ error: expect.any(String) });
   });
 });
+
+describe('RedisReplayStore with wait_replicas (WAIT after the SET)', () => {
+  let primary: TestRedis;
+  let replica: TestRedis;
+  beforeAll(async () => {
+    primary = await startRedis();
+    replica = await startRedis(['--replicaof', '127.0.0.1', String(primary.port)]);
+    const client = await replica.client();
+    await until('the replica is in sync', async () => /master_link_status:up/.test(await client.info('replication')));
+  });
+  afterAll(async () => {
+    await replica?.close();
+    await primary?.close();
+  });
+
+  it('answers fresh only once the replica has the key: a failover right after cannot forget it', async () => {
+    const s = await store({ url: primary.url, waitReplicas: 1, timeoutMs: 2000 });
+    await until('ready', () => s.status().ready);
+    const key = randomUUID();
+    expect(await s.consume(key, 60_000)).toBe('fresh');
+    expect(await (await replica.client()).get(`test:jti:${key}`)).toBe('1');
+    expect(await s.consume(key, 60_000)).toBe('replayed');
+  });
+
+  it('answers a store error when fewer replicas acknowledge within the timeout (on_store_error decides)', async () => {
+    const s = await store({ url: primary.url, waitReplicas: 2, timeoutMs: 200 });
+    await until('ready', () => s.status().ready);
+    expect(await s.consume(randomUUID(), 60_000)).toEqual({ error: expect.stringMatching(/1 of 2 replicas acknowledged|did not acknowledge/) });
+    // Slow replicas are not a dead connection: the store stays connected and ready.
+    for (let i = 0; i < 4; i++) await s.consume(randomUUID(), 60_000);
+    expect(s.status().ready).toBe(true);
+  });
+});
