@@ -15,6 +15,8 @@ export interface RawRequirement {
   all?: RawRequirement[];
   /** Only directly under a rule's `require` (config/policy.ts refuses it inside any/all). */
   single_use?: boolean;
+  /** Only directly under a rule's `require`, like single_use: the token must be DPoP- or certificate-bound. */
+  sender_constrained?: boolean;
 }
 export interface RawLogin {
   url: string;
@@ -61,6 +63,7 @@ export const requirement: Parser<RawRequirement> = (v, path, errors) =>
     any: opt(array(requirement, { min: 1 })),
     all: opt(array(requirement, { min: 1 })),
     single_use: opt(boolean),
+    sender_constrained: opt(boolean),
   })(v, path, errors) as RawRequirement | typeof INVALID;
 
 export const hostPattern = string((s) =>

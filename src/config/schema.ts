@@ -7,6 +7,7 @@ import { patternProblem } from '../core/glob.ts';
 import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
 import { policy, route, upstream } from './policy-schema.ts';
 import { replaySection } from './replay.ts';
+import { dpopSection } from './dpop.ts';
 import { globalLogin } from './signin.ts';
 import type { Algorithm } from '../core/config.ts';
 import { signerSchema } from './signer-schema.ts';
@@ -108,6 +109,8 @@ const issuer = object({
   max_ttl: opt(duration(1000)),
   required_claims: def(array(string(), { unique: true }), [] as string[]),
   replay: def(boolean, false),
+  /** DPoP and certificate-bound tokens (docs/sender-constrained.md): required refuses a token without `cnf`. */
+  sender_constraint: def(oneOf(['optional', 'required'] as const), 'optional'),
 });
 
 export const configSchema = object({
@@ -163,6 +166,8 @@ export const configSchema = object({
   /** The gRPC listener: a CheckRequest larger than this is denied 413 request_too_large (never a gRPC error). */
   grpc: section({ max_request_bytes: def(integer(65_536, 67_108_864), 4_194_304) }), // hard cap 128 MiB: check-service.ts
   replay: replaySection,
+  /** RFC 9449 proofs (docs/sender-constrained.md). */
+  dpop: dpopSection,
   // SIGTERM: not ready at once, keep answering for `drain`, then close and let in-flight requests finish within `timeout`.
   shutdown: section({ drain: def(duration(0), 5_000), timeout: def(duration(0), 20_000) }),
 });
