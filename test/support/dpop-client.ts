@@ -44,17 +44,22 @@ export async function dpopClient(issuer: string, alg = 'ES256'): Promise<DpopCli
   };
 }
 
-/** The Authorization and DPoP headers oauth4webapi sends for `method url` with `token`, captured, not sent. */
-export async function proofHeaders(handle: oauth.DPoPHandle, token: string, method: string, url: string): Promise<{ authorization: string; dpop: string }> {
+/**
+ * The Authorization and DPoP headers oauth4webapi sends for `method url` with `token`, captured, not sent. With
+ * `nonce`, the handle first learns it the way it learns one from a server answer (a DPoP-Nonce response header).
+ */
+export async function proofHeaders(handle: oauth.DPoPHandle, token: string, method: string, url: string, nonce?: string): Promise<{ authorization: string; dpop: string }> {
   let captured: Headers | undefined;
-  await oauth.protectedResourceRequest(token, method, new URL(url), new Headers(), null, {
+  const make = (answer: Record<string, string>) => oauth.protectedResourceRequest(token, method, new URL(url), new Headers(), null, {
     DPoP: handle,
     ...insecure,
     [oauth.customFetch]: async (_url, init) => {
       captured = new Headers(init.headers);
-      return new Response(null, { status: 204 });
+      return new Response(null, { status: 204, headers: answer });
     },
   });
+  if (nonce !== undefined) await make({ 'dpop-nonce': nonce });
+  await make({});
   return { authorization: captured!.get('authorization')!, dpop: captured!.get('dpop')! };
 }
 
