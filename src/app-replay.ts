@@ -1,13 +1,15 @@
 /**
  * Wires single-use tokens from a frozen config: the store (Redis adapter or the one-process memory store), the
- * core's SingleUse step, and what the store's state means for readiness. The store exists whether or not a token is
- * single-use: DPoP proof jti values (core/bind/dpop.ts) go to it too, and any request may bring a DPoP-bound token.
+ * core's SingleUse step, and what the store's state means for readiness. DPoP proof jti values (core/bind/dpop.ts)
+ * go to this store too; without one (memory store, nothing single-use) app-bind.ts gives them a memory store of their
+ * own, and a configured Redis store is always built, since any request may bring a DPoP-bound token.
  *
  * Readiness: with on_store_error deny, a store that is not connected makes the service not ready (the issuers with
  * replay: true report ready: false in /readyz), because every single-use request would be refused with 503. With
  * on_store_error allow it never blocks readiness; /readyz still shows its state.
  */
 import type { Config, IssuerConfig } from './core/config.ts';
+import { replayInUse } from './config/replay.ts';
 import { MemoryReplayStore, type ReplayStore } from './core/replay.ts';
 import { SingleUse } from './core/single-use.ts';
 import { RedisReplayStore } from './stores/redis-replay.ts';
@@ -27,7 +29,7 @@ export interface Replay {
 /** `store`: the running store, kept across a config reload while `replay` is unchanged (its consumed ids stay). */
 export function createReplay(config: Config, runtime: Runtime, store_?: ReplayStore): Replay | null {
   const replay = config.replay;
-  if (replay === undefined) return null;
+  if (replay === undefined || !replayInUse(config)) return null;
   const store: ReplayStore = store_ ??
     (replay.store === 'redis'
       ? new RedisReplayStore({
