@@ -1,6 +1,8 @@
 /**
  * Wires single-use tokens from a frozen config: the store (Redis adapter or the one-process memory store), the
- * core's SingleUse step, and what the store's state means for readiness.
+ * core's SingleUse step, and what the store's state means for readiness. DPoP proof jti values (core/bind/dpop.ts)
+ * go to this store too; without one (memory store, nothing single-use) app-bind.ts gives them a memory store of their
+ * own, and a configured Redis store is always built, since any request may bring a DPoP-bound token.
  *
  * Readiness: with on_store_error deny, a store that is not connected makes the service not ready (the issuers with
  * replay: true report ready: false in /readyz), because every single-use request would be refused with 503. With

@@ -25,6 +25,7 @@ import { Verifier } from './core/verify.ts';
 import { TokenCache } from './core/cache.ts';
 import { CoreAuthorizer } from './core/authorizer.ts';
 import { createReplay, type Replay } from './app-replay.ts';
+import { createBinder } from './app-bind.ts';
 import type { ReplayStoreEvent } from './stores/redis-replay.ts';
 import { createSigning, type Signing } from './signing.ts';
 import type { SigningKeyEvent } from './core/sign/source.ts';
@@ -90,7 +91,7 @@ export interface Core {
   readonly readiness: Readiness;
   /** One per issuer: a JWKS source, or an x5c issuer's roots (ready from the start: nothing to fetch). */
   readonly sources: readonly (KeySource | X5cTrust)[];
-  /** The single-use token store and its readiness rule; null when no issuer or rule asks for single use. */
+  /** The replay store (single-use token jti values, DPoP proof jti values) and its readiness rule; null only without a `replay` config. */
   readonly replay: Replay | null;
   /** The signer (`signer:`), when configured. */
   readonly signing?: Signing;
@@ -159,7 +160,7 @@ export function createCore(config: Config, runtime: Runtime, previous?: Core): C
       return () => offs.forEach((off) => off());
     },
   };
-  const core = new CoreAuthorizer(config, verifier, replay?.singleUse ?? null, signing?.minter);
+  const core = new CoreAuthorizer(config, verifier, replay?.singleUse ?? null, signing?.minter, createBinder(config, replay?.store ?? null, runtime.now));
   const signIn = config.signIn === undefined ? undefined : createSignIn(config, runtime, verifier, sources);
   const result: Core = {
     authorizer: signIn === undefined ? core : new RefreshingAuthorizer(core, signIn, { forwardToken: config.policy.forwardToken, now: runtime.now }),

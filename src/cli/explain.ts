@@ -90,6 +90,12 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   x5c_untrusted: "the x5c chain does not lead to one of the issuer's x5c.roots, or a CA on the way may not issue (CA flag, keyCertSign, path length): send the leaf and its intermediates, and configure the CA's root",
   x5c_expired: 'a certificate of the x5c chain is expired or not yet valid: renew the leaf (step ca renew) or check the clocks',
   x5c_usage: "the leaf certificate may not sign tokens: it must not be a CA, and needs the digitalSignature key usage and one of the issuer's x5c.extended_key_usage (default clientAuth)",
+  dpop_proof_missing: 'the token is DPoP-bound (cnf.jkt): send it as "Authorization: DPoP <token>" with a fresh proof in the DPoP header (the proxy must pass that header; Envoy HTTP mode: allowed_headers)',
+  dpop_proof_invalid: 'the DPoP proof fails a check of RFC 9449 4.3 (typ dpop+jwt, an alg in dpop.algorithms, a public jwk, htm/htu of this request, iat within dpop.max_age, ath of this token), or came twice or beside a Bearer token',
+  dpop_proof_replayed: 'a DPoP proof is good for one request: make a new proof (new jti) for every request',
+  dpop_binding_mismatch: 'the proof was made with another key than the one the token is bound to (cnf.jkt), or a DPoP-bound token was sent as Bearer, or an unbound token as DPoP',
+  dpop_nonce_required: 'dpop.nonce is on: retry with the nonce from the DPoP-Nonce answer header in the proof (clients like oauth4webapi do this once by themselves)',
+  token_not_sender_constrained: 'this issuer (sender_constraint: required) or route (require.sender_constrained) takes DPoP- or certificate-bound tokens only: ask the IdP for a bound token',
   x5c_malformed: 'x5c must be a list of at most 8 standard-base64 DER certificates (16 KB), leaf first, without jwk/jku/x5u beside it',
 };
 

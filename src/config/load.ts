@@ -11,6 +11,7 @@ import { INVALID } from './kit.ts';
 import type { Config, IssuerConfig } from '../core/config.ts';
 import { toPolicyConfig } from './policy.ts';
 import { toReplayConfig } from './replay.ts';
+import { dpopStoreProblem, toDpopConfig } from './dpop.ts';
 import { signerProblems, toSignerConfig, withEndpointPolicy } from './signer-schema.ts';
 import { toSignInConfig } from './signin.ts';
 import { x5cIssuer } from './x5c.ts';
@@ -34,7 +35,7 @@ export function buildConfig(doc: unknown, source: string, baseDir: string, demo 
     if (single.length > 0) problems.push(`forward_auth: give either endpoints or ${single.join(', ')}, not both`);
   }
   if (raw === INVALID || problems.length > 0) throw new ConfigError(source, problems);
-  const config = toConfig(raw, baseDir, problems, demo);
+  const config = toConfig(raw, doc, baseDir, problems, demo);
   if (problems.length > 0) throw new ConfigError(source, problems);
   return deepFreeze(config);
 }
@@ -75,7 +76,7 @@ export function parseConfigText(text: string, path: string, listen: { grpc?: str
   return buildConfig(doc, source, dirname(source));
 }
 
-function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boolean): Config {
+function toConfig(raw: RawConfig, doc: unknown, baseDir: string, problems: string[], demo: boolean): Config {
   const seenIssuers = new Set<string>();
   if (raw.signer === undefined && (raw.issuers === undefined || raw.issuers.length === 0)) {
     problems.push(raw.issuers === undefined ? 'issuers: required' : 'issuers: must not be empty');
@@ -121,6 +122,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
       ...(i.max_ttl !== undefined ? { maxTtlMs: i.max_ttl } : {}),
       requiredClaims: i.required_claims,
       replay: i.replay,
+      senderConstraint: i.sender_constraint,
       ...x5cIssuer(i, at, baseDir, reservedHeaders, problems),
     };
   });
@@ -176,6 +178,10 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     problems.push(`login.oidc.issuer: ${JSON.stringify(signIn.issuer)} is an x5c issuer; sign-in needs an issuer with OIDC keys`);
   }
 
+  const explicitDpop = typeof doc === 'object' && doc !== null && (doc as Record<string, unknown>).dpop !== undefined;
+  const dpopProblem = dpopStoreProblem(explicitDpop, raw.replay.store, workers, issuers, policy);
+  if (dpopProblem !== null) problems.push(dpopProblem);
+
   return {
     listen: { grpc: raw.listen.grpc, http: raw.listen.http, ...(admin !== undefined ? { admin } : {}) },
     realm: raw.realm,
@@ -208,6 +214,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     shutdown: { drainMs: raw.shutdown.drain, timeoutMs: raw.shutdown.timeout },
     workers,
     replay: toReplayConfig(raw.replay, issuers, policy, workers, problems),
+    dpop: toDpopConfig(raw.dpop, baseDir, problems),
     ...(signer !== undefined ? { signer } : {}),
     demo,
   };

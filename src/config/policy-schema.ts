@@ -20,6 +20,8 @@ export interface RawRequirement {
   when?: string;
   /** Only directly under a rule's `require` (config/policy.ts refuses it inside any/all). */
   single_use?: boolean;
+  /** Only directly under a rule's `require`, like single_use: the token must be DPoP- or certificate-bound. */
+  sender_constrained?: boolean;
 }
 export interface RawLogin {
   url: string;
@@ -58,6 +60,7 @@ export const requirement: Parser<RawRequirement> = recursive('requirement', () =
   not: opt(requirement, 'holds when this requirement does not; an error inside (an ambiguous claim path) is never a pass'),
   when: opt(celExpression, 'a CEL expression over claims, issuer and request (docs/cel.md); only true holds, an evaluation error is a 403'),
   single_use: opt(boolean, 'true: every token this rule allows is single-use (a jti consumed once); only directly under require'),
+  sender_constrained: opt(boolean, 'true: only a DPoP- or certificate-bound token (cnf) passes, else 401 token_not_sender_constrained; only directly under require'),
 }) as Parser<RawRequirement>);
 
 export const hostPattern = string((s) =>

@@ -37,6 +37,7 @@ export function toPolicyConfig(
       login: r.login === false ? null : r.login === undefined ? globalLogin : loginOf(r.login),
       identityHeaders,
       ...(r.require?.single_use === true ? { singleUse: true } : {}),
+      ...(r.require?.sender_constrained === true ? { senderConstrained: true } : {}),
     };
   };
 
@@ -97,6 +98,8 @@ const COMPILE: { readonly [K in keyof RawRequirement]-?: (value: NonNullable<Raw
   },
   // Not a claim condition: ruleOf lifts it to Rule.singleUse (the authorizer's last step); nested ones are refused.
   single_use: () => ({}),
+  // Likewise lifted to Rule.senderConstrained (the bind step, core/bind); nested ones are refused.
+  sender_constrained: () => ({}),
 };
 
 function toRequirement(r: RawRequirement): Requirement {
@@ -117,9 +120,13 @@ function checkIssuers(r: RawRequirement, at: string, issuers: ReadonlySet<string
   if (r.not) checkIssuers(r.not, `${at}.not`, issuers, problems);
 }
 
-/** Single use is a property of the whole rule: inside any/all/not it would read as "one alternative is single-use". */
+/**
+ * Single use and sender constraint are properties of the whole rule: inside any/all/not they would read as "one
+ * alternative is single-use (or bound)".
+ */
 function checkSingleUseNesting(r: RawRequirement, at: string, problems: string[], nested = false): void {
   if (nested && r.single_use !== undefined) problems.push(`${at}.single_use: only allowed directly under require, not inside any/all/not`);
+  if (nested && r.sender_constrained !== undefined) problems.push(`${at}.sender_constrained: only allowed directly under require, not inside any/all/not`);
   r.any?.forEach((sub, i) => checkSingleUseNesting(sub, `${at}.any[${i}]`, problems, true));
   r.all?.forEach((sub, i) => checkSingleUseNesting(sub, `${at}.all[${i}]`, problems, true));
   if (r.not) checkSingleUseNesting(r.not, `${at}.not`, problems, true);

@@ -94,7 +94,10 @@ function singleUseConfigured(issuers: readonly IssuerConfig[], policy: PolicyCon
   return issuers.some((i) => i.replay === true) || [...policy.routes.map((r) => r.rule), ...policy.policies.values()].some((r) => r.singleUse === true);
 }
 
-/** Some issuer or rule asks for single-use tokens: the store is needed (and gates readiness with on_store_error deny). */
-export function replayInUse(config: Pick<Config, 'issuers' | 'policy'>): boolean {
-  return singleUseConfigured(config.issuers, config.policy);
+/**
+ * The store is needed (and gates readiness with on_store_error deny): some issuer or rule asks for single-use tokens,
+ * or a Redis store is configured (DPoP proof jti values go there too, whatever is single-use).
+ */
+export function replayInUse(config: Pick<Config, 'issuers' | 'policy' | 'replay'>): boolean {
+  return singleUseConfigured(config.issuers, config.policy) || config.replay?.store === 'redis';
 }

@@ -7,6 +7,7 @@ import { patternProblem } from '../core/glob.ts';
 import { HEADER_NAME, identityHeaderProblem } from './identity-headers.ts';
 import { policy, route, upstream } from './policy-schema.ts';
 import { replaySection } from './replay.ts';
+import { dpopSection } from './dpop.ts';
 import { globalLogin } from './signin.ts';
 import type { Algorithm } from '../core/config.ts';
 import { signerSchema } from './signer-schema.ts';
@@ -108,6 +109,7 @@ const issuer = object({
   max_ttl: opt(duration(1000), 'longest exp - iat (then iat is required); default unlimited'),
   required_claims: def(array(string(), { unique: true }), [] as string[], 'claims that must be present and non-null (exp and aud always are)'),
   replay: def(boolean, false, 'every token of this issuer is single-use: needs a jti, consumed once (docs/replay.md)'),
+  sender_constraint: def(oneOf(['optional', 'required'] as const), 'optional', 'DPoP and certificate-bound tokens (docs/sender-constrained.md): required refuses a token without cnf (401 token_not_sender_constrained)'),
 });
 
 export const configSchema = object({
@@ -172,6 +174,8 @@ export const configSchema = object({
     max_request_bytes: def(integer(65_536, 67_108_864), 4_194_304, 'a larger CheckRequest is denied 413 request_too_large'), // hard cap 128 MiB: check-service.ts
   }, 'the gRPC listener'),
   replay: replaySection,
+  /** RFC 9449 proofs (docs/sender-constrained.md). */
+  dpop: dpopSection,
   // SIGTERM: not ready at once, keep answering for `drain`, then close and let in-flight requests finish within `timeout`.
   shutdown: section({
     drain: def(duration(0), 5_000, 'after SIGTERM: not ready at once, answers continue this long'),

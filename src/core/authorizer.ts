@@ -2,7 +2,8 @@
  * The core decision: AuthRequest → Decision. Transport-free; every outcome, including bugs, is a Decision.
  *
  * preflight → excluded path → rule (Envoy-named policy, first matching route, or default) → token → verify →
- * rule requirements → single use (consume the jti, last, so a refused token burns nothing) → allow with identity.
+ * bind (DPoP proof, sender constraint: core/bind) → rule requirements → single use (consume the jti, last, so a
+ * refused token burns nothing) → allow with identity.
  */
 import type { Config } from './config.ts';
 import type { Allow, AuthRequest, Authorizer, Decision, Deny, IdentityHeader } from './types.ts';
@@ -28,6 +29,8 @@ import { SignDecider } from './sign/decide.ts';
 import type { Minter } from './sign/mint.ts';
 import { certHeaderValues } from './cert-identity.ts';
 import type { CertInfo } from './keys/x5c.ts';
+import type { Binder } from './bind/bind.ts';
+import type { BindResult } from './bind/types.ts';
 
 export class CoreAuthorizer implements Authorizer {
   readonly #config: Config;
@@ -43,13 +46,17 @@ export class CoreAuthorizer implements Authorizer {
   readonly #issuers: ReadonlyMap<string, Config['issuers'][number]>;
   /** Rules with `sign` (core/sign/decide.ts); absent without a signer. */
   readonly #signing: SignDecider | undefined;
+  /** The bind step (core/bind); absent = no binding is checked (partial test wiring only: app.ts always gives one). */
+  readonly #binder: Binder | undefined;
 
   /**
    * `singleUse`: the replay step (app.ts builds it with the configured store); null = no token is single-use.
    * `minter`: the signer's (app.ts); absent = no signing.
+   * `binder`: the bind step (app.ts builds it with the replay store and the DPoP nonces).
    */
-  constructor(config: Config, verifier: Verifier, singleUse: SingleUse | null = null, minter?: Minter) {
+  constructor(config: Config, verifier: Verifier, singleUse: SingleUse | null = null, minter?: Minter, binder?: Binder) {
     this.#config = config;
+    this.#binder = binder;
     this.#verifier = verifier;
     this.#singleUse = singleUse;
     this.#excluded = compileExcludes(config.excludes);
@@ -155,6 +162,22 @@ export class CoreAuthorizer implements Authorizer {
       return { ...deny, tokenBytes, rule: rule.name, ...(result.issuer !== undefined ? { issuer: result.issuer } : {}) };
     }
 
+    if (this.#binder === undefined) return this.#authorize(request, path, rule, params, result, tokenBytes, undefined, explain);
+    const bound = this.#binder.bind({ request, found, verified: result, rule }, explain);
+    return andThen(bound, (b) => this.#authorize(request, path, rule, params, result, tokenBytes, b, explain));
+  }
+
+  /** After binding: the rule's requirements, single use, then the allow (or the token exchange). */
+  #authorize(request: AuthRequest, path: string | null, rule: Rule, params: PathParams, result: VerifiedToken, tokenBytes: number, bound: BindResult | undefined, explain?: Explain): Later<Decision> {
+    if (bound !== undefined && !bound.ok) {
+      return {
+        ...buildDeny({ status: bound.status, reason: bound.reason, message: bound.message, tokenOffered: true, ...(bound.dpop !== undefined ? { dpop: bound.dpop } : {}) }, this.#deny),
+        issuer: result.issuer,
+        tokenBytes,
+        rule: rule.name,
+      };
+    }
+    const responseHeaders = bound?.responseHeaders;
     if (rule.require) {
       const r = inChildSpanSync('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, () => evaluate(rule.require!, { claims: result.claims, issuer: result.issuer, request, path, params, tokens: this.#config.tokens }, explain));
       explain?.({ check: 'requirements', ok: r.ok, detail: r.ok ? `rule ${rule.name} is satisfied` : r.message });
@@ -170,12 +193,12 @@ export class CoreAuthorizer implements Authorizer {
     }
 
     if (this.#singleUse?.applies(result.issuer, rule)) {
-      return this.#singleUse.check(result.claims, result.issuer, rule, explain).then((once) => this.#allow(request, rule, result, tokenBytes, once, explain));
+      return this.#singleUse.check(result.claims, result.issuer, rule, explain).then((once) => this.#allow(request, rule, result, tokenBytes, once, explain, responseHeaders));
     }
-    return this.#allow(request, rule, result, tokenBytes, undefined, explain);
+    return this.#allow(request, rule, result, tokenBytes, undefined, explain, responseHeaders);
   }
 
-  #allow(request: AuthRequest, rule: Rule, result: Extract<VerifyResult, { ok: true }>, tokenBytes: number, once: SingleUseResult | undefined, explain?: Explain): Later<Decision> {
+  #allow(request: AuthRequest, rule: Rule, result: Extract<VerifyResult, { ok: true }>, tokenBytes: number, once: SingleUseResult | undefined, explain?: Explain, responseHeaders?: Allow['responseHeaders']): Later<Decision> {
     if (once !== undefined && !once.ok) {
       return {
         ...buildDeny({ status: once.status, reason: once.reason, message: once.message, tokenOffered: true }, this.#deny),
@@ -198,6 +221,7 @@ export class CoreAuthorizer implements Authorizer {
       rule: rule.name,
       ...(removal ? { stripHeaders: removal.strip, setHeaders: removal.set } : {}),
       ...(once?.check !== undefined ? { replay: once.check } : {}),
+      ...(responseHeaders !== undefined ? { responseHeaders } : {}),
     };
     if (rule.sign === undefined) return allow;
     // Token exchange: the verified external token is replaced by a minted internal one.

@@ -38,6 +38,25 @@ export interface IssuerConfig {
   readonly requiredClaims: readonly string[];
   /** Every token of this issuer is single-use (needs a jti, consumed once). Always set by config/load.ts. */
   readonly replay?: boolean;
+  /**
+   * `sender_constraint`: `required` refuses a token without `cnf` (token_not_sender_constrained); `optional` (the
+   * default, also when absent) checks the binding of a bound token and lets a plain bearer token through.
+   */
+  readonly senderConstraint?: 'optional' | 'required';
+}
+
+/** `dpop`: RFC 9449 proofs (docs/sender-constrained.md). */
+export interface DpopConfig {
+  /** Proof algorithms accepted (asymmetric only). */
+  readonly algorithms: readonly Algorithm[];
+  /** How old a proof's iat may be. */
+  readonly maxAgeMs: number;
+  /** How far in the future a proof's iat may be. */
+  readonly leewayMs: number;
+  /** Server nonces (RFC 9449 §8), derived from the secret file. */
+  readonly nonce: boolean;
+  /** Absolute path of the shared nonce secret (read by app.ts at every core build, never kept here). */
+  readonly nonceSecretFile?: string;
 }
 
 /** `replay`: where consumed jti values live and what a store failure means. */
@@ -154,6 +173,8 @@ export interface Config {
   readonly workers: number;
   /** Single-use token store. Always set by config/load.ts; optional only so partial test configs stay valid. */
   readonly replay?: ReplayConfig;
+  /** DPoP proofs. Always set by config/load.ts; optional only so partial test configs stay valid (defaults apply). */
+  readonly dpop?: DpopConfig;
   /** `signer:` Portcullis mints tokens (outbound calls, token exchange) and publishes its JWKS. Absent = off. */
   readonly signer?: SignerConfig;
   /** True only for the built-in demo (no config given). */

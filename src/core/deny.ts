@@ -16,6 +16,18 @@ export interface DenyInput {
   readonly issuer?: string;
   /** For 403: the scopes the route requires and the token lacks (RFC 6750 `scope` attribute). */
   readonly scopes?: readonly string[];
+  /** For 401 of a sender-constraint check (core/bind): the RFC 9449 §7.1 `DPoP` challenge, placed first. */
+  readonly dpop?: DpopChallenge;
+}
+
+/** RFC 9449 §7.1 and §8: what a `WWW-Authenticate: DPoP …` challenge says, and the nonce to send beside it. */
+export interface DpopChallenge {
+  /** The proof algorithms accepted (`algs`). */
+  readonly algs: readonly string[];
+  /** invalid_dpop_proof: the proof; invalid_token: the binding; use_dpop_nonce: retry with DPoP-Nonce. None: bound tokens only. */
+  readonly error?: 'invalid_dpop_proof' | 'invalid_token' | 'use_dpop_nonce';
+  /** A fresh server nonce, answered in `DPoP-Nonce`. */
+  readonly nonce?: string;
 }
 
 export interface DenyContext {
@@ -40,10 +52,24 @@ export function bearerChallenge(realm: string, error?: { code: 'invalid_token' |
   return `Bearer ${attrs.join(', ')}`;
 }
 
+/**
+ * The `WWW-Authenticate: DPoP …` value. It goes before the Bearer challenge: nginx's auth_request passes on only the
+ * first WWW-Authenticate line of our answer, and for a sender-constraint deny the DPoP one is the one that matters.
+ */
+export function dpopChallenge(realm: string, challenge: DpopChallenge, description: string): string {
+  const attrs = [`realm="${quotable(realm)}"`, `algs="${challenge.algs.join(' ')}"`];
+  if (challenge.error !== undefined) attrs.push(`error="${challenge.error}"`, `error_description="${quotable(description)}"`);
+  return `DPoP ${attrs.join(', ')}`;
+}
+
 export function buildDeny(input: DenyInput, ctx: DenyContext): Deny {
   const headers: [string, string][] = [['content-type', 'application/json']];
   let error: string;
-  if (input.status === 401) {
+  if (input.status === 401 && input.dpop !== undefined) {
+    error = input.dpop.error ?? 'invalid_token';
+    headers.push(['www-authenticate', dpopChallenge(ctx.realm, input.dpop, input.message)], ['www-authenticate', bearerChallenge(ctx.realm)]);
+    if (input.dpop.nonce !== undefined) headers.push(['dpop-nonce', input.dpop.nonce]);
+  } else if (input.status === 401) {
     error = input.tokenOffered ? 'invalid_token' : 'unauthorized';
     headers.push(['www-authenticate', bearerChallenge(ctx.realm, input.tokenOffered ? { code: 'invalid_token', description: input.message } : undefined)]);
   } else if (input.status === 403) {

@@ -46,6 +46,18 @@ export const Reasons = {
   x5cUsage: 'x5c_usage',
   /** x5c issuers: no x5c, not standard base64 DER, too many or too large certificates, or x5c beside jwk/jku/x5u. */
   x5cMalformed: 'x5c_malformed',
+  /** Sender-constrained tokens (docs/sender-constrained.md). A DPoP-bound token (cnf.jkt) came without a DPoP proof. */
+  dpopProofMissing: 'dpop_proof_missing',
+  /** The DPoP proof fails an RFC 9449 §4.3 check (shape, typ, alg, jwk, signature, htm, htu, iat, ath), or comes twice or without a DPoP token. */
+  dpopProofInvalid: 'dpop_proof_invalid',
+  /** The DPoP proof's jti was already used with this key (on any replica sharing the replay store). */
+  dpopProofReplayed: 'dpop_proof_replayed',
+  /** The token is not bound to the proof's key (cnf.jkt), is DPoP-bound but sent as Bearer, or is sent as DPoP but not bound. */
+  dpopBindingMismatch: 'dpop_binding_mismatch',
+  /** dpop.nonce: the proof lacks the current server nonce; the answer carries a fresh one in DPoP-Nonce. */
+  dpopNonceRequired: 'dpop_nonce_required',
+  /** The issuer (sender_constraint: required) or the rule (require.sender_constrained) takes bound tokens only, and this one has no cnf. */
+  tokenNotSenderConstrained: 'token_not_sender_constrained',
   // 403
   /** Forward auth: the proxy did not send the original method and URI (exactly once) in the configured header family. */
   originalRequestMissing: 'original_request_missing',

@@ -7,6 +7,10 @@
  *
  * Never the URL. Offering two different tokens is ambiguous and denied (which one would the upstream use?).
  *
+ * DPoP (RFC 9449): a header source whose prefix is `Bearer ` also takes `DPoP <token>`, and the result says which
+ * scheme was used; the proof comes from the `DPoP` header (`findProof`), which the remover strips and the masker
+ * hides like a token header.
+ *
  * Big tokens may be split over numbered cookies (`access_token_0`, `access_token_1`, …, contiguous from 0, as
  * oauth2-proxy does past 4 KB): the finder joins them, bounded by `tokens.max_bytes`; the stripper removes every
  * chunk whether or not it was used.
@@ -20,7 +24,8 @@ export type TokenSources = Config['tokens'];
 
 export type TokenResult =
   | { readonly kind: 'none' }
-  | { readonly kind: 'token'; readonly token: string; readonly source: string }
+  /** `dpop`: sent as `Authorization: DPoP <token>` (RFC 9449 §7.1) rather than Bearer, a bare header or a cookie. */
+  | { readonly kind: 'token'; readonly token: string; readonly source: string; readonly dpop: boolean }
   | { readonly kind: 'error'; readonly reason: ReasonCode; readonly message: string };
 
 /** Header operations that keep the token from the upstream (Envoy applies them; see core/upstream docs in README). */
@@ -101,21 +106,28 @@ class Offered {
   #token: string | undefined;
   #from: readonly [string, string] = ['', ''];
   #more: Map<string, readonly [string, string]> | undefined;
+  #dpop = false;
+  /** The one token came both with the DPoP scheme and without it: which binding rules would apply? */
+  #schemeClash = false;
 
-  add(token: string, kind: string, name: string): void {
+  add(token: string, kind: string, name: string, dpop = false): void {
     if (this.#token === undefined) {
       this.#token = token;
       this.#from = [kind, name];
+      this.#dpop = dpop;
     } else if (token !== this.#token) {
       (this.#more ??= new Map()).has(token) || this.#more.set(token, [kind, name]);
+    } else if (dpop !== this.#dpop) {
+      this.#schemeClash = true;
     }
   }
 
   result(maxBytes: number): TokenResult {
     if (this.#token === undefined) return { kind: 'none' };
     // The common case, one token: a UTF-16 unit is at most 3 UTF-8 bytes, so short tokens need no byte count.
+    if (this.#schemeClash) return { kind: 'error', reason: Reasons.tokenAmbiguous, message: 'the token is offered both with the DPoP scheme and without it' };
     if (this.#more === undefined && (this.#token.length * 3 <= maxBytes || Buffer.byteLength(this.#token) <= maxBytes)) {
-      return { kind: 'token', token: this.#token, source: `${this.#from[0]} ${this.#from[1]}` };
+      return { kind: 'token', token: this.#token, source: `${this.#from[0]} ${this.#from[1]}`, dpop: this.#dpop };
     }
     const all: [string, readonly [string, string]][] = [[this.#token, this.#from], ...(this.#more ?? [])];
     for (const [token] of all) if (Buffer.byteLength(token) > maxBytes) return tooLarge(maxBytes);
@@ -123,8 +135,24 @@ class Offered {
       const where = [...new Set(all.map(([, [kind, name]]) => `${kind} ${name}`))].join(', ');
       return { kind: 'error', reason: Reasons.tokenAmbiguous, message: `more than one distinct token offered (${where})` };
     }
-    return { kind: 'token', token: this.#token, source: `${this.#from[0]} ${this.#from[1]}` };
+    return { kind: 'token', token: this.#token, source: `${this.#from[0]} ${this.#from[1]}`, dpop: this.#dpop };
   }
+}
+
+/** RFC 9449 §7.1: the DPoP authentication scheme, accepted wherever a source takes `Bearer `. */
+const DPOP_PREFIX = 'DPoP ';
+const takesDpop = (prefix: string): boolean => prefix.length === 7 && startsWithIgnoringCase(prefix, 'Bearer ') && prefix.endsWith(' ');
+
+/** One header value piece → the token it offers with its scheme, if any. */
+function offerPiece(offered: Offered, piece: string, prefix: string, name: string): void {
+  const token = stripPrefix(piece, prefix);
+  if (token !== null) {
+    offered.add(token, 'header', name);
+    return;
+  }
+  if (!takesDpop(prefix)) return;
+  const bound = stripPrefix(piece, DPOP_PREFIX);
+  if (bound !== null) offered.add(bound, 'header', name, true);
 }
 
 /** The one token a request offers, or why there is none that can be used. */
@@ -136,14 +164,10 @@ export function findToken(headers: HeaderMap, sources: TokenSources): TokenResul
     for (const value of values) {
       // A JWT never contains a comma, so comma-merged repeats (Envoy's `headers` map) split safely.
       if (!value.includes(',')) {
-        const token = stripPrefix(value.trim(), prefix);
-        if (token !== null) offered.add(token, 'header', name);
+        offerPiece(offered, value.trim(), prefix, name);
         continue;
       }
-      for (const part of value.split(',')) {
-        const token = stripPrefix(part.trim(), prefix);
-        if (token !== null) offered.add(token, 'header', name);
-      }
+      for (const part of value.split(',')) offerPiece(offered, part.trim(), prefix, name);
     }
   }
   const cookieHeaders = sources.cookies.length > 0 ? headers.get('cookie') : undefined;
@@ -195,6 +219,8 @@ function joinChunks(cookie: string, byIndex: ReadonlyMap<number, readonly string
  */
 export function removeTokens(headers: HeaderMap, sources: TokenSources): TokenRemoval {
   const strip = sources.headers.map((h) => h.name).filter((name) => headers.has(name));
+  // The DPoP proof is bound to this request and this token: the upstream has no use for it.
+  if (headers.has(PROOF_HEADER) && !strip.includes(PROOF_HEADER)) strip.push(PROOF_HEADER);
   const set: [string, string][] = [];
   const cookies = headers.get('cookie');
   if (cookies && sources.cookies.length > 0) {
@@ -235,11 +261,33 @@ export function headersWithoutTokens(headers: HeaderMap, sources: TokenSources):
  */
 export function maskHeader(name: string, value: string, sources: TokenSources): string {
   const hidden = (v: string) => `(${Buffer.byteLength(v)} bytes, not shown)`;
-  if (sources.headers.some((h) => h.name === name)) return hidden(value);
+  if (name === PROOF_HEADER || sources.headers.some((h) => h.name === name)) return hidden(value);
   if (name !== 'cookie') return value;
   return cookiePieces(value)
     .map((p) => `${p.separator}${p.value !== undefined && tokenCookieOf(p.name, sources.cookies) !== undefined ? `${p.raw.slice(0, p.raw.indexOf('=') + 1)}${hidden(p.value)}` : p.raw}`)
     .join('');
+}
+
+/** The request header that carries a DPoP proof (RFC 9449 §4.1), lower-cased. */
+export const PROOF_HEADER = 'dpop';
+
+export type ProofResult =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'proof'; readonly proof: string }
+  | { readonly kind: 'error'; readonly message: string };
+
+/**
+ * The one DPoP proof a request carries. RFC 9449 §4.3: exactly one `DPoP` header holding one JWT; repeats (also
+ * comma-merged by Envoy: a JWT never contains a comma) are refused, even when equal.
+ */
+export function findProof(headers: HeaderMap): ProofResult {
+  const values = headers.get(PROOF_HEADER);
+  if (values === undefined) return { kind: 'none' };
+  const parts = values.length === 1 && !values[0]!.includes(',') ? [values[0]!.trim()] : values.flatMap((v) => v.split(',')).map((p) => p.trim());
+  const proofs = parts.filter((p) => p !== '');
+  if (proofs.length === 0) return { kind: 'none' };
+  if (proofs.length > 1) return { kind: 'error', message: `the request carries ${proofs.length} DPoP proofs; exactly one is allowed` };
+  return { kind: 'proof', proof: proofs[0]! };
 }
 
 /** Cookie name → its first value, read with the finder's own tokenizer (sign-in reads its sealed cookies with it). */

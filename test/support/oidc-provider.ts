@@ -1,7 +1,9 @@
 /**
  * panva's oidc-provider (a certified OpenID Provider) in-process on a free loopback port: its development login
  * form and consent page, refresh tokens (offline_access), JWT access tokens for the resource `api.test` (resource
- * indicators) so Portcullis's verifier can verify them, revocation, and RP-initiated logout.
+ * indicators) so Portcullis's verifier can verify them, revocation, and RP-initiated logout. With `dpop: true`, also
+ * its `dPoP` feature and a client_credentials client (OP_DPOP_CLIENT_ID) whose JWT access tokens are DPoP-bound
+ * (`cnf.jkt`).
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -12,6 +14,8 @@ import { freePort } from './ports.ts';
 export const OP_CLIENT_ID = 'portcullis';
 export const OP_CLIENT_SECRET = 'a-client-secret-for-the-e2e-test';
 export const OP_AUDIENCE = 'api.test';
+/** With `dpop: true`: a machine client (client_credentials, client_secret_basic) that must present DPoP proofs. */
+export const OP_DPOP_CLIENT_ID = 'dpop-machine';
 
 export interface RunningProvider {
   readonly issuer: string;
@@ -27,6 +31,8 @@ export interface ProviderOptions {
   readonly accessTokenTtlS: number;
   /** Extra claims in every access token (e.g. padding to make it big). */
   readonly extraAccessTokenClaims?: Record<string, unknown>;
+  /** The dPoP feature and the OP_DPOP_CLIENT_ID client (client_credentials, DPoP-bound access tokens). */
+  readonly dpop?: boolean;
 }
 
 export async function startProvider(opts: ProviderOptions): Promise<RunningProvider> {
@@ -44,7 +50,16 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'ES256',
-    }],
+    }, ...(opts.dpop ? [{
+      client_id: OP_DPOP_CLIENT_ID,
+      client_secret: OP_CLIENT_SECRET,
+      redirect_uris: [],
+      response_types: [],
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      dpop_bound_access_tokens: true,
+      id_token_signed_response_alg: 'ES256',
+    }] : [])],
     jwks: { keys: [jwk] },
     scopes: ['openid', 'email', 'offline_access', 'api'],
     claims: { openid: ['sub'], email: ['email'] },
@@ -53,6 +68,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       devInteractions: { enabled: true },
       revocation: { enabled: true },
       rpInitiatedLogout: { enabled: true },
+      ...(opts.dpop ? { dPoP: { enabled: true }, clientCredentials: { enabled: true } } : {}),
       resourceIndicators: {
         enabled: true,
         defaultResource: () => 'https://api.test/',

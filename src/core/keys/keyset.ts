@@ -23,7 +23,8 @@ export type Selection =
   | { readonly kind: 'none' }
   | { readonly kind: 'ambiguous' };
 
-const PUBLIC_MEMBERS: Record<KeyEntry['kty'], readonly string[]> = {
+/** The public members of each key type: also exactly RFC 7638's thumbprint members (there sorted). */
+export const PUBLIC_MEMBERS: Record<KeyEntry['kty'], readonly string[]> = {
   RSA: ['kty', 'n', 'e'],
   EC: ['kty', 'crv', 'x', 'y'],
   OKP: ['kty', 'crv', 'x'],

@@ -48,6 +48,8 @@ export interface Rule {
   readonly identityHeaders: readonly { readonly claim: string; readonly header: string }[];
   /** `require: { single_use: true }`: every token this rule allows is consumed (its jti) once. */
   readonly singleUse?: boolean;
+  /** `require: { sender_constrained: true }`: only a DPoP- or certificate-bound token (`cnf`) passes (core/bind). */
+  readonly senderConstrained?: boolean;
   /** `sign:` the answer sets a token minted by the signer (core/sign). Absent = no signing. */
   readonly sign?: SignRule;
 }

@@ -44,7 +44,7 @@ export function toEnvoyAuthRequest(req: IncomingMessage, pathPrefix: string): Au
   const path = envoyOriginalPath(req.url ?? '', pathPrefix);
   const headers = headerMap(req);
   // Envoy sanitizes X-Forwarded-Proto (set from the downstream connection unless the downstream is trusted);
-  // it only reaches us when allowed_headers lists it, and only decides http vs https in a login return URL.
+  // it only reaches us when allowed_headers lists it, and decides http vs https in a login return URL and a DPoP htu.
   const proto = single(headers, 'x-forwarded-proto')?.trim().toLowerCase();
   const clientAddress = clientAddressOf(req, headers);
   return {

@@ -1,0 +1,179 @@
+/**
+ * A DPoP proof checked exactly as RFC 9449 §4.3 says, against the request it came with and the verified token it
+ * claims to hold. Transport-free: the store, the nonces and the clock are injected.
+ *
+ * Order: the strict JWS parser (core/jws.ts: one spelling per proof, strict UTF-8 JSON) → typ → alg in
+ * dpop.algorithms → the embedded jwk (public members only, a private member refused) → claims present → htm → htu →
+ * iat window → ath → signature under the jwk (core/signature.ts, the token verifier's own WebCrypto parameters) →
+ * thumbprint == cnf.jkt → nonce → jti consumed once per key thumbprint. Every cheap check runs before the signature,
+ * and the jti is consumed last, so a proof refused for any other reason burns nothing.
+ *
+ * The token cache never holds a proof: this runs on every request, cached token or not.
+ */
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Algorithm, DpopConfig, ReplayConfig } from '../config.ts';
+import type { AuthRequest } from '../types.ts';
+import type { DpopChallenge } from '../deny.ts';
+import type { Explain } from '../explain.ts';
+import { parseCompactJws } from '../jws.ts';
+import { verifySignature } from '../signature.ts';
+import { fits, PUBLIC_MEMBERS, type KeyEntry } from '../keys/keyset.ts';
+import { Reasons } from '../reasons.ts';
+import { replayKey, replayTtlMs, type ReplayStore } from '../replay.ts';
+import { clip } from '../text.ts';
+import { normalizeHttpUri, requestUri } from './htu.ts';
+import type { DpopNonces } from './nonce.ts';
+import type { BindResult } from './types.ts';
+
+/** RFC 7517 / 7518 private and symmetric members: a proof's jwk with any of them is refused. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+/** A jti longer than this is refused (it is hashed into the store key, but a client needs no more). */
+const MAX_JTI = 512;
+
+/** What the bind step knows when it asks for a proof check. */
+export interface ProofInput {
+  readonly request: AuthRequest;
+  readonly proof: string;
+  readonly token: string;
+  /** The token's cnf.jkt. */
+  readonly jkt: string;
+}
+
+export class DpopProofs {
+  readonly #config: DpopConfig;
+  readonly #store: ReplayStore | null;
+  readonly #onStoreError: ReplayConfig['onStoreError'];
+  readonly #nonces: DpopNonces | null;
+  readonly #now: () => number;
+  /** Imported proof keys by thumbprint: a client's next proofs reuse its KeyObject (and signature.ts its CryptoKey). */
+  readonly #keys = new LRUCache<string, KeyObject>({ max: 10_000 });
+
+  constructor(opts: { config: DpopConfig; store: ReplayStore | null; onStoreError: ReplayConfig['onStoreError']; nonces: DpopNonces | null; now: () => number }) {
+    this.#config = opts.config;
+    this.#store = opts.store;
+    this.#onStoreError = opts.onStoreError;
+    this.#nonces = opts.nonces;
+    this.#now = opts.now;
+  }
+
+  /** The challenge of a deny of this kind (algs from the config; the current nonce with use_dpop_nonce). */
+  challenge(error: DpopChallenge['error']): DpopChallenge {
+    return {
+      algs: this.#config.algorithms,
+      ...(error !== undefined ? { error } : {}),
+      ...(error === 'use_dpop_nonce' && this.#nonces !== null ? { nonce: this.#nonces.current() } : {}),
+    };
+  }
+
+  /** With `explain` the jti is never consumed: explaining a request must not use up its proof. */
+  async check(input: ProofInput, explain?: Explain): Promise<BindResult> {
+    const step = (ok: boolean, detail: string) => explain?.({ check: 'dpop proof', ok, detail });
+    const invalid = (message: string): BindResult => {
+      step(false, message);
+      return { ok: false, status: 401, reason: Reasons.dpopProofInvalid, message: `DPoP proof: ${message}`, dpop: this.challenge('invalid_dpop_proof') };
+    };
+
+    const parsed = parseCompactJws(input.proof);
+    if (!parsed.ok) return invalid(parsed.message);
+    const { header, payload } = parsed.jws;
+    if (header.typ !== 'dpop+jwt') return invalid('typ must be "dpop+jwt"');
+    const alg = parsed.jws.alg;
+    if (!(this.#config.algorithms as readonly string[]).includes(alg)) {
+      return invalid(`alg ${JSON.stringify(clip(alg, 16))} is not accepted (dpop.algorithms: ${this.#config.algorithms.join(', ')})`);
+    }
+    const jwk = publicJwk(header.jwk);
+    if (typeof jwk === 'string') return invalid(jwk);
+    if (!fits(jwk, alg as Algorithm)) return invalid(`the jwk (${jwk.kty}${jwk.crv !== undefined ? ` ${jwk.crv}` : ''}) cannot make ${alg} signatures`);
+
+    const { jti, htm, htu, iat, ath } = payload;
+    if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI) return invalid(`jti must be a string of 1 to ${MAX_JTI} characters`);
+    if (typeof htm !== 'string') return invalid('htm is missing');
+    if (typeof htu !== 'string') return invalid('htu is missing');
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) return invalid('iat must be a number');
+    if (typeof ath !== 'string') return invalid('ath is missing (a proof sent with an access token must carry its hash)');
+
+    if (htm !== input.request.method) return invalid(`htm ${JSON.stringify(clip(htm, 16))} is not this request's method ${input.request.method}`);
+    const target = requestUri(input.request.scheme, input.request.host, input.request.path);
+    if (target === null) return invalid('the original scheme, host or path is unknown, so htu cannot be checked (the proxy must send them)');
+    if (normalizeHttpUri(htu) !== target) return invalid(`htu ${JSON.stringify(clip(htu, 128))} is not this request's URI ${target}`);
+
+    const now = this.#now();
+    if (now / 1000 - iat > this.#config.maxAgeMs / 1000) return invalid(`iat is more than dpop.max_age (${this.#config.maxAgeMs / 1000}s) in the past`);
+    if (iat - now / 1000 > this.#config.leewayMs / 1000) return invalid(`iat is more than dpop.leeway (${this.#config.leewayMs / 1000}s) in the future`);
+    if (ath !== createHash('sha256').update(input.token).digest('base64url')) return invalid('ath is not the hash of this access token: the proof was made for another token');
+
+    const thumbprint = jwkThumbprint(jwk);
+    const key = this.#keyFor(thumbprint, jwk);
+    if (key === null) return invalid('the jwk is not a valid public key');
+    if (!(await verifySignature(parsed.jws, alg as Algorithm, key))) return invalid('signature verification failed under its jwk');
+    if (thumbprint !== input.jkt) {
+      const message = 'the proof is signed with another key than the one the token is bound to (cnf.jkt)';
+      step(false, message);
+      return { ok: false, status: 401, reason: Reasons.dpopBindingMismatch, message, dpop: this.challenge('invalid_token') };
+    }
+
+    let fresherNonce: string | undefined;
+    if (this.#nonces !== null) {
+      const nonce = payload.nonce;
+      if (typeof nonce !== 'string' || !this.#nonces.accepts(nonce)) {
+        const message = nonce === undefined ? 'the proof has no nonce; dpop.nonce requires the server nonce from DPoP-Nonce' : 'the proof nonce is not current; use the one in DPoP-Nonce';
+        step(false, message);
+        return { ok: false, status: 401, reason: Reasons.dpopNonceRequired, message, dpop: this.challenge('use_dpop_nonce') };
+      }
+      if (this.#nonces.isPrevious(nonce)) fresherNonce = this.#nonces.current();
+    }
+
+    const fresh = fresherNonce !== undefined ? { ok: true as const, responseHeaders: [['dpop-nonce', fresherNonce]] as const } : { ok: true as const };
+    if (explain) {
+      step(true, `valid ${alg} proof for ${htm} ${target} by key ${thumbprint}; jti ${JSON.stringify(clip(jti, 64))} would be consumed now (explain never consumes it)`);
+      return fresh;
+    }
+    const ttl = replayTtlMs(iat, this.#config.maxAgeMs, now);
+    const used = this.#store ? await this.#store.consume(replayKey(`dpop jkt ${thumbprint}`, jti), ttl) : { error: 'no replay store is configured' };
+    if (used === 'fresh') return fresh;
+    if (used === 'replayed') return { ok: false, status: 401, reason: Reasons.dpopProofReplayed, message: 'this DPoP proof (its jti) was already used', dpop: this.challenge('invalid_dpop_proof') };
+    if (this.#onStoreError === 'allow') return fresh;
+    return { ok: false, status: 503, reason: Reasons.replayStoreUnavailable, message: 'the replay store cannot be reached; DPoP proofs are refused until it is back' };
+  }
+
+  /** The thumbprint covers every member the key is built from: one thumbprint, one key. */
+  #keyFor(thumbprint: string, jwk: ProofJwk): KeyObject | null {
+    let key = this.#keys.get(thumbprint);
+    if (key === undefined) {
+      try {
+        key = createPublicKey({ key: jwk.members, format: 'jwk' });
+      } catch {
+        return null;
+      }
+      this.#keys.set(thumbprint, key);
+    }
+    return key;
+  }
+}
+
+interface ProofJwk extends Pick<KeyEntry, 'kty' | 'crv'> {
+  /** The public members only (the thumbprint's members). */
+  readonly members: Readonly<Record<string, string>>;
+}
+
+/** The proof's `jwk` header, public members only; a message when it is missing, private, symmetric or broken. */
+function publicJwk(raw: unknown): ProofJwk | string {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'the header has no jwk object';
+  const jwk = raw as Record<string, unknown>;
+  if (PRIVATE_MEMBERS.some((m) => jwk[m] !== undefined)) return 'the jwk holds private or symmetric key material';
+  const kty = jwk.kty;
+  if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP') return `jwk kty ${JSON.stringify(clip(String(kty), 16))} is not an asymmetric signing key type`;
+  const members: Record<string, string> = {};
+  for (const m of PUBLIC_MEMBERS[kty]) {
+    if (typeof jwk[m] !== 'string' || jwk[m] === '') return `jwk member ${m} is missing`;
+    members[m] = jwk[m] as string;
+  }
+  return { kty, crv: members.crv, members };
+}
+
+/** RFC 7638: SHA-256 over the required members, sorted, without whitespace; base64url. */
+export function jwkThumbprint(jwk: ProofJwk): string {
+  const canonical = `{${Object.keys(jwk.members).sort().map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk.members[m])}`).join(',')}}`;
+  return createHash('sha256').update(canonical).digest('base64url');
+}
