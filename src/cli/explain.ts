@@ -90,6 +90,8 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   x5c_untrusted: "the x5c chain does not lead to one of the issuer's x5c.roots, or a CA on the way may not issue (CA flag, keyCertSign, path length): send the leaf and its intermediates, and configure the CA's root",
   x5c_expired: 'a certificate of the x5c chain is expired or not yet valid: renew the leaf (step ca renew) or check the clocks',
   x5c_usage: "the leaf certificate may not sign tokens: it must not be a CA, and needs the digitalSignature key usage and one of the issuer's x5c.extended_key_usage (default clientAuth)",
+  certificate_missing: "the token is certificate-bound (cnf.x5t#S256) and no readable client certificate came with the request: mTLS to the proxy, Envoy's include_peer_certificate, or client_certificate.header written by the proxy",
+  certificate_binding_mismatch: "the client certificate is not the one the token was issued to (cnf.x5t#S256 is the base64url SHA-256 of its DER): use the certificate the token was requested with",
   x5c_malformed: 'x5c must be a list of at most 8 standard-base64 DER certificates (16 KB), leaf first, without jwk/jku/x5u beside it',
 };
 

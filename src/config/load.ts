@@ -14,6 +14,8 @@ import { toReplayConfig } from './replay.ts';
 import { signerProblems, toSignerConfig, withEndpointPolicy } from './signer-schema.ts';
 import { toSignInConfig } from './signin.ts';
 import { x5cIssuer } from './x5c.ts';
+import { toClientCertificateConfig } from './client-certificate.ts';
+import { identityHeaderNames } from '../core/identity.ts';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -158,6 +160,9 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     problems.push(...signerProblems(signer, [...endpoints.map((e) => e.path), ...RESERVED_PATHS], envoyPrefix));
   }
   const policy = toPolicyConfig(raw, seenIssuers, seenHeaders, new Set(tokenHeaders.map((t) => t.name)), problems);
+  const clientCertificate = raw.client_certificate === undefined
+    ? undefined
+    : toClientCertificateConfig(raw.client_certificate, new Set([...tokenHeaders.map((t) => t.name), ...identityHeaderNames({ identityHeaders, policy, issuers })]), problems);
 
   const signIn = raw.login !== undefined && 'oidc' in raw.login
     ? toSignInConfig(raw.login.oidc, {
@@ -209,6 +214,7 @@ function toConfig(raw: RawConfig, baseDir: string, problems: string[], demo: boo
     workers,
     replay: toReplayConfig(raw.replay, issuers, policy, workers, problems),
     ...(signer !== undefined ? { signer } : {}),
+    ...(clientCertificate !== undefined ? { clientCertificate } : {}),
     demo,
   };
 }

@@ -11,6 +11,7 @@ import { globalLogin } from './signin.ts';
 import type { Algorithm } from '../core/config.ts';
 import { signerSchema } from './signer-schema.ts';
 import { certIdentitySection, x5cSection } from './x5c.ts';
+import { clientCertificateSection } from './client-certificate.ts';
 
 export const ASYMMETRIC_ALGORITHMS: readonly Algorithm[] = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
@@ -140,6 +141,8 @@ export const configSchema = object({
     endpoints: opt(array(object({ path: req(endpointPath), ...endpointFields }), { min: 1 })),
   }),
   envoy_http: opt(object({ path_prefix: req(string(pathPrefixProblem)) })),
+  /** Where a certificate-bound token's certificate comes from (client-certificate.ts). */
+  client_certificate: opt(clientCertificateSection),
   cache: section({
     max_entries: def(integer(0, 10_000_000), 100_000),
     max_bytes: def(integer(0, 4_294_967_296), 67_108_864),

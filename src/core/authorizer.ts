@@ -27,7 +27,8 @@ import type { SingleUse } from './single-use.ts';
 import { SignDecider } from './sign/decide.ts';
 import type { Minter } from './sign/mint.ts';
 import { certHeaderValues } from './cert-identity.ts';
-import type { CertInfo } from './keys/x5c.ts';
+import { checkCertificateBinding } from './bind/certificate.ts';
+import { certificateView } from './client-certificate.ts';
 
 export class CoreAuthorizer implements Authorizer {
   readonly #config: Config;
@@ -154,6 +155,8 @@ export class CoreAuthorizer implements Authorizer {
         : this.#unauthenticated(request, path, rule, result.reason, result.message, true);
       return { ...deny, tokenBytes, rule: rule.name, ...(result.issuer !== undefined ? { issuer: result.issuer } : {}) };
     }
+    const unbound = this.#certificateBound(request, result, rule, tokenBytes, explain);
+    if (unbound !== undefined) return unbound;
 
     if (rule.require) {
       const r = inChildSpanSync('portcullis.evaluate_policy', { 'portcullis.route': rule.name }, () => evaluate(rule.require!, { claims: result.claims, issuer: result.issuer, request, path, params: NO_PARAMS }));
@@ -175,6 +178,20 @@ export class CoreAuthorizer implements Authorizer {
     return this.#allow(request, rule, result, tokenBytes, undefined, explain);
   }
 
+  /**
+   * RFC 8705 (core/bind/certificate.ts): a certificate-bound token only with its certificate. Read from this request
+   * on every request, cached token or not. undefined = go on.
+   */
+  #certificateBound(request: AuthRequest, result: VerifiedToken, rule: Rule, tokenBytes: number, explain?: Explain): Deny | undefined {
+    const binding = checkCertificateBinding(result.claims, request);
+    if (binding.ok) {
+      if (binding.bound) explain?.({ check: 'certificate binding', ok: true, detail: `the client certificate has the token's thumbprint ${binding.thumbprint}` });
+      return undefined;
+    }
+    explain?.({ check: 'certificate binding', ok: false, detail: binding.message });
+    return { ...buildDeny({ status: 401, reason: binding.reason, message: binding.message, tokenOffered: true }, this.#deny), issuer: result.issuer, tokenBytes, rule: rule.name };
+  }
+
   #allow(request: AuthRequest, rule: Rule, result: Extract<VerifyResult, { ok: true }>, tokenBytes: number, once: SingleUseResult | undefined, explain?: Explain): Later<Decision> {
     if (once !== undefined && !once.ok) {
       return {
@@ -186,11 +203,13 @@ export class CoreAuthorizer implements Authorizer {
       };
     }
     const removal = this.#config.policy.forwardToken && rule.sign === undefined ? null : removeTokens(request.headers, this.#config.tokens);
+    const identity = this.#identityOf(result, rule);
+    const withCert = this.#withClientCertificate(identity, request);
     const allow: Allow = {
       kind: 'allow',
       reason: Reasons.tokenValid,
-      identity: this.#identityOf(result, rule),
-      shared: result.shared,
+      identity: withCert,
+      shared: result.shared && withCert === identity,
       claims: result.claims,
       issuer: result.issuer,
       ...(result.kid !== undefined ? { kid: result.kid } : {}),
@@ -241,6 +260,17 @@ export class CoreAuthorizer implements Authorizer {
     return identity;
   }
 
+  /**
+   * `client_certificate.identity_headers`: the request's own certificate, so never part of the per-token identity.
+   * Without a certificate those headers are already cleared in `identity`, which is then returned as it is.
+   */
+  #withClientCertificate(identity: readonly IdentityHeader[], request: AuthRequest): readonly IdentityHeader[] {
+    const headers = this.#config.clientCertificate?.identityHeaders;
+    if (headers === undefined || request.clientCertificate === undefined) return identity;
+    const values = new Map(certHeaderValues(headers, certificateView(request.clientCertificate), this.#config.identityHeaderMaxBytes));
+    return identity.map((h) => (values.has(h.name) ? { name: h.name, value: values.get(h.name) } : h));
+  }
+
   #identityFor({ claims, issuer, cert }: VerifiedToken, rule: Rule): IdentityHeader[] {
     const max = this.#config.identityHeaderMaxBytes;
     const values = new Map<string, string | undefined>();
@@ -248,7 +278,7 @@ export class CoreAuthorizer implements Authorizer {
     for (const { claim, header } of rule.identityHeaders) values.set(header, headerValue(claims[claim], max));
     const payload = this.#config.policy.payloadHeader;
     if (payload !== null) values.set(payload, Buffer.from(JSON.stringify(claims)).toString('base64url'));
-    if (cert !== undefined) for (const [name, value] of certHeaderValues(this.#issuers.get(issuer), cert, max)) values.set(name, value);
+    if (cert !== undefined) for (const [name, value] of certHeaderValues(this.#issuers.get(issuer)?.identityHeadersFromCert, cert, max)) values.set(name, value);
     const names = this.#identityNames;
     const identity: IdentityHeader[] = new Array(names.length);
     for (let i = 0; i < names.length; i++) identity[i] = { name: names[i]!, value: values.get(names[i]!) };

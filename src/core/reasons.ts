@@ -46,6 +46,10 @@ export const Reasons = {
   x5cUsage: 'x5c_usage',
   /** x5c issuers: no x5c, not standard base64 DER, too many or too large certificates, or x5c beside jwk/jku/x5u. */
   x5cMalformed: 'x5c_malformed',
+  /** A certificate-bound token (cnf.x5t#S256, RFC 8705) and no readable client certificate with the request. */
+  certificateMissing: 'certificate_missing',
+  /** A certificate-bound token and a client certificate with another SHA-256 thumbprint. */
+  certificateBindingMismatch: 'certificate_binding_mismatch',
   // 403
   /** Forward auth: the proxy did not send the original method and URI (exactly once) in the configured header family. */
   originalRequestMissing: 'original_request_missing',
