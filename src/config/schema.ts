@@ -141,8 +141,6 @@ export const configSchema = object({
     endpoints: opt(array(object({ path: req(endpointPath), ...endpointFields }), { min: 1 })),
   }),
   envoy_http: opt(object({ path_prefix: req(string(pathPrefixProblem)) })),
-  /** Where a certificate-bound token's certificate comes from (client-certificate.ts). */
-  client_certificate: opt(clientCertificateSection),
   cache: section({
     max_entries: def(integer(0, 10_000_000), 100_000),
     max_bytes: def(integer(0, 4_294_967_296), 67_108_864),
@@ -168,6 +166,8 @@ export const configSchema = object({
   replay: replaySection,
   // SIGTERM: not ready at once, keep answering for `drain`, then close and let in-flight requests finish within `timeout`.
   shutdown: section({ drain: def(duration(0), 5_000), timeout: def(duration(0), 20_000) }),
+  /** Where a certificate-bound token's certificate comes from (client-certificate.ts). */
+  client_certificate: opt(clientCertificateSection),
 });
 
 export type RawConfig = Exclude<ReturnType<typeof configSchema>, typeof INVALID>;
