@@ -8,12 +8,14 @@
  *   - `xfcc`:   Envoy's `x-forwarded-client-cert` (its `Hash=` and/or `Cert=`), gRPC with `client_certificate.xfcc`;
  *   - `header`: the one header `client_certificate.header` names, on forward auth and Envoy HTTP mode, in any of
  *               RFC 9440 `:base64-DER:`, nginx's `$ssl_client_escaped_cert` (URL-encoded PEM) and Caddy's
- *               `{http.request.tls.client.certificate_der_base64}` (base64 DER).
+ *               `{http.request.tls.client.certificate_der_base64}` (base64 DER); named x-forwarded-client-cert, it
+ *               is read as XFCC (Envoy HTTP mode).
  * The text is kept as received and read only when something asks (a bound token, a certificate identity header, a
  * rule): most requests carry no bound token and pay nothing. A read is remembered per request.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { pemCertificates } from './pem.ts';
+import type { HeaderMap } from './types.ts';
 import { pkijs } from './keys/pkijs.ts';
 import { subjectAltNames, subjectName } from './keys/cert-names.ts';
 
@@ -51,6 +53,16 @@ export function certificateFrom(source: CertificateSource, values: readonly stri
   const present = values.filter((v) => v.trim() !== '');
   if (present.length === 0) return undefined;
   return { source, raw: present.length === 1 ? present[0]! : present };
+}
+
+export const XFCC = 'x-forwarded-client-cert';
+
+/**
+ * The certificate in header `name` of `headers`: Envoy's x-forwarded-client-cert is read as XFCC (Hash=/Cert=;
+ * Envoy HTTP mode with forward_client_cert_details SANITIZE_SET), any other header in the header forms.
+ */
+export function certificateFromHeader(headers: HeaderMap, name: string): ClientCertificate | undefined {
+  return certificateFrom(name === XFCC ? 'xfcc' : 'header', headers.get(name));
 }
 
 const reads = new WeakMap<ClientCertificate, CertificateRead>();

@@ -5,7 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Allow, AuthRequest, Decision, Deny, IdentityHeader } from '../../core/types.ts';
 import { internalErrorDeny } from '../../core/deny.ts';
-import { certificateFrom } from '../../core/client-certificate.ts';
+import { certificateFrom, certificateFromHeader, XFCC } from '../../core/client-certificate.ts';
 import { toStruct, wellFormed } from './struct.ts';
 import type {
   Struct,
@@ -68,7 +68,7 @@ export function toAuthRequest(message: unknown, xfcc = false): AuthRequest {
 
   const clientAddress = peerAddress(attributes?.source);
   const peerCertificate = text(attributes?.source?.certificate);
-  const clientCertificate = (xfcc ? certificateFrom('xfcc', headers.get('x-forwarded-client-cert')) : undefined)
+  const clientCertificate = (xfcc ? certificateFromHeader(headers, XFCC) : undefined)
     ?? (peerCertificate === '' ? undefined : certificateFrom('envoy', [peerCertificate]));
   return {
     transport: 'grpc',

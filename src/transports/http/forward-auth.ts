@@ -26,7 +26,7 @@ import type { AuthRequest, Decision } from '../../core/types.ts';
 import { Reasons } from '../../core/reasons.ts';
 import { bearerChallenge } from '../../core/deny.ts';
 import { fromWire } from '../../core/text.ts';
-import { certificateFrom } from '../../core/client-certificate.ts';
+import { certificateFromHeader } from '../../core/client-certificate.ts';
 import { clientAddressOf, headerMap, single } from './headers.ts';
 
 interface FamilyHeaders {
@@ -74,7 +74,7 @@ export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeade
   const proto = single(headers, names.proto)?.trim().toLowerCase() ?? '';
   const clientAddress = clientAddressOf(req, headers);
   const known = method !== undefined && TOKEN.test(method) && path !== undefined;
-  const clientCertificate = certificateHeader === undefined ? undefined : certificateFrom('header', headers.get(certificateHeader));
+  const clientCertificate = certificateHeader === undefined ? undefined : certificateFromHeader(headers, certificateHeader);
   return {
     transport: 'http',
     method: known ? method.toUpperCase() : '',

@@ -7,12 +7,13 @@ import { startHttpServer } from '../../../src/transports/http/server.ts';
 import { allow, send, StubAuthorizer, testConfig, TestReadiness } from './fixtures.ts';
 
 const stub = new StubAuthorizer(() => allow('alice'));
-const servers: Record<'trusting' | 'untrusting', { url: string; close(): Promise<void> } | undefined> = { trusting: undefined, untrusting: undefined };
+const servers: Record<'trusting' | 'untrusting' | 'xfcc', { url: string; close(): Promise<void> } | undefined> = { trusting: undefined, untrusting: undefined, xfcc: undefined };
 const FORWARDED = [['x-forwarded-method', 'GET'], ['x-forwarded-uri', '/x'], ['x-forwarded-host', 'app.test'], ['x-forwarded-proto', 'https']] as const;
 
 beforeAll(async () => {
   const base = { ...testConfig(), envoyHttp: { pathPrefix: '/envoy' } };
   servers.trusting = await startHttpServer({ address: '127.0.0.1:0', config: { ...base, clientCertificate: { from: 'header', header: 'x-client-cert', xfcc: false } }, authorizer: stub, readiness: new TestReadiness() });
+  servers.xfcc = await startHttpServer({ address: '127.0.0.1:0', config: { ...base, clientCertificate: { from: 'header', header: 'x-forwarded-client-cert', xfcc: false } }, authorizer: stub, readiness: new TestReadiness() });
   servers.untrusting = await startHttpServer({ address: '127.0.0.1:0', config: base, authorizer: stub, readiness: new TestReadiness() });
 });
 afterAll(async () => {
@@ -37,6 +38,11 @@ describe.each(ENDPOINTS)('%s', (_name, path, original) => {
     await send(servers.trusting!.url, { method: 'GET', path, headers: [...original, ['x-client-cert', ':AAAA:'], ['x-client-cert', ':BBBB:']] });
     await send(servers.trusting!.url, { method: 'GET', path, headers: [...original, ['x-client-cert', '']] });
     expect(stub.seen.map((r) => r.clientCertificate)).toEqual([{ source: 'header', raw: [':AAAA:', ':BBBB:'] }, undefined]);
+  });
+
+  it('reads x-forwarded-client-cert, when that is the configured header, as XFCC (Envoy writes it)', async () => {
+    await send(servers.xfcc!.url, { method: 'GET', path, headers: [...original, ['x-forwarded-client-cert', 'Hash=ab;Cert="x"']] });
+    expect(stub.seen[0]!.clientCertificate).toEqual({ source: 'xfcc', raw: 'Hash=ab;Cert="x"' });
   });
 
   it('reads no certificate at all without client_certificate, whatever header a client sends', async () => {
