@@ -4,6 +4,7 @@
  * source.certificate and XFCC Cert=), Caddy's base64 DER, and XFCC.
  */
 import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { LEAF_EXT, TestPki, type IssuedCert } from './pki.ts';
 
 /** base64url SHA-256 over the DER: what `cnf.x5t#S256` holds. Written here apart from src/core. */
@@ -30,6 +31,16 @@ export interface ClientPki {
   readonly alice: IssuedCert;
   /** Another client of the same CA. */
   readonly mallory: IssuedCert;
+  /** A server certificate of the same CA for 127.0.0.1 and localhost (the proxies' and the IdP's TLS). */
+  readonly server: IssuedCert;
+}
+
+/**
+ * `send` options for mutual TLS as `cert` (none: a TLS client without a certificate), trusting the test CA, with SNI
+ * `localhost` (Caddy refuses a request whose Host differs from its SNI where client authentication is on: 421).
+ */
+export function mtls(c: ClientPki, cert?: IssuedCert): { ca: string; cert?: string; key?: string; servername: string } {
+  return { ca: c.ca.pem, servername: 'localhost', ...(cert ? { cert: cert.pem, key: readFileSync(cert.keyFile, 'utf8') } : {}) };
 }
 
 export const ALICE_SANS = ['DNS:alice.example.test', 'URI:spiffe://example.test/ns/app/sa/alice', 'email:alice@example.test'];
@@ -39,5 +50,6 @@ export function clientPki(now = Date.now()): ClientPki {
   const ca = pki.ca('client-ca');
   const alice = pki.leaf('alice', ca, { ext: [...LEAF_EXT, 'subjectAltName = DNS:alice.example.test, URI:spiffe://example.test/ns/app/sa/alice, email:alice@example.test'] });
   const mallory = pki.leaf('mallory', ca);
-  return { pki, ca, alice, mallory };
+  const server = pki.issue('server', { issuer: ca, ext: ['basicConstraints = critical, CA:false', 'keyUsage = critical, digitalSignature', 'extendedKeyUsage = serverAuth', 'subjectAltName = IP:127.0.0.1, DNS:localhost'] });
+  return { pki, ca, alice, mallory, server };
 }
