@@ -87,6 +87,13 @@ describe.each(PROXIES)('a certificate-bound token through %s with TLS client aut
     expect(upstream!.requests[0]!.headers['x-client-subject']).toEqual(['CN=alice,O=Portcullis Test']);
   });
 
+  it('keeps a client-written certificate or certificate subject header from the app', async () => {
+    const res = await get(c.alice, [['Client-Cert', rfc9440(c.mallory)], ['X-Client-Subject', 'CN=admin']]);
+    expect(res.status, proxy!.output()).toBe(200);
+    expect(upstream!.requests[0]!.headers['client-cert']).toBeUndefined();
+    expect(upstream!.requests[0]!.headers['x-client-subject']).toEqual(['CN=alice,O=Portcullis Test']);
+  });
+
   it.each([
     ['without a client certificate', undefined, [], /came without one/],
     ['with another client certificate', 'mallory', [], /not the one the token is bound to/],
