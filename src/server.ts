@@ -148,6 +148,7 @@ export async function startPortcullis(config: Config, runtime: Runtime, options:
     grpc = await startGrpcServer(config.listen.grpc, authorizer, readiness, {
       maxRequestBytes: config.grpc.maxRequestBytes,
       drainTimeoutMs: () => closeTimeoutMs ?? current.config.shutdown.timeoutMs,
+      xfcc: () => current.config.clientCertificate?.xfcc === true,
     });
   } catch (e) {
     await http.close();

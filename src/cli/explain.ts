@@ -1,5 +1,5 @@
 /**
- * `portcullis explain --config FILE [--method M] [--path P] [--host H] [--header 'Name: value']... [TOKEN]`
+ * `portcullis explain --config FILE [--method M] [--path P] [--host H] [--header 'Name: value']... [--client-cert FILE] [TOKEN]`
  *
  * The tool for "it works direct but not behind the proxy": loads the config, loads the keys exactly as the service
  * does (and says so when it cannot), runs the real decision for one request and prints, in plain words, every check
@@ -19,6 +19,8 @@ import type { ExplainStep } from '../core/explain.ts';
 import type { AuthRequest, Decision } from '../core/types.ts';
 import { maskHeader, tokenFingerprint } from '../core/sources.ts';
 import type { DenyReason } from '../core/reasons.ts';
+import { certificateFrom, type ClientCertificate } from '../core/client-certificate.ts';
+import { pemCertificates } from '../core/pem.ts';
 
 export const EXPLAIN_USAGE = `usage: portcullis explain --config FILE [options] [TOKEN | -]
   Runs the real decision for one request and prints every check it passed or failed.
@@ -29,6 +31,7 @@ export const EXPLAIN_USAGE = `usage: portcullis explain --config FILE [options] 
   --scheme S               original scheme, http or https (default https)
   --header 'Name: value'   an original request header; repeat for more (Accept: text/html for a browser)
   --policy NAME            as if Envoy named this policy in context_extensions
+  --client-cert FILE       the client certificate (PEM) the proxy would pass (certificate-bound tokens)
   --at TIME                decide at this time (ISO 8601 or Unix seconds) instead of now
   TOKEN                    sent as the first configured token source (default Authorization: Bearer);
                            "-" reads it from stdin (keeps it out of shell history); omit it for no token
@@ -96,6 +99,8 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   dpop_binding_mismatch: 'the proof was made with another key than the one the token is bound to (cnf.jkt), or a DPoP-bound token was sent as Bearer, or an unbound token as DPoP',
   dpop_nonce_required: 'dpop.nonce is on: retry with the nonce from the DPoP-Nonce answer header in the proof (clients like oauth4webapi do this once by themselves)',
   token_not_sender_constrained: 'this issuer (sender_constraint: required) or route (require.sender_constrained) takes DPoP- or certificate-bound tokens only: ask the IdP for a bound token',
+  certificate_missing: "the token is certificate-bound (cnf.x5t#S256) and no readable client certificate came with the request: mTLS to the proxy, Envoy's include_peer_certificate, or client_certificate.header written by the proxy",
+  certificate_binding_mismatch: "the client certificate is not the one the token was issued to (cnf.x5t#S256 is the base64url SHA-256 of its DER): use the certificate the token was requested with",
   x5c_malformed: 'x5c must be a list of at most 8 standard-base64 DER certificates (16 KB), leaf first, without jwk/jku/x5u beside it',
 };
 
@@ -228,6 +233,7 @@ function parseOptions(argv: readonly string[], io: ExplainIo): Options | 'help' 
         scheme: { type: 'string' },
         header: { type: 'string', multiple: true },
         policy: { type: 'string' },
+        'client-cert': { type: 'string' },
         at: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -268,6 +274,19 @@ function parseOptions(argv: readonly string[], io: ExplainIo): Options | 'help' 
     if (!Number.isFinite(at)) throw new UsageError(`--at ${JSON.stringify(values.at)} is not a time (ISO 8601 or Unix seconds)`);
   }
 
+  let clientCertificate: ClientCertificate | undefined;
+  if (values['client-cert'] !== undefined) {
+    let pem: string;
+    try {
+      pem = readFileSync(values['client-cert'], 'utf8');
+    } catch (e) {
+      throw new UsageError(`--client-cert: cannot read ${values['client-cert']}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const ders = pemCertificates(pem);
+    if (ders.length !== 1) throw new UsageError(`--client-cert: ${values['client-cert']} must hold exactly one PEM certificate (holds ${ders.length})`);
+    clientCertificate = certificateFrom('header', [ders[0]!.toString('base64')]);
+  }
+
   const request: AuthRequest = {
     transport: 'http',
     method,
@@ -276,6 +295,7 @@ function parseOptions(argv: readonly string[], io: ExplainIo): Options | 'help' 
     path,
     headers,
     contextExtensions: values.policy !== undefined ? new Map([['policy', values.policy]]) : new Map(),
+    ...(clientCertificate !== undefined ? { clientCertificate } : {}),
   };
   return { configPath, request, token, tokenWhere: '', at };
 }

@@ -15,6 +15,8 @@ import { dpopStoreProblem, toDpopConfig } from './dpop.ts';
 import { signerProblems, toSignerConfig, withEndpointPolicy } from './signer-schema.ts';
 import { toSignInConfig } from './signin.ts';
 import { x5cIssuer } from './x5c.ts';
+import { toClientCertificateConfig } from './client-certificate.ts';
+import { identityHeaderNames } from '../core/identity.ts';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -160,6 +162,9 @@ function toConfig(raw: RawConfig, doc: unknown, baseDir: string, problems: strin
     problems.push(...signerProblems(signer, [...endpoints.map((e) => e.path), ...RESERVED_PATHS], envoyPrefix));
   }
   const policy = toPolicyConfig(raw, seenIssuers, seenHeaders, new Set(tokenHeaders.map((t) => t.name)), problems);
+  const clientCertificate = raw.client_certificate === undefined
+    ? undefined
+    : toClientCertificateConfig(raw.client_certificate, new Set([...tokenHeaders.map((t) => t.name), ...identityHeaderNames({ identityHeaders, policy, issuers })]), problems);
 
   const signIn = raw.login !== undefined && 'oidc' in raw.login
     ? toSignInConfig(raw.login.oidc, {
@@ -216,6 +221,7 @@ function toConfig(raw: RawConfig, doc: unknown, baseDir: string, problems: strin
     replay: toReplayConfig(raw.replay, issuers, policy, workers, problems),
     dpop: toDpopConfig(raw.dpop, baseDir, problems),
     ...(signer !== undefined ? { signer } : {}),
+    ...(clientCertificate !== undefined ? { clientCertificate } : {}),
     demo,
   };
 }

@@ -12,6 +12,7 @@ import { globalLogin } from './signin.ts';
 import type { Algorithm } from '../core/config.ts';
 import { signerSchema } from './signer-schema.ts';
 import { certIdentitySection, x5cSection } from './x5c.ts';
+import { clientCertificateSection } from './client-certificate.ts';
 
 export const ASYMMETRIC_ALGORITHMS: readonly Algorithm[] = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
@@ -181,6 +182,7 @@ export const configSchema = object({
     drain: def(duration(0), 5_000, 'after SIGTERM: not ready at once, answers continue this long'),
     timeout: def(duration(0), 20_000, 'then the listeners close and in-flight requests get this long'),
   }, 'drain on SIGTERM (docs/operations.md)'),
+  client_certificate: opt(clientCertificateSection, 'where a certificate-bound token\'s client certificate comes from (docs/certificate-bound.md); absent: forward auth and Envoy HTTP mode read none, gRPC only source.certificate'),
 });
 
 export type RawConfig = Exclude<ReturnType<typeof configSchema>, typeof INVALID>;

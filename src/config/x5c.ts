@@ -11,6 +11,7 @@ import { pkijs as loadPkijs } from '../core/keys/pkijs.ts';
 import { array, def, object, opt, req, string } from './kit.ts';
 import { identityHeaderProblem } from './identity-headers.ts';
 import { subjectName } from '../core/keys/cert-names.ts';
+import { pemCertificates } from '../core/pem.ts';
 import type { X5cRoot } from '../core/keys/x5c-trust.ts';
 import type { CertIdentityHeaders, X5cIssuerConfig } from '../core/config.ts';
 
@@ -36,8 +37,6 @@ export const certIdentitySection = object({
   sans: opt(string(identityHeaderProblem), 'header for the leaf certificate\'s subject alternative names'),
 });
 
-const PEM = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
-
 /** Every certificate of every root file, or a problem naming `at` and the file. */
 export function loadRoots(files: readonly string[], at: string, baseDir: string, problems: string[]): X5cRoot[] {
   const roots: X5cRoot[] = [];
@@ -51,11 +50,10 @@ export function loadRoots(files: readonly string[], at: string, baseDir: string,
       problems.push(`${where}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       return;
     }
-    const blocks = [...text.matchAll(PEM)];
+    const blocks = pemCertificates(text);
     if (blocks.length === 0) problems.push(`${where}: ${file} holds no PEM CERTIFICATE block`);
-    blocks.forEach((m, k) => {
+    blocks.forEach((der, k) => {
       const label = blocks.length > 1 ? `${file} (certificate ${k + 1})` : file;
-      const der = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
       let cert: X509Certificate;
       let subject: string;
       try {

@@ -29,6 +29,7 @@ import { SignDecider } from './sign/decide.ts';
 import type { Minter } from './sign/mint.ts';
 import { certHeaderValues } from './cert-identity.ts';
 import type { CertInfo } from './keys/x5c.ts';
+import { certificateView } from './client-certificate.ts';
 import type { Binder } from './bind/bind.ts';
 import type { BindResult } from './bind/types.ts';
 
@@ -161,7 +162,6 @@ export class CoreAuthorizer implements Authorizer {
         : this.#unauthenticated(request, path, rule, result.reason, result.message, true);
       return { ...deny, tokenBytes, rule: rule.name, ...(result.issuer !== undefined ? { issuer: result.issuer } : {}) };
     }
-
     if (this.#binder === undefined) return this.#authorize(request, path, rule, params, result, tokenBytes, undefined, explain);
     const bound = this.#binder.bind({ request, found, verified: result, rule }, explain);
     return andThen(bound, (b) => this.#authorize(request, path, rule, params, result, tokenBytes, b, explain));
@@ -209,11 +209,13 @@ export class CoreAuthorizer implements Authorizer {
       };
     }
     const removal = this.#config.policy.forwardToken && rule.sign === undefined ? null : removeTokens(request.headers, this.#config.tokens);
+    const identity = this.#identityOf(result, rule);
+    const withCert = this.#withClientCertificate(identity, request);
     const allow: Allow = {
       kind: 'allow',
       reason: Reasons.tokenValid,
-      identity: this.#identityOf(result, rule),
-      shared: result.shared,
+      identity: withCert,
+      shared: result.shared && withCert === identity,
       claims: result.claims,
       issuer: result.issuer,
       ...(result.kid !== undefined ? { kid: result.kid } : {}),
@@ -265,6 +267,17 @@ export class CoreAuthorizer implements Authorizer {
     return identity;
   }
 
+  /**
+   * `client_certificate.identity_headers`: the request's own certificate, so never part of the per-token identity.
+   * Without a certificate those headers are already cleared in `identity`, which is then returned as it is.
+   */
+  #withClientCertificate(identity: readonly IdentityHeader[], request: AuthRequest): readonly IdentityHeader[] {
+    const headers = this.#config.clientCertificate?.identityHeaders;
+    if (headers === undefined || request.clientCertificate === undefined) return identity;
+    const values = new Map(certHeaderValues(headers, certificateView(request.clientCertificate), this.#config.identityHeaderMaxBytes));
+    return identity.map((h) => (values.has(h.name) ? { name: h.name, value: values.get(h.name) } : h));
+  }
+
   #identityFor({ claims, issuer, cert }: VerifiedToken, rule: Rule): IdentityHeader[] {
     const max = this.#config.identityHeaderMaxBytes;
     const values = new Map<string, string | undefined>();
@@ -272,7 +285,7 @@ export class CoreAuthorizer implements Authorizer {
     for (const { claim, header } of rule.identityHeaders) values.set(header, claimHeaderValue(claims, claim, max));
     const payload = this.#config.policy.payloadHeader;
     if (payload !== null) values.set(payload, Buffer.from(JSON.stringify(claims)).toString('base64url'));
-    if (cert !== undefined) for (const [name, value] of certHeaderValues(this.#issuers.get(issuer), cert, max)) values.set(name, value);
+    if (cert !== undefined) for (const [name, value] of certHeaderValues(this.#issuers.get(issuer)?.identityHeadersFromCert, cert, max)) values.set(name, value);
     const names = this.#identityNames;
     const identity: IdentityHeader[] = new Array(names.length);
     for (let i = 0; i < names.length; i++) identity[i] = { name: names[i]!, value: values.get(names[i]!) };

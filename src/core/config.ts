@@ -177,6 +177,8 @@ export interface Config {
   readonly dpop?: DpopConfig;
   /** `signer:` Portcullis mints tokens (outbound calls, token exchange) and publishes its JWKS. Absent = off. */
   readonly signer?: SignerConfig;
+  /** `client_certificate:` (certificate-bound tokens). Absent = no header is read as a certificate. */
+  readonly clientCertificate?: ClientCertificateConfig;
   /** True only for the built-in demo (no config given). */
   readonly demo: boolean;
 }
@@ -214,8 +216,23 @@ export interface X5cIssuerConfig {
   readonly extendedKeyUsage: readonly string[];
 }
 
-/** Lower-cased header names for the leaf certificate's subject and SANs. */
+/** Lower-cased header names for a certificate's subject, SANs and (client certificates) thumbprint. */
 export interface CertIdentityHeaders {
   readonly subject?: string;
   readonly sans?: string;
+  readonly thumbprint?: string;
+}
+
+/**
+ * `client_certificate` (docs/certificate-bound.md): where forward auth and Envoy HTTP mode read the client
+ * certificate, whether gRPC also reads x-forwarded-client-cert, and identity headers from it. Absent: forward auth
+ * and Envoy HTTP mode see no certificate at all; gRPC reads only the CheckRequest's source.certificate.
+ */
+export interface ClientCertificateConfig {
+  readonly from: 'header';
+  /** Lower-cased; a header the proxy overwrites from its own TLS state on every request. */
+  readonly header: string;
+  /** gRPC also reads x-forwarded-client-cert (from a trusted Envoy that sanitizes it); it wins over source.certificate. */
+  readonly xfcc: boolean;
+  readonly identityHeaders?: CertIdentityHeaders;
 }

@@ -10,10 +10,10 @@ import { AMBIGUOUS, claimValue } from './claim-path.ts';
 
 /**
  * Every identity header any answer can set (global, per rule, the payload header, an x5c issuer's certificate
- * headers), lower-cased, in a fixed order. Allows set or clear each one; denies clear each one, so a client's own
+ * headers, the client certificate's), lower-cased, in a fixed order. Allows set or clear each one; denies clear each one, so a client's own
  * copy never reaches the upstream.
  */
-export function identityHeaderNames(config: Pick<Config, 'identityHeaders' | 'policy'> & { readonly issuers?: Config['issuers'] }): readonly string[] {
+export function identityHeaderNames(config: Pick<Config, 'identityHeaders' | 'policy'> & { readonly issuers?: Config['issuers']; readonly clientCertificate?: Config['clientCertificate'] }): readonly string[] {
   const rules = [...config.policy.routes.map((r) => r.rule), ...config.policy.policies.values()];
   return [
     ...new Set([
@@ -21,6 +21,7 @@ export function identityHeaderNames(config: Pick<Config, 'identityHeaders' | 'po
       ...rules.flatMap((r) => r.identityHeaders.map((h) => h.header)),
       ...(config.policy.payloadHeader !== null ? [config.policy.payloadHeader] : []),
       ...(config.issuers ?? []).flatMap((i) => [i.identityHeadersFromCert?.subject, i.identityHeadersFromCert?.sans].filter((h) => h !== undefined)),
+      ...[config.clientCertificate?.identityHeaders].flatMap((h) => [h?.subject, h?.sans, h?.thumbprint].filter((n) => n !== undefined)),
     ]),
   ];
 }

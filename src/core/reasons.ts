@@ -58,6 +58,10 @@ export const Reasons = {
   dpopNonceRequired: 'dpop_nonce_required',
   /** The issuer (sender_constraint: required) or the rule (require.sender_constrained) takes bound tokens only, and this one has no cnf. */
   tokenNotSenderConstrained: 'token_not_sender_constrained',
+  /** A certificate-bound token (cnf.x5t#S256, RFC 8705) and no readable client certificate with the request. */
+  certificateMissing: 'certificate_missing',
+  /** A certificate-bound token and a client certificate with another SHA-256 thumbprint. */
+  certificateBindingMismatch: 'certificate_binding_mismatch',
   // 403
   /** Forward auth: the proxy did not send the original method and URI (exactly once) in the configured header family. */
   originalRequestMissing: 'original_request_missing',

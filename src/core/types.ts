@@ -4,6 +4,7 @@
  */
 import type { ReasonCode } from './reasons.ts';
 import type { ReplayCheck } from './replay.ts';
+import type { ClientCertificate } from './client-certificate.ts';
 
 /** Lower-cased header names; every value the transport received, unmerged where it can tell them apart. */
 export type HeaderMap = ReadonlyMap<string, readonly string[]>;
@@ -42,6 +43,13 @@ export interface AuthRequest {
   readonly invalid?: { readonly reason: InvalidRequestReason; readonly message: string };
   /** The adapter endpoint that received it (forward-auth path, Envoy HTTP prefix); for telemetry only. */
   readonly endpoint?: string;
+  /**
+   * The client certificate of the original request, as received and not yet read (core/client-certificate.ts):
+   * gRPC from Envoy's `source.certificate` (or, with `client_certificate.xfcc`, x-forwarded-client-cert); forward
+   * auth and Envoy HTTP mode from the one `client_certificate.header`, and never without that section. Absent when
+   * none was sent. Certificate-bound tokens, certificate identity headers and rules read it.
+   */
+  readonly clientCertificate?: ClientCertificate;
 }
 
 export type Transport = 'grpc' | 'http' | 'envoy_http';

@@ -86,7 +86,7 @@ describe('forward_auth endpoints', () => {
 describe('config errors', () => {
   it('reports every problem at once, each with its path', () => {
     expect(problems({ issuers: [{ issuer: 'x', jwks_uri: 'not a url' }], listen: { grpc: 'nope' }, colour: 'blue' })).toEqual([
-      'colour: unknown key (known: listen, realm, issuers, signer, tokens, skip_preflight, excludes, identity_headers, identity_header_max_bytes, routes, policies, login, upstream, forward_auth, envoy_http, cache, telemetry, workers, jwks, grpc, replay, dpop, shutdown)',
+      'colour: unknown key (known: listen, realm, issuers, signer, tokens, skip_preflight, excludes, identity_headers, identity_header_max_bytes, routes, policies, login, upstream, forward_auth, envoy_http, cache, telemetry, workers, jwks, grpc, replay, dpop, shutdown, client_certificate)',
       'listen.grpc: "nope" must be host:port or unix:/path',
       'issuers[0].jwks_uri: "not a url" is not a valid URL',
       'issuers[0].audiences: required',

@@ -7,6 +7,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { exportJWK } from 'jose';
 import Provider from 'oidc-provider';
 import { freePort } from './ports.ts';
@@ -93,6 +94,102 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   return {
     issuer,
     provider,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+export const MTLS_CLIENT_ID = 'workload';
+export const MTLS_CLIENT_SECRET = 'a-workload-secret-for-the-e2e-test';
+
+export interface RunningMtlsProvider {
+  readonly issuer: string;
+  /** The provider's public JWKS (for an inline issuer: Portcullis need not trust the test CA to fetch it). */
+  readonly jwks: { readonly keys: readonly Record<string, unknown>[] };
+  /**
+   * A client_credentials access token for `api.test` (JWT), requested over mutual TLS with `cert` (PEM) and `key`
+   * (PEM): RFC 8705 binds it to that certificate (`cnf.x5t#S256`).
+   */
+  clientCredentialsToken(cert: string, key: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * oidc-provider on HTTPS asking for client certificates (its `mTLS` feature with certificateBoundAccessTokens): a
+ * confidential client whose client_credentials access tokens are JWTs for the resource `api.test`, bound to the TLS
+ * client certificate of the token request. `tls`: the server certificate and key and the CA to trust, all PEM.
+ */
+export async function startMtlsProvider(tls: { cert: string; key: string; ca: string }, accessTokenTtlS = 300): Promise<RunningMtlsProvider> {
+  const port = await freePort();
+  const issuer = `https://127.0.0.1:${port}`;
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = { ...(await exportJWK(privateKey)), kid: 'op-mtls', alg: 'ES256', use: 'sig' };
+  const provider = new Provider(issuer, {
+    clients: [{
+      client_id: MTLS_CLIENT_ID,
+      client_secret: MTLS_CLIENT_SECRET,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      tls_client_certificate_bound_access_tokens: true,
+      id_token_signed_response_alg: 'ES256', // the only key is ES256 (no ID token is issued here, but the metadata is checked)
+    }],
+    jwks: { keys: [jwk] },
+    scopes: ['api'],
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        // The certificate of this very TLS connection (node's TLSSocket), not a header.
+        getCertificate: (ctx: { socket: { getPeerX509Certificate?: () => unknown } }) => ctx.socket.getPeerX509Certificate?.(),
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => 'https://api.test/',
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({ scope: 'api', audience: OP_AUDIENCE, accessTokenTTL: accessTokenTtlS, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
+      },
+    },
+    cookies: { keys: ['e2e-cookie-key-0123456789abcdef'] },
+  } as never);
+  const server = createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false }, provider.callback());
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  const publicJwk = { ...(await exportJWK(publicKey)), kid: 'op-mtls', alg: 'ES256', use: 'sig' };
+
+  const post = (path: string, body: string, cert: string, key: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpsRequest(`${issuer}${path}`, {
+      method: 'POST',
+      ca: tls.ca,
+      cert,
+      key,
+      agent: false,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${MTLS_CLIENT_ID}:${MTLS_CLIENT_SECRET}`).toString('base64')}`,
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+
+  return {
+    issuer,
+    jwks: { keys: [publicJwk] },
+    async clientCredentialsToken(cert, key) {
+      const res = await post('/token', 'grant_type=client_credentials&scope=api&resource=https%3A%2F%2Fapi.test%2F', cert, key);
+      if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${res.body}`);
+      return (JSON.parse(res.body) as { access_token: string }).access_token;
+    },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -29,12 +29,17 @@ export interface ProxyTargets {
   readonly port?: number;
   /** Caddy only: answer every Host on the port (site address "http://:port"), as an outbound proxy must. */
   readonly anyHost?: boolean;
+  /**
+   * Serve HTTPS asking for client certificates (deploy/caddy/Caddyfile.mtls, deploy/nginx/nginx.mtls.conf): the
+   * server certificate and key files, and the CA file client certificates must chain to.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa: string };
 }
 
 export interface RunningProxy {
   readonly name: ProxyName;
   readonly port: number;
-  /** "http://127.0.0.1:port" */
+  /** "http://127.0.0.1:port" ("https://…" with `tls`) */
   readonly url: string;
   /** The proxy's recent stdout/stderr, for failure messages. */
   output(): string;
@@ -77,11 +82,12 @@ export async function startCaddy(targets: ProxyTargets): Promise<RunningProxy> {
     XDG_DATA_HOME: join(dir, 'data'),
     CADDY_ADMIN: 'off',
     // Several site addresses: Caddy 2.6.2 substitutes {$VAR} before parsing, so ", " separates addresses.
-    PORTCULLIS_SITE: targets.anyHost ? `http://:${port}` : ['127.0.0.1', ...(targets.hosts ?? [])].map((host) => `http://${host}:${port}`).join(', '),
+    PORTCULLIS_SITE: targets.anyHost ? `http://:${port}` : ['127.0.0.1', ...(targets.hosts ?? [])].map((host) => `${targets.tls ? 'https' : 'http'}://${host}:${port}`).join(', '),
+    ...(targets.tls ? { PORTCULLIS_TLS_CERT: targets.tls.cert, PORTCULLIS_TLS_KEY: targets.tls.key, PORTCULLIS_CLIENT_CA: targets.tls.clientCa } : {}),
     PORTCULLIS_HTTP: targets.authAddress,
     PORTCULLIS_UPSTREAM: targets.upstreamAddress,
   };
-  return run('caddy', CADDY, ['run', '--config', config, '--adapter', 'caddyfile'], { dir, env, port });
+  return run('caddy', CADDY, ['run', '--config', config, '--adapter', 'caddyfile'], { dir, env, port, tls: targets.tls !== undefined });
 }
 
 /** deploy/nginx/nginx.conf with its three addresses replaced and per-test temp/log paths added. */
@@ -93,7 +99,13 @@ export function renderNginxConfig(template: string, targets: ProxyTargets & { po
   };
   let text = replaceOnce(template, 'server 127.0.0.1:9002;', `server ${targets.authAddress};`);
   text = replaceOnce(text, 'server 127.0.0.1:8080;', `server ${targets.upstreamAddress};`);
-  text = replaceOnce(text, 'listen 8000;', `listen 127.0.0.1:${targets.port};`);
+  if (targets.tls === undefined) text = replaceOnce(text, 'listen 8000;', `listen 127.0.0.1:${targets.port};`);
+  else {
+    text = replaceOnce(text, 'listen 8443 ssl;', `listen 127.0.0.1:${targets.port} ssl;`);
+    text = replaceOnce(text, '/etc/nginx/portcullis/server.pem;', `${targets.tls.cert};`);
+    text = replaceOnce(text, '/etc/nginx/portcullis/server.key;', `${targets.tls.key};`);
+    text = replaceOnce(text, '/etc/nginx/portcullis/client-ca.pem;', `${targets.tls.clientCa};`);
+  }
   const paths = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map((kind) => `\t${kind}_temp_path ${join(targets.dir, kind)};`)
     .join('\n');
@@ -109,14 +121,14 @@ export async function startNginx(targets: ProxyTargets): Promise<RunningProxy> {
   const template = await readFile(new URL(targets.config ?? 'nginx/nginx.conf', DEPLOY), 'utf8');
   await writeFile(config, renderNginxConfig(template, { ...targets, port, dir }));
   const args = ['-p', `${dir}/`, '-c', config, '-e', 'stderr', '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`];
-  return run('nginx', NGINX, args, { dir, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, port });
+  return run('nginx', NGINX, args, { dir, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, port, tls: targets.tls !== undefined });
 }
 
 async function run(
   name: ProxyName,
   command: string,
   args: string[],
-  opts: { dir: string; env: NodeJS.ProcessEnv; port: number },
+  opts: { dir: string; env: NodeJS.ProcessEnv; port: number; tls?: boolean },
 ): Promise<RunningProxy> {
   let output = '';
   const child: ChildProcess = spawn(command, args, {
@@ -156,5 +168,5 @@ async function run(
     await stop();
     throw new Error(`${name} did not start: ${(err as Error).message}\n${output}`);
   }
-  return { name, port: opts.port, url: `http://127.0.0.1:${opts.port}`, output: () => output, stop };
+  return { name, port: opts.port, url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${opts.port}`, output: () => output, stop };
 }

@@ -8,7 +8,7 @@
  * - The issuer's `sender_constraint: required`, or the rule's `require.sender_constrained`, refuse a token without
  *   `cnf` (neither `jkt` nor `x5t#S256`). Under `optional` (the default) a plain bearer token works as before.
  *
- * Certificate-bound tokens (`cnf.x5t#S256`, RFC 8705) are checked beside the proof, in their own module
+ * Certificate-bound tokens (`cnf.x5t#S256`, RFC 8705) are checked after the proof, in their own module
  * (core/bind/certificate.ts), called from `#bound` below.
  */
 import type { Config } from '../config.ts';
@@ -21,6 +21,7 @@ import { findProof, type TokenResult } from '../sources.ts';
 import { Reasons } from '../reasons.ts';
 import type { DpopProofs } from './dpop.ts';
 import { BOUND, type BindResult } from './types.ts';
+import { checkCertificateBinding } from './certificate.ts';
 
 export interface BindInput {
   readonly request: AuthRequest;
@@ -45,7 +46,8 @@ export class Binder {
   }
 
   /** Synchronous when there is nothing to check (a plain bearer token where binding is optional). */
-  bind({ request, found, verified, rule }: BindInput, explain?: Explain): Later<BindResult> {
+  bind(input: BindInput, explain?: Explain): Later<BindResult> {
+    const { request, found, verified, rule } = input;
     const step = (ok: boolean, detail: string) => explain?.({ check: 'sender constraint', ok, detail });
     const proof = findProof(request.headers);
     const cnf = confirmationOf(verified.claims.cnf);
@@ -81,18 +83,28 @@ export class Binder {
     }
     if (cnf.jkt === undefined) {
       if (explain) step(true, constrained ? 'certificate-bound token' : 'plain bearer token; this issuer and rule do not require a bound one');
-      return this.#bound(cnf);
+      return this.#bound(cnf, input, explain);
     }
     if (proof.kind === 'none') {
       const message = 'this token is DPoP-bound but the request has no DPoP proof header';
       step(false, message);
       return { ok: false, status: 401, reason: Reasons.dpopProofMissing, message, dpop: this.#proofs.challenge('invalid_dpop_proof') };
     }
-    return this.#proofs.check({ request, proof: proof.proof, token: found.token, jkt: cnf.jkt }, explain).then((r) => (r.ok ? this.#bound(cnf, r) : r));
+    return this.#proofs.check({ request, proof: proof.proof, token: found.token, jkt: cnf.jkt }, explain).then((r) => (r.ok ? this.#bound(cnf, input, explain, r) : r));
   }
 
-  /** After the proof: the certificate binding (certbind) joins here. */
-  #bound(_cnf: Confirmation, proofResult: BindResult = BOUND): BindResult {
+  /**
+   * After the proof: a certificate-bound token (cnf.x5t#S256, RFC 8705) only with the client certificate it names,
+   * read from this request (core/bind/certificate.ts).
+   */
+  #bound(cnf: Confirmation, { request, verified }: BindInput, explain: Explain | undefined, proofResult: BindResult = BOUND): BindResult {
+    if (cnf.x5t === undefined) return proofResult;
+    const binding = checkCertificateBinding(verified.claims, request);
+    if (!binding.ok) {
+      explain?.({ check: 'certificate binding', ok: false, detail: binding.message });
+      return { ok: false, status: 401, reason: binding.reason, message: binding.message };
+    }
+    explain?.({ check: 'certificate binding', ok: true, detail: `the client certificate has the token's thumbprint ${binding.bound ? binding.thumbprint : ''}` });
     return proofResult;
   }
 }

@@ -22,6 +22,8 @@ export interface CallContext {
   readonly report: ErrorReporter;
   /** Requests still incomplete after the server's request timeout are answered as malformed (h2-call.ts). */
   readonly deadlines?: RequestDeadlines;
+  /** client_certificate.xfcc of the current config (read per call: a reload may change it). */
+  readonly xfcc?: () => boolean;
 }
 
 type Handler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, context: CallContext) => void;
@@ -37,7 +39,7 @@ const checkCall: Handler = (stream, headers, context) => {
     try {
       const message = received.kind === 'message' ? decodeCheckRequest(received.bytes, context.report) : undefined;
       const invalid = received.kind === 'invalid' ? received.problem : undefined; // the reason codes of the same names
-      const response = answerCheck(context.authorizer, message, context.report, metadataHeaders(headers), invalid);
+      const response = answerCheck(context.authorizer, message, context.report, metadataHeaders(headers), invalid, context.xfcc?.() === true);
       const send = (value: unknown): void => sendUnary(stream, encodeCheckResponse(value, context.report));
       if (response instanceof Promise) response.then(send).catch(failed(stream, context));
       else send(response);

@@ -37,10 +37,10 @@ const check = authorizationService['Check']!;
  * The CheckResponse for one call: now when the Authorizer decides synchronously (a cached token), else a promise
  * (which never rejects). A throw, a rejection or an answer that is not a Decision becomes the internal-error deny.
  */
-export function answerCheck(authorizer: Authorizer, message: unknown, report: ErrorReporter, transportHeaders?: HeaderMap, invalid?: FramingReason): Later<WireCheckResponse> {
+export function answerCheck(authorizer: Authorizer, message: unknown, report: ErrorReporter, transportHeaders?: HeaderMap, invalid?: FramingReason, xfcc = false): Later<WireCheckResponse> {
   let decision: Later<Decision>;
   try {
-    let request: AuthRequest = toAuthRequest(invalid === undefined ? message : {});
+    let request: AuthRequest = toAuthRequest(invalid === undefined ? message : {}, xfcc);
     if (invalid !== undefined) request = { ...request, invalid: { reason: invalid, message: INVALID_MESSAGE[invalid] } };
     decision = authorizer.check(transportHeaders === undefined ? request : { ...request, transportHeaders });
   } catch (error) {

@@ -5,6 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Allow, AuthRequest, Decision, Deny, IdentityHeader } from '../../core/types.ts';
 import { internalErrorDeny } from '../../core/deny.ts';
+import { certificateFrom, certificateFromHeader, XFCC } from '../../core/client-certificate.ts';
 import { toStruct, wellFormed } from './struct.ts';
 import type {
   Struct,
@@ -35,8 +36,15 @@ const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
 /**
  * Never throws for any decoded input, including `{}` or `null`: a request with nothing in it becomes an AuthRequest
  * with empty fields, and the Authorizer denies it.
+ *
+ * The client certificate (the one place gRPC fills it): `source.certificate`, Envoy's own TLS state of the
+ * downstream connection, which no client can write. With `xfcc` (client_certificate.xfcc: true) the
+ * x-forwarded-client-cert header wins when it is present: the operator says an Envoy in front terminated the
+ * client's TLS and wrote it (forward_client_cert_details: SANITIZE_SET, which replaces any client copy), and
+ * source.certificate is then that Envoy's mesh certificate, not the client's. Without `xfcc` the header is never
+ * read: a client could have sent it.
  */
-export function toAuthRequest(message: unknown): AuthRequest {
+export function toAuthRequest(message: unknown, xfcc = false): AuthRequest {
   const attributes = isObject(message) ? (message as WireCheckRequest).attributes : undefined;
   const http = attributes?.request?.http;
   const pseudo = new Map<string, string>();
@@ -59,6 +67,9 @@ export function toAuthRequest(message: unknown): AuthRequest {
   }
 
   const clientAddress = peerAddress(attributes?.source);
+  const peerCertificate = text(attributes?.source?.certificate);
+  const clientCertificate = (xfcc ? certificateFromHeader(headers, XFCC) : undefined)
+    ?? (peerCertificate === '' ? undefined : certificateFrom('envoy', [peerCertificate]));
   return {
     transport: 'grpc',
     method: (text(http?.method) || pseudo.get(':method') || '').toUpperCase(),
@@ -68,6 +79,7 @@ export function toAuthRequest(message: unknown): AuthRequest {
     headers: headers.size > 0 ? headers : NO_HEADERS,
     contextExtensions: stringMap(attributes?.context_extensions),
     ...(clientAddress !== undefined ? { clientAddress } : {}),
+    ...(clientCertificate !== undefined ? { clientCertificate } : {}),
   };
 }
 

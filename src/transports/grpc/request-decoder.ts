@@ -176,18 +176,20 @@ function address(c: Cursor, end: number): Address {
 
 function peer(c: Cursor, end: number): WirePeer {
   let at: Address | undefined;
+  let certificate = '';
   const labels: Record<string, string> = {};
   while (c.pos < end) {
     const tag = c.tag(end);
     switch (tag >>> 3) {
       case 1: want(tag, LENGTH); at = address(c, c.length(end)); break; // a repeated message field replaces the earlier one, as in protobufjs
       case 3: want(tag, LENGTH); mapEntry(c, end, labels); break;
-      case 2: case 4: case 5: want(tag, LENGTH); c.string(end); break; // service, principal, certificate
+      case 5: want(tag, LENGTH); certificate = c.string(end); break;
+      case 2: case 4: want(tag, LENGTH); c.string(end); break; // service, principal
       default: c.skip(tag & 7, end);
     }
   }
   c.done(end);
-  return at === undefined ? {} : { address: at };
+  return { ...(at === undefined ? {} : { address: at }), ...(certificate === '' ? {} : { certificate }) };
 }
 
 function headerValue(c: Cursor, end: number): WireHeaderValue {

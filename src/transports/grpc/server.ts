@@ -32,6 +32,11 @@ export interface GrpcServerOptions {
    * listener's requestTimeout; Envoy sends a CheckRequest at once and gives up on its own after `timeout` (200 ms).
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * `client_certificate.xfcc` of the current config, read per call (the listener outlives reloads): x-forwarded-client-cert
+   * is read as the client certificate (ext-authz.ts toAuthRequest). Default: never.
+   */
+  readonly xfcc?: () => boolean;
 }
 
 export interface GrpcServerHandle {
@@ -63,6 +68,7 @@ export async function startGrpcServer(
     maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST,
     report: options.onError ?? stderrReporter,
     deadlines,
+    ...(options.xfcc !== undefined ? { xfcc: options.xfcc } : {}),
   };
   const sessions = new Set<ServerHttp2Session>();
   let closing: Promise<void> | undefined;

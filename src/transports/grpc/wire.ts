@@ -41,6 +41,8 @@ export interface WireSocketAddress {
 }
 
 export interface WirePeer {
+  /** URL-encoded PEM of the peer's certificate (Envoy: include_peer_certificate: true); '' or absent without one. */
+  readonly certificate?: string | null;
   readonly address?: {
     readonly socket_address?: WireSocketAddress | null;
     readonly pipe?: { readonly path?: string | null } | null;

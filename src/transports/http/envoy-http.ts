@@ -20,11 +20,17 @@
  * which Envoy builds from what it parsed; no forwarding header says what is being authorized. A client cannot set
  * them, because the client never talks to this prefix through Envoy (keep the HTTP listener off public networks).
  *
+ * The client certificate comes from `client_certificate.header` only (never without that section). With Envoy that is
+ * x-forwarded-client-cert, which the connection manager writes from its own TLS state before any filter runs
+ * (forward_client_cert_details: SANITIZE_SET replaces a client's copy; set_current_client_cert_details: cert: true),
+ * listed in allowed_headers; see docs/certificate-bound.md.
+ *
  * How an allow names identity headers and the token's headers for Envoy is the `envoy_http` mode of render.ts.
  */
 import type { IncomingMessage } from 'node:http';
 import type { AuthRequest } from '../../core/types.ts';
 import { fromWire } from '../../core/text.ts';
+import { certificateFromHeader } from '../../core/client-certificate.ts';
 import { clientAddressOf, headerMap, single } from './headers.ts';
 
 const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
@@ -40,13 +46,14 @@ export function envoyOriginalPath(url: string, pathPrefix: string): string | und
 }
 
 /** The AuthRequest an Envoy HTTP-mode authorization request describes (the server routes only such requests here). */
-export function toEnvoyAuthRequest(req: IncomingMessage, pathPrefix: string): AuthRequest {
+export function toEnvoyAuthRequest(req: IncomingMessage, pathPrefix: string, certificateHeader?: string): AuthRequest {
   const path = envoyOriginalPath(req.url ?? '', pathPrefix);
   const headers = headerMap(req);
   // Envoy sanitizes X-Forwarded-Proto (set from the downstream connection unless the downstream is trusted);
   // it only reaches us when allowed_headers lists it, and decides http vs https in a login return URL and a DPoP htu.
   const proto = single(headers, 'x-forwarded-proto')?.trim().toLowerCase();
   const clientAddress = clientAddressOf(req, headers);
+  const clientCertificate = certificateHeader === undefined ? undefined : certificateFromHeader(headers, certificateHeader);
   return {
     transport: 'envoy_http',
     method: (req.method ?? '').toUpperCase(),
@@ -56,6 +63,7 @@ export function toEnvoyAuthRequest(req: IncomingMessage, pathPrefix: string): Au
     headers,
     contextExtensions: NO_EXTENSIONS,
     ...(clientAddress !== undefined ? { clientAddress } : {}),
+    ...(clientCertificate !== undefined ? { clientCertificate } : {}),
     endpoint: pathPrefix,
   };
 }

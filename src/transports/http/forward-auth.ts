@@ -12,6 +12,11 @@
  * once, or the method is not an HTTP token, we cannot know what is being authorized: the request is handed to the core
  * marked invalid, and the core answers a 403 `original_request_missing` deny without looking further.
  *
+ * The client certificate (certificate-bound tokens) is read from `client_certificate.header` only, and only when
+ * that section is configured: like the X-Forwarded-* family it must be a header the proxy overwrites from its own TLS
+ * state on every subrequest (deploy/caddy/Caddyfile.mtls, deploy/nginx/nginx.mtls.conf). Without the section, no
+ * header is a certificate, whatever a client sends.
+ *
  * Several endpoints may each read their own family (`forward_auth.endpoints`: `/auth` for Caddy and Traefik,
  * `/auth/nginx` for nginx); a header of the other family changes nothing on either.
  */
@@ -21,6 +26,7 @@ import type { AuthRequest, Decision } from '../../core/types.ts';
 import { Reasons } from '../../core/reasons.ts';
 import { bearerChallenge } from '../../core/deny.ts';
 import { fromWire } from '../../core/text.ts';
+import { certificateFromHeader } from '../../core/client-certificate.ts';
 import { clientAddressOf, headerMap, single } from './headers.ts';
 
 interface FamilyHeaders {
@@ -59,7 +65,7 @@ const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
  * or a method that is not a token) the request is marked `invalid`: the core answers `original_request_missing`.
  * Header bytes are read as UTF-8 (core/text.ts fromWire): invalid bytes can never look like a valid path.
  */
-export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeaders, endpoint?: string): AuthRequest {
+export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeaders, endpoint?: string, certificateHeader?: string): AuthRequest {
   const names = FAMILIES[family];
   const headers = headerMap(req);
   const method = single(headers, names.method)?.trim();
@@ -68,6 +74,7 @@ export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeade
   const proto = single(headers, names.proto)?.trim().toLowerCase() ?? '';
   const clientAddress = clientAddressOf(req, headers);
   const known = method !== undefined && TOKEN.test(method) && path !== undefined;
+  const clientCertificate = certificateHeader === undefined ? undefined : certificateFromHeader(headers, certificateHeader);
   return {
     transport: 'http',
     method: known ? method.toUpperCase() : '',
@@ -78,6 +85,7 @@ export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeade
     contextExtensions: NO_EXTENSIONS,
     ...(clientAddress === undefined ? {} : { clientAddress }),
     ...(endpoint === undefined ? {} : { endpoint }),
+    ...(clientCertificate === undefined ? {} : { clientCertificate }),
     ...(known ? {} : { invalid: { reason: Reasons.originalRequestMissing, message: 'The proxy did not send the original request method and URI.' } }),
   };
 }

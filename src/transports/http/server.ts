@@ -19,8 +19,8 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export interface HttpServerOptions {
   /** "host:port" (port 0 picks a free one; IPv6 as "[::1]:port") or "unix:/path/to.sock". */
   readonly address: string;
-  /** Only forwardAuth, envoyHttp, realm, identityHeaders and policy are read; a whole Config fits. */
-  readonly config: Pick<Config, 'forwardAuth' | 'envoyHttp' | 'realm' | 'identityHeaders' | 'policy'>;
+  /** Only forwardAuth, envoyHttp, realm, identityHeaders, policy and clientCertificate are read; a whole Config fits. */
+  readonly config: Pick<Config, 'forwardAuth' | 'envoyHttp' | 'realm' | 'identityHeaders' | 'policy' | 'clientCertificate'>;
   readonly authorizer: Authorizer;
   readonly readiness: Readiness;
   /** Extra exact-path routes (any method), consulted after the built-in ones. */
@@ -70,19 +70,21 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 export function httpRequestHandler(opts: Omit<HttpServerOptions, 'address'>): RouteHandler {
   const deny = denyContextOf(opts.config);
   const { authorizer } = opts;
+  // client_certificate.header: the one header read as the client certificate; none without the section.
+  const certificateHeader = opts.config.clientCertificate?.header;
   // One handler per forward-auth endpoint, each reading only its own header family (forward-auth.ts).
   const endpoints = new Map<string, AuthorizationHandler>(opts.config.forwardAuth.endpoints.map((e) => [e.path, authorizationHandler({
     authorizer,
     deny,
     mode: 'forward_auth',
-    translate: (req) => toAuthRequest(req, e.originalRequest, e.path),
+    translate: (req) => toAuthRequest(req, e.originalRequest, e.path, certificateHeader),
     ...(e.redirectStatus === 401 ? { adjust: (d) => redirectAsUnauthorized(d, opts.config.realm) } : {}),
   })]));
   // Envoy ext_authz HTTP mode: every request under the prefix is an authorization request (envoy-http.ts).
   const prefix = opts.config.envoyHttp?.pathPrefix;
   const envoyHttp = prefix === undefined
     ? undefined
-    : authorizationHandler({ authorizer, deny, mode: 'envoy_http', translate: (req) => toEnvoyAuthRequest(req, prefix) });
+    : authorizationHandler({ authorizer, deny, mode: 'envoy_http', translate: (req) => toEnvoyAuthRequest(req, prefix, certificateHeader) });
 
   const health = (req: IncomingMessage, res: ServerResponse, ok: boolean, body: unknown): void => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {

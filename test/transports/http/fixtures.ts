@@ -3,6 +3,7 @@
  * Readiness, and a raw HTTP client that keeps header bytes and repeated headers exactly as sent/received.
  */
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Config, OriginalRequestHeaders } from '../../../src/core/config.ts';
 import type { AuthRequest, Authorizer, Decision, Deny, Readiness } from '../../../src/core/types.ts';
 import { Reasons } from '../../../src/core/reasons.ts';
@@ -113,6 +114,8 @@ export interface RawRequest {
   /** Name/value pairs sent as-is, repeats allowed. */
   readonly headers?: readonly (readonly [string, string])[];
   readonly socketPath?: string;
+  /** For an https base: the CA to trust (PEM) and, for mutual TLS, the client certificate and key (PEM). */
+  readonly tls?: { readonly ca: string; readonly cert?: string; readonly key?: string; readonly servername?: string };
 }
 
 /** One HTTP/1.1 request with headers sent exactly as given (no merging, no defaults beyond Host). */
@@ -122,7 +125,9 @@ export function send(base: string, req: RawRequest): Promise<RawResponse> {
   for (const [name, value] of req.headers ?? []) flat.push(name, value);
   if (!(req.headers ?? []).some(([n]) => n.toLowerCase() === 'host')) flat.push('host', url.host || 'localhost');
   return new Promise((resolve, reject) => {
-    const r = request({
+    const tls = url.protocol === 'https:' ? { ...req.tls } : undefined;
+    const r = (tls ? httpsRequest : request)({
+      ...tls,
       ...(req.socketPath ? { socketPath: req.socketPath } : { host: url.hostname, port: url.port }),
       method: req.method ?? 'GET',
       path: req.path,
