@@ -11,6 +11,7 @@ import { globalLogin } from './signin.ts';
 import type { Algorithm } from '../core/config.ts';
 import { signerSchema } from './signer-schema.ts';
 import { certIdentitySection, x5cSection } from './x5c.ts';
+import { introspectionSection } from './introspection.ts';
 
 export const ASYMMETRIC_ALGORITHMS: readonly Algorithm[] = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
@@ -108,6 +109,8 @@ const issuer = object({
   max_ttl: opt(duration(1000)),
   required_claims: def(array(string(), { unique: true }), [] as string[]),
   replay: def(boolean, false),
+  /** OAuth 2.0 token introspection: opaque tokens, and JWT revocation (docs/introspection.md). */
+  introspection: opt(introspectionSection),
 });
 
 export const configSchema = object({

@@ -4,7 +4,7 @@
  * Unverified content is used only to pick the issuer and key; nothing else is trusted before the signature.
  */
 import type { Algorithm, IssuerConfig } from './config.ts';
-import { parseCompactJws } from './jws.ts';
+import { parseCompactJws, type ParsedJws } from './jws.ts';
 import { verifySignature } from './signature.ts';
 import { checkClaims, checkClaimTimes } from './claims.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
@@ -60,6 +60,45 @@ const PERMANENT = new Set<ReasonCode>([
 function withCert(key: KeyEntry): { cert?: CertInfo } {
   const cert = certOf(key);
   return cert ? { cert } : {};
+}
+
+type Step = (check: string, ok: boolean, detail: string) => void;
+
+/**
+ * The issuer's algorithm allowlist, then its key (JWKS by kid, or the x5c chain to its roots), then the signature:
+ * for access tokens and for RFC 9701 signed introspection answers alike.
+ */
+export async function verifyJws(
+  trusted: Pick<TrustedIssuer, 'config' | 'keys'>,
+  jws: ParsedJws,
+  step: Step,
+): Promise<{ readonly ok: true; readonly key: KeyEntry } | { readonly ok: false; readonly status: 401 | 503; readonly reason: ReasonCode; readonly message: string }> {
+  const fail = (status: 401 | 503, reason: ReasonCode, message: string, check: string) => {
+    step(check, false, message);
+    return { ok: false, status, reason, message } as const;
+  };
+  const { alg, kid } = jws;
+  if (!(trusted.config.algorithms as readonly string[]).includes(alg)) {
+    return fail(401, Reasons.algorithmNotAllowed, `algorithm ${JSON.stringify(alg.slice(0, 16))} is not allowed for this issuer (allowed: ${trusted.config.algorithms.join(', ')})`, 'algorithm');
+  }
+  step('algorithm', true, `${alg} is allowed`);
+  let key: KeyEntry;
+  if (trusted.keys instanceof X5cTrust) {
+    const chain = await trusted.keys.keyFor(jws, alg as Algorithm);
+    if (chain.kind === 'denied') return fail(401, chain.reason, chain.message, 'x5c chain');
+    step('x5c chain', true, X5cTrust.describe(chain.entry, chain.cached));
+    key = chain.entry;
+  } else {
+    const pending = trusted.keys.lookup(kid, alg as Algorithm);
+    const lookup = pending instanceof Promise ? await pending : pending; // no microtask turn when the key is at hand
+    if (lookup.kind === 'unavailable') return fail(503, Reasons.keysUnavailable, lookup.message, 'key');
+    if (lookup.kind === 'unknown') return fail(401, Reasons.keyUnknown, lookup.message, 'key');
+    step('key', true, `found ${lookup.entry.kty} key${lookup.entry.kid !== undefined ? ` ${JSON.stringify(lookup.entry.kid)}` : ''}`);
+    key = lookup.entry;
+  }
+  if (!(await verifySignature(jws, alg as Algorithm, key.key))) return fail(401, Reasons.signatureInvalid, 'signature verification failed', 'signature');
+  step('signature', true, 'valid');
+  return { ok: true, key };
 }
 
 export class Verifier {
@@ -121,7 +160,7 @@ export class Verifier {
   }
 
   async #verifyUncached(token: string, explain?: Explain): Promise<(Extract<VerifyResult, { ok: true }> & { trusted: TrustedIssuer; key: KeyEntry }) | Extract<VerifyResult, { ok: false }>> {
-    const step = (check: string, ok: boolean, detail: string) => explain?.({ check, ok, detail });
+    const step: Step = (check, ok, detail) => explain?.({ check, ok, detail });
     const parsed = parseCompactJws(token);
     if (!parsed.ok) {
       step('token shape', false, parsed.message);
@@ -142,38 +181,12 @@ export class Verifier {
       return { ok: false, status: 401, reason: Reasons.issuerUnknown, message };
     }
     step('issuer', true, `${iss} is trusted`);
-    const fail = (status: 401 | 503, reason: ReasonCode, message: string, check: string) => {
-      step(check, false, message);
-      return { ok: false, status, reason, message, issuer: iss } as const;
-    };
-
-    if (!(trusted.config.algorithms as readonly string[]).includes(alg)) {
-      return fail(401, Reasons.algorithmNotAllowed, `algorithm ${JSON.stringify(alg.slice(0, 16))} is not allowed for this issuer (allowed: ${trusted.config.algorithms.join(', ')})`, 'algorithm');
-    }
-    step('algorithm', true, `${alg} is allowed`);
-    let key: KeyEntry;
-    if (trusted.keys instanceof X5cTrust) {
-      const chain = await trusted.keys.keyFor(parsed.jws, alg as Algorithm);
-      if (chain.kind === 'denied') return fail(401, chain.reason, chain.message, 'x5c chain');
-      step('x5c chain', true, X5cTrust.describe(chain.entry, chain.cached));
-      key = chain.entry;
-    } else {
-      const pending = trusted.keys.lookup(kid, alg as Algorithm);
-      const lookup = pending instanceof Promise ? await pending : pending; // no microtask turn when the key is at hand
-      if (lookup.kind === 'unavailable') return fail(503, Reasons.keysUnavailable, lookup.message, 'key');
-      if (lookup.kind === 'unknown') return fail(401, Reasons.keyUnknown, lookup.message, 'key');
-      step('key', true, `found ${lookup.entry.kty} key${lookup.entry.kid !== undefined ? ` ${JSON.stringify(lookup.entry.kid)}` : ''}`);
-      key = lookup.entry;
-    }
-
-    if (!(await verifySignature(parsed.jws, alg as Algorithm, key.key))) {
-      return fail(401, Reasons.signatureInvalid, 'signature verification failed', 'signature');
-    }
-    step('signature', true, 'valid');
+    const signed = await verifyJws(trusted, parsed.jws, step);
+    if (!signed.ok) return { ...signed, issuer: iss };
 
     const claims = checkClaims(payload, trusted.config, this.#now(), explain && ((name, r) => step(`claim ${name}`, r.ok, r.ok ? (r.note?.() ?? 'ok') : r.message)));
     if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: iss };
     // An x5c issuer ignores kid (the step CLI puts a file path there): it is not reported as the key's id.
-    return { ok: true, claims: payload, issuer: iss, kid: trusted.keys instanceof X5cTrust ? undefined : kid, trusted, key, shared: false };
+    return { ok: true, claims: payload, issuer: iss, kid: trusted.keys instanceof X5cTrust ? undefined : kid, trusted, key: signed.key, shared: false };
   }
 }
