@@ -44,7 +44,7 @@ export function isCanonicalBase64url(s: string): boolean {
 type Decoded = Record<string, unknown> | 'not_utf8' | 'not_object';
 
 /** RFC 7515 §5.2 / RFC 7519 §7.2: the segment's bytes must be strict UTF-8 before they are JSON. */
-function decodeJsonObject(segment: string): Decoded {
+export function decodeJsonObject(segment: string): Decoded {
   const text = decodeUtf8(Buffer.from(segment, 'base64url'));
   if (text === null) return 'not_utf8';
   let value: unknown;

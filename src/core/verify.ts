@@ -14,11 +14,15 @@ import { X5cTrust } from './keys/x5c-trust.ts';
 import type { CertInfo, LeafKey } from './keys/x5c.ts';
 import { TokenCache } from './cache.ts';
 import type { Explain } from './explain.ts';
+import type { Introspector } from './introspection/client.ts';
+import { IntrospectionStage, introspects, maybeJws } from './introspection/stage.ts';
 
 export interface TrustedIssuer {
   readonly config: IssuerConfig;
   /** A JWKS source, or (issuer with `x5c`) the configured roots that token chains must lead to. */
   readonly keys: KeySource | X5cTrust;
+  /** Issuers with `introspection` (docs/introspection.md): their endpoint. */
+  readonly introspector?: Introspector;
 }
 
 /** The leaf certificate of an x5c token (subject, SANs, path), for identity headers. */
@@ -105,11 +109,17 @@ export class Verifier {
   readonly #issuers: ReadonlyMap<string, TrustedIssuer>;
   readonly #now: () => number;
   readonly #cache: TokenCache;
+  /** Opaque tokens and JWT revocation through the issuers' introspection endpoints. */
+  readonly #introspection: IntrospectionStage;
+  /** `#introspection.opaque` is set: a token that is not a JWS is introspected instead of malformed. */
+  readonly #opaque: boolean;
 
   constructor(issuers: readonly TrustedIssuer[], now: () => number, cache: TokenCache = new TokenCache({ maxEntries: 0, maxBytes: 0, negativeTtlMs: 0 })) {
     this.#issuers = new Map(issuers.map((i) => [i.config.issuer, i]));
     this.#now = now;
     this.#cache = cache;
+    this.#introspection = new IntrospectionStage(issuers, now, cache, (t) => this.#issuers.get(t.config.issuer) === t);
+    this.#opaque = this.#introspection.opaque !== undefined;
   }
 
   get cache(): TokenCache {
@@ -121,13 +131,15 @@ export class Verifier {
    * every hit) or a failure remembered as permanent; undefined when the token must be verified.
    */
   cached(token: string): VerifyResult | undefined {
+    if (this.#opaque && !maybeJws(token)) return this.#introspection.cachedOpaque(token);
     const cached = this.#cache.get(token);
     if (cached) {
       // Verified by this verifier's own issuer (a reload that removed or changed the issuer drops its tokens), with a
       // key still published; time-dependent checks run on every hit.
-      if (this.#issuers.get(cached.trusted.config.issuer) === cached.trusted && cached.trusted.keys.holds(cached.key)) {
+      if (this.#issuers.get(cached.trusted.config.issuer) === cached.trusted && cached.key !== undefined && cached.trusted.keys.holds(cached.key)) {
         const claims = checkClaimTimes(cached.verified.claims, cached.trusted.config, this.#now());
         if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: cached.trusted.config.issuer };
+        if (cached.introspected === true) this.#cache.stats.introspectionHits++;
         return cached.verified;
       }
       this.#cache.delete(token);
@@ -140,7 +152,10 @@ export class Verifier {
   /** With `explain`, the cache is bypassed and every check reports what it saw. */
   async verify(token: string, explain?: Explain): Promise<VerifyResult> {
     if (explain) {
+      if (this.#opaque && !maybeJws(token)) return this.#introspection.explainOpaque(token, explain);
       const r = await this.#verifyUncached(token, explain);
+      if (!r.ok && r.reason === Reasons.tokenMalformed && this.#opaque) return this.#introspection.explainOpaque(token, explain);
+      if (r.ok && introspects(r.trusted, 'jwtTokens')) return this.#introspection.explainJwt(token, { ...r, ...withCert(r.key) }, explain);
       return r.ok ? { ok: true, claims: r.claims, issuer: r.issuer, kid: r.kid, ...withCert(r.key), shared: false } : r;
     }
     return this.cached(token) ?? this.verifyUnknown(token);
@@ -148,7 +163,11 @@ export class Verifier {
 
   /** Verifies a token `cached()` just did not know (no second cache lookup), and remembers the outcome. */
   async verifyUnknown(token: string): Promise<VerifyResult> {
+    if (this.#opaque && !maybeJws(token)) return this.#introspection.opaqueToken(token);
     const result = await this.#verifyUncached(token);
+    // Not a JWS after all (two dots, but not its shape): the opaque-token issuer answers for it.
+    if (!result.ok && result.reason === Reasons.tokenMalformed && this.#opaque) return this.#introspection.opaqueToken(token);
+    if (result.ok && introspects(result.trusted, 'jwtTokens')) return this.#introspection.jwt(token, { ...result, ...withCert(result.key) });
     if (result.ok) {
       const exp = result.claims.exp as number;
       const verified: VerifiedToken = Object.freeze({ ok: true, claims: result.claims, issuer: result.issuer, kid: result.kid, ...withCert(result.key), shared: true });
