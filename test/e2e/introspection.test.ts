@@ -4,7 +4,10 @@
  * by a client built from Envoy's upstream ext_authz protos (gRPC), directly on its forward-auth endpoint, and by
  * Debian's Caddy running deploy/caddy/Caddyfile. Introspection calls are counted at the provider's own socket.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OP_CLIENT_SECRET } from '../support/oidc-provider.ts';
 import { connectEnvoyClient, type EnvoyClient } from '../support/envoy-client.ts';
 import { startIntrospecting, type AuthMethod, type Introspecting } from '../support/introspection.ts';
 import { useProxyStack } from '../support/proxy-stack.ts';
@@ -163,6 +166,29 @@ describe.each<AuthMethod>(['client_secret_basic', 'client_secret_post', 'private
     const token = await s.provider.issueOpaque('alice');
     expect(await forwardAuth(s, token)).toMatchObject({ status: 200, subject: 'alice' });
     expect(s.events.filter((e) => e.type === 'introspection_call')).toMatchObject([{ outcome: 'active' }]);
+  });
+});
+
+describe('client credentials from files', () => {
+  let s: Introspecting;
+  beforeAll(async () => {
+    s = await startIntrospecting();
+  });
+  afterAll(() => s?.close());
+
+  it('are read again on reload: a secret the IdP refuses gives 503 and one log event, the fixed file and a reload recover', async () => {
+    writeFileSync(join(s.dir, 'secret'), 'a-rotated-secret-the-idp-does-not-know\n');
+    await s.portcullis.reload(s.reloaded());
+    const token = await s.provider.issueOpaque('alice');
+    expect(await forwardAuth(s, token)).toMatchObject({ status: 503, reason: 'introspection_unavailable' });
+    expect(await forwardAuth(s, token)).toMatchObject({ status: 503, reason: 'introspection_unavailable' });
+    const refused = s.events.filter((e) => e.type === 'introspection_client_refused');
+    expect(refused).toHaveLength(1);
+    expect(JSON.stringify(refused)).toMatch(/invalid_client/);
+    expect(JSON.stringify(refused)).not.toContain('a-rotated-secret');
+    writeFileSync(join(s.dir, 'secret'), `${OP_CLIENT_SECRET}\n`);
+    await s.portcullis.reload(s.reloaded());
+    expect(await forwardAuth(s, token)).toMatchObject({ status: 200, subject: 'alice' });
   });
 });
 

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig } from '../../src/config/load.ts';
+import type { Config } from '../../src/core/config.ts';
 import type { IntrospectionEvent } from '../../src/core/introspection/client.ts';
 import { startPortcullis, type Running } from '../../src/server.ts';
 import { OP_AUDIENCE, OP_CLIENT_ID, OP_CLIENT_SECRET, OP_JWT_CLIENT_ID, OP_POST_CLIENT_ID, startProvider, type RunningProvider } from './oidc-provider.ts';
@@ -30,6 +31,8 @@ export interface Introspecting {
   readonly events: IntrospectionEvent[];
   /** The directory holding the secret and key files (a test may rewrite them before a reload). */
   readonly dir: string;
+  /** The same configuration loaded again (files read again), as a reload would. */
+  reloaded(): Config;
   close(): Promise<void>;
 }
 
@@ -48,7 +51,7 @@ export async function startIntrospecting(opts: IntrospectingOptions = {}): Promi
   writeFileSync(join(dir, 'secret'), `${OP_CLIENT_SECRET}\n`);
   writeKey(join(dir, 'client-key.json'), clientKey);
   const client = CLIENTS[opts.auth ?? 'client_secret_basic'];
-  const config = buildConfig({
+  const doc = {
     listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' },
     issuers: [{
       issuer: provider.issuer,
@@ -64,9 +67,11 @@ export async function startIntrospecting(opts: IntrospectingOptions = {}): Promi
     }],
     identity_headers: { sub: 'x-auth-subject', scope: 'x-auth-scope' },
     ...opts.config,
-  }, 'test/support/introspection.ts', dir);
+  };
+  const load = (): Config => ({ ...buildConfig(doc, 'test/support/introspection.ts', dir), listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' } });
+  const config = load();
   const events: IntrospectionEvent[] = [];
-  const portcullis = await startPortcullis({ ...config, listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' } }, {
+  const portcullis = await startPortcullis(config, {
     fetch: (u, i) => fetch(u, i),
     now: () => Date.now(),
     onIntrospectionEvent: (e) => events.push(e),
@@ -76,6 +81,7 @@ export async function startIntrospecting(opts: IntrospectingOptions = {}): Promi
     portcullis,
     events,
     dir,
+    reloaded: load,
     async close() {
       await portcullis.close(1000);
       await provider.close();
