@@ -35,7 +35,8 @@ import { X5cTrust } from './core/keys/x5c-trust.ts';
 import type { TrustedIssuer } from './core/verify.ts';
 import type { ReplayStore } from './core/replay.ts';
 import { watchFileDirectory, type WatchFn } from './lifecycle/watch.ts';
-import { Introspector, type IntrospectionEvent, type PostFetch } from './core/introspection/client.ts';
+import type { IntrospectionEvent } from './core/introspection/client.ts';
+import { trustedIssuer } from './app-introspection.ts';
 
 export interface Runtime {
   readonly fetch: FetchLike;
@@ -190,24 +191,6 @@ export function retire(previous: Core, next: Core): void {
   for (const handle of coreState.get(previous)?.keys.values() ?? []) if (!kept.has(handle)) handle.stop();
   if (previous.replay !== null && previous.replay.store !== next.replay?.store) void previous.replay.store.stop();
   if (previous.signing !== undefined && previous.signing !== next.signing) previous.signing.source.stop();
-}
-
-/**
- * An issuer as the verifier trusts it. With `introspection`, its endpoint client too: built with the issuer's config
- * (credentials read at load, so a reload that read a new secret file builds a new one).
- */
-function trustedIssuer(issuer: IssuerConfig, keys: KeySource | X5cTrust, runtime: Runtime): TrustedIssuer {
-  if (issuer.introspection === undefined) return { config: issuer, keys };
-  const introspector = new Introspector({
-    issuer: issuer as IssuerConfig & { introspection: NonNullable<IssuerConfig['introspection']> },
-    keys,
-    // The endpoint needs POST bodies: the runtime's fetch is the global fetch (or a test's stand-in for it).
-    fetch: runtime.fetch as unknown as PostFetch,
-    now: runtime.now,
-    checkUrl: (url) => insecureUrlProblem(url, issuer.allowInsecureHttp),
-    ...(runtime.onIntrospectionEvent ? { onEvent: runtime.onIntrospectionEvent } : {}),
-  });
-  return { config: issuer, keys, introspector };
 }
 
 /** Everything a key source is built from: same fingerprint, same source. */
