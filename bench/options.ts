@@ -8,7 +8,7 @@ export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO = resolve(BENCH_DIR, '..');
 
 /** In the order they run. */
-export const SCENARIOS = ['micro', 'grpc', 'http', 'unique-http', 'unique-grpc', 'latency', 'tracing', 'cel', 'workers', 'flood'] as const;
+export const SCENARIOS = ['micro', 'grpc', 'http', 'unique-http', 'unique-grpc', 'latency', 'tracing', 'cel', 'introspection', 'workers', 'flood'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Older names that still work. */
 const ALIASES: Readonly<Record<string, readonly Scenario[]>> = { unique: ['unique-http', 'unique-grpc'] };

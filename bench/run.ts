@@ -20,12 +20,13 @@ import * as uniqueHttp from './scenarios/unique-http.ts';
 import * as uniqueGrpc from './scenarios/unique-grpc.ts';
 import * as latency from './scenarios/latency.ts';
 import * as tracing from './scenarios/tracing.ts';
+import * as introspection from './scenarios/introspection.ts';
 import * as workers from './scenarios/workers.ts';
 import * as flood from './scenarios/flood.ts';
 import * as cel from './scenarios/cel.ts';
 
 const SCENARIO_MODULES: Readonly<Record<Scenario, { run(b: Bench): Promise<void> }>> = {
-  micro, grpc, http, 'unique-http': uniqueHttp, 'unique-grpc': uniqueGrpc, latency, tracing, cel, workers, flood,
+  micro, grpc, http, 'unique-http': uniqueHttp, 'unique-grpc': uniqueGrpc, latency, tracing, cel, introspection, workers, flood,
 };
 
 let bench: Bench | undefined;

@@ -91,23 +91,40 @@ async function startShared(b: Bench): Promise<Shared> {
   if ((await httpGet(floorPorts.http, faHeaders)).status !== 200) throw new Error('preflight: the HTTP floor did not answer 200');
 
   const { prefix: faPrefix, suffix: faSuffix } = forwardAuthRequestParts('127.0.0.1');
-  const { durationS } = b.opt;
   return {
     main, hitToken: hitToken!, checkBody, bodyFile, grpcAnswer, faHeaders, faPrefix, faSuffix, grpcFloor, httpFloor, floorPorts,
     floorSummaries: {},
-    runGrpc: (port, name) => (m) =>
-      b.tools.h2load
-        ? h2load({ url: `http://127.0.0.1:${port}${CHECK_PATH}`, ...GRPC_SAT, durationS, warmupS: b.warmupS, dataFile: bodyFile, headers: GRPC_HEADERS, logFile: b.outPath(`h2load-${name}.log`), onSpawn: (pid) => m.generator(pid) })
-        : rawGrpc({ port, path: CHECK_PATH, body: grpcFrame(checkBody), concurrency: GRPC_SAT.clients * GRPC_SAT.streams, durationS }),
-    runHttp: (port) => async (m) => {
-      if (b.tools.wrk) {
-        await wrk({ url: `http://127.0.0.1:${port}/auth`, connections: HTTP_CONNS, durationS: 1, headers: faHeaders }); // warm-up, not measured
-        return wrk({ url: `http://127.0.0.1:${port}/auth`, connections: HTTP_CONNS, durationS, headers: faHeaders, onSpawn: (pid) => m.generator(pid) });
-      }
-      return rawHttp({ port, prefix: faPrefix, suffix: faSuffix, connections: HTTP_CONNS, next: () => hitToken, deadline: performance.now() + durationS * 1000 });
-    },
+    runGrpc: (port, name) => runGrpcWith(b, port, name, checkBody, bodyFile),
+    runHttp: (port) => runHttpWith(b, port, hitToken!),
     grpcHow: b.tools.h2load ? `h2load, ${GRPC_SAT.clients} conns × ${GRPC_SAT.streams} streams` : `node:http2 client, ${GRPC_SAT.clients * GRPC_SAT.streams} in flight (h2load missing)`,
     httpHow: b.tools.wrk ? `wrk, ${HTTP_CONNS} conns` : `node:net client, ${HTTP_CONNS} conns (wrk missing)`,
+  };
+}
+
+/**
+ * Cache-hit gRPC load with one CheckRequest at saturation: h2load (or the node:http2 stand-in). `bodyFile` holds the
+ * framed request (written here when absent).
+ */
+export function runGrpcWith(b: Bench, port: number, name: string, checkBody: Buffer, bodyFile = b.outPath(`check-request-${name}.bin`)): (m: CpuMeter) => Promise<RunResult> {
+  writeFileSync(bodyFile, grpcFrame(checkBody));
+  const { durationS } = b.opt;
+  return (m) =>
+    b.tools.h2load
+      ? h2load({ url: `http://127.0.0.1:${port}${CHECK_PATH}`, ...GRPC_SAT, durationS, warmupS: b.warmupS, dataFile: bodyFile, headers: GRPC_HEADERS, logFile: b.outPath(`h2load-${name}.log`), onSpawn: (pid) => m.generator(pid) })
+      : rawGrpc({ port, path: CHECK_PATH, body: grpcFrame(checkBody), concurrency: GRPC_SAT.clients * GRPC_SAT.streams, durationS });
+}
+
+/** Cache-hit forward-auth load with one token at saturation: wrk (or the node:net stand-in). */
+export function runHttpWith(b: Bench, port: number, token: string): (m: CpuMeter) => Promise<RunResult> {
+  const headers = forwardAuthHeaders(token);
+  const { prefix, suffix } = forwardAuthRequestParts('127.0.0.1');
+  const { durationS } = b.opt;
+  return async (m) => {
+    if (b.tools.wrk) {
+      await wrk({ url: `http://127.0.0.1:${port}/auth`, connections: HTTP_CONNS, durationS: 1, headers }); // warm-up, not measured
+      return wrk({ url: `http://127.0.0.1:${port}/auth`, connections: HTTP_CONNS, durationS, headers, onSpawn: (pid) => m.generator(pid) });
+    }
+    return rawHttp({ port, prefix, suffix, connections: HTTP_CONNS, next: () => token, deadline: performance.now() + durationS * 1000 });
   };
 }
 

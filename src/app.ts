@@ -38,6 +38,8 @@ import { X5cTrust } from './core/keys/x5c-trust.ts';
 import type { TrustedIssuer } from './core/verify.ts';
 import type { ReplayStore } from './core/replay.ts';
 import { watchFileDirectory, type WatchFn } from './lifecycle/watch.ts';
+import type { IntrospectionEvent } from './core/introspection/client.ts';
+import { trustedIssuer } from './app-introspection.ts';
 
 export interface Runtime {
   readonly fetch: FetchLike;
@@ -54,6 +56,8 @@ export interface Runtime {
   readonly loadSigningKeys?: () => KeyDirResult;
   /** Watches a `jwks_file` (its directory): a change reloads the keys at once. Absent = polling only. */
   readonly watch?: WatchFn;
+  /** Introspection calls (outcome, latency) and refused client credentials (once per interval): telemetry and logs. */
+  readonly onIntrospectionEvent?: (event: IntrospectionEvent) => void;
 }
 
 export const defaultRuntime: Runtime = {
@@ -116,7 +120,7 @@ export function createCore(config: Config, runtime: Runtime, previous?: Core): C
     }
     keys.set(issuer.issuer, handle);
     const old = before?.trusted.get(issuer.issuer);
-    trusted.set(issuer.issuer, old !== undefined && old.keys === handle.source && JSON.stringify(old.config) === JSON.stringify(issuer) ? old : { config: issuer, keys: handle.source });
+    trusted.set(issuer.issuer, old !== undefined && old.keys === handle.source && JSON.stringify(old.config) === JSON.stringify(issuer) ? old : trustedIssuer(issuer, handle.source, runtime));
   }
   const sources = config.issuers.map((i) => keys.get(i.issuer)!.source);
   const cacheLimits = JSON.stringify(config.cache);

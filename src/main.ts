@@ -79,6 +79,10 @@ async function main(): Promise<number> {
     ...defaultRuntime,
     onKeyEvent: (e: { type: string; issuer: string }) => log.log(e.type === 'load_failed' ? 'warn' : 'info', `keys ${e.type}`, { ...e }),
     onReplayEvent: (e: ReplayStoreEvent) => log.log(e.type === 'ready' ? 'info' : 'warn', `replay store ${e.type}`, { ...e }),
+    // Refused client credentials, once per interval per issuer, with the IdP's error (never our secret).
+    onIntrospectionEvent: (e: { type: string }) => {
+      if (e.type === 'introspection_client_refused') log.log('warn', 'introspection client credentials refused', { ...e });
+    },
     // Kids, problems (file names and what is wrong) and readiness: never key material.
     onSigningEvent: (e: { type: string; ready?: boolean }) => log.log(e.type === 'signing_keys_loaded' || e.ready === true ? 'info' : 'warn', e.type.replaceAll('_', ' '), { ...e }),
   };

@@ -74,6 +74,10 @@ export async function startPortcullis(config: Config, runtime: Runtime, options:
       telemetry.onKeyEvent(event);
       runtime.onKeyEvent?.(event);
     },
+    onIntrospectionEvent: (event) => {
+      telemetry.onIntrospectionEvent(event);
+      runtime.onIntrospectionEvent?.(event);
+    },
   };
   let draining = false;
   let closing = false;
@@ -135,6 +139,7 @@ export async function startPortcullis(config: Config, runtime: Runtime, options:
     get replay() {
       return current.core.replay;
     },
+    introspecting: config.issuers.filter((i) => i.introspection !== undefined).map((i) => i.issuer),
   });
 
   const authorizer: Authorizer = { check: (request) => current.authorizer.check(request) };

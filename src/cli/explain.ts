@@ -80,6 +80,8 @@ const HINTS: Readonly<Record<DenyReason, string>> = {
   token_not_yet_valid: 'the clocks disagree: check NTP on this machine and on the IdP',
   path_ambiguous: 'the path has encoded slashes, dot segments, ";", "\\" or double encoding: the proxy and the app could read it differently',
   keys_unavailable: 'the key source cannot be read: check the URL or file and the network from this machine',
+  token_inactive: 'the issuer\'s introspection endpoint says this token is not active: revoked, expired, unknown to it, or issued by another environment',
+  introspection_unavailable: 'the introspection endpoint could not answer: check introspection.endpoint (or discovery), the network, the client credentials (the log names the IdP\'s error) and introspection.timeout',
   scope_missing: 'the token lacks a scope this route requires',
   requirement_not_met: "the token's claims (with a `when`: the claims and the request) do not meet this route's requirement, or a condition could not be decided: the require.* lines above show each condition (an ambiguous claim path or a `when` that fails to evaluate never passes, not even under not; docs/cel.md)",
   policy_unknown: 'the Envoy route names a policy that is not in the config',

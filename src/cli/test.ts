@@ -124,7 +124,8 @@ async function standInKey(algorithms: readonly Algorithm[]): Promise<StandIn> {
 async function withStandInKeys(config: Config, keys: ReadonlyMap<string, Promise<StandIn>>): Promise<Config> {
   const issuers: IssuerConfig[] = [];
   for (const issuer of config.issuers) {
-    const { jwksUri: _u, jwksFile: _f, discoveryUrl: _d, x5c: _x, jwks: _j, ...rest } = issuer;
+    // Introspection is a call to the IdP: offline, the issuer's tokens are the stand-in JWTs, verified locally only.
+    const { jwksUri: _u, jwksFile: _f, discoveryUrl: _d, x5c: _x, jwks: _j, introspection: _i, ...rest } = issuer;
     issuers.push({ ...rest, jwks: { keys: [(await keys.get(issuer.issuer)!).jwk as Record<string, unknown>] } });
   }
   return {

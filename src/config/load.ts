@@ -17,6 +17,7 @@ import { toSignInConfig } from './signin.ts';
 import { x5cIssuer } from './x5c.ts';
 import { toClientCertificateConfig } from './client-certificate.ts';
 import { identityHeaderNames } from '../core/identity.ts';
+import { toIntrospectionConfig } from './introspection.ts';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -126,8 +127,13 @@ function toConfig(raw: RawConfig, doc: unknown, baseDir: string, problems: strin
       replay: i.replay,
       senderConstraint: i.sender_constraint,
       ...x5cIssuer(i, at, baseDir, reservedHeaders, problems),
+      ...(i.introspection !== undefined
+        ? { introspection: toIntrospectionConfig(i.introspection, { at, baseDir, hasDiscovery: discoveryUrl !== undefined, urlProblem: (u) => insecureUrlProblem(u, i.allow_insecure_http) }, problems) }
+        : {}),
     };
   });
+  const opaque = (raw.issuers ?? []).flatMap((i, n) => (i.introspection?.opaque_tokens ? [`issuers[${n}]`] : []));
+  if (opaque.length > 1) problems.push(`${opaque[1]}.introspection.opaque_tokens: only one issuer may answer for opaque tokens (${opaque[0]} already does)`);
 
   const tokenHeaders = raw.tokens.headers.map((h) => ({ name: h.name.toLowerCase(), prefix: h.prefix }));
   const identityHeaders = Object.entries(raw.identity_headers).map(([claim, header]) => ({ claim, header: header.toLowerCase() }));

@@ -13,6 +13,7 @@ import type { Algorithm } from '../core/config.ts';
 import { signerSchema } from './signer-schema.ts';
 import { certIdentitySection, x5cSection } from './x5c.ts';
 import { clientCertificateSection } from './client-certificate.ts';
+import { introspectionSection } from './introspection.ts';
 
 export const ASYMMETRIC_ALGORITHMS: readonly Algorithm[] = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
@@ -111,6 +112,7 @@ const issuer = object({
   required_claims: def(array(string(), { unique: true }), [] as string[], 'claims that must be present and non-null (exp and aud always are)'),
   replay: def(boolean, false, 'every token of this issuer is single-use: needs a jti, consumed once (docs/replay.md)'),
   sender_constraint: def(oneOf(['optional', 'required'] as const), 'optional', 'DPoP and certificate-bound tokens (docs/sender-constrained.md): required refuses a token without cnf (401 token_not_sender_constrained)'),
+  introspection: opt(introspectionSection, 'OAuth 2.0 token introspection: opaque tokens, and JWT revocation (docs/introspection.md)'),
 });
 
 export const configSchema = object({

@@ -9,6 +9,7 @@ import { array, boolean, def, duration, integer, INVALID, object, oneOf, opt, re
 import { hostPattern, login, type RawLogin } from './policy-schema.ts';
 import type { SignInConfig } from '../core/signin/types.ts';
 import type { LoginRedirect } from '../core/policy/types.ts';
+import { readSecretFile } from './secret-file.ts';
 
 export const START_PATH = '/oauth2/start';
 export const SIGN_OUT_PATH = '/oauth2/sign_out';
@@ -131,13 +132,7 @@ export function toSignInConfig(raw: RawOidc, ctx: SignInContext, problems: strin
 
   let clientSecret: string | undefined;
   if (raw.client_secret_file !== undefined) {
-    const full = resolve(ctx.baseDir, raw.client_secret_file);
-    try {
-      clientSecret = readFileSync(full, 'utf8').trim();
-      if (clientSecret === '') problems.push(`${at}.client_secret_file: ${full} is empty`);
-    } catch (e) {
-      problems.push(`${at}.client_secret_file: cannot read ${full}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    clientSecret = readSecretFile(raw.client_secret_file, `${at}.client_secret_file`, ctx.baseDir, problems);
   } else if (ctx.env['PORTCULLIS_OIDC_CLIENT_SECRET']) {
     clientSecret = ctx.env['PORTCULLIS_OIDC_CLIENT_SECRET'];
   }

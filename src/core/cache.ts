@@ -10,7 +10,12 @@
  *   current key set (a key removed by rotation invalidates its tokens). Time checks still run on every hit.
  * - Bounded in entries and bytes. Failures that no later moment can fix (bad signature, malformed, wrong audience…)
  *   may be remembered briefly so a flood of the same bad token costs one verification.
+ * - Introspection answers (docs/introspection.md) live here too. An opaque token's entry is keyed by the SHA-256 of
+ *   the token (`introspectionKey`), never the token itself; a JWT that was also introspected keeps its own entry.
+ *   Both are stored on their first answer (an IdP call is what the cache saves), for at most the introspection
+ *   max_ttl; an inactive answer is a failure remembered for inactive_ttl.
  */
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { KeyEntry } from './keys/keyset.ts';
 import type { TrustedIssuer, VerifiedToken } from './verify.ts';
@@ -18,7 +23,12 @@ import type { ReasonCode } from './reasons.ts';
 
 export interface CachedToken {
   readonly trusted: TrustedIssuer;
-  readonly key: KeyEntry;
+  /** The key that verified the token; absent for an opaque token (the introspection answer vouches for it). */
+  readonly key?: KeyEntry;
+  /** The issuer's introspection endpoint vouched for it: optional exp/aud, and counted as an introspection hit. */
+  readonly introspected?: boolean;
+  /** Size of the introspection answer it holds (counted against cache.max_bytes). */
+  readonly bytes?: number;
   /** What a hit answers once the time checks pass, claims included (built once: a hit allocates nothing for it). */
   readonly verified: VerifiedToken;
 }
@@ -40,6 +50,14 @@ export interface CacheStats {
   hits: number;
   misses: number;
   negativeHits: number;
+  /** Hits on introspected tokens: IdP calls saved. */
+  introspectionHits: number;
+}
+
+/** The cache key of an opaque token: the SHA-256 of the token, so the cache never holds the token itself. */
+export function introspectionKey(token: string): string {
+  // '#' never starts a compact JWS, so this key never equals a JWT's.
+  return `#${hash('sha256', token, 'base64url')}`;
 }
 
 /** How many trailing characters index an entry: more than any signature's shared prefix, far fewer than a token. */
@@ -62,7 +80,8 @@ interface Slot<T> {
 export class TokenCache {
   readonly #verified: LRUCache<string, Slot<CachedToken>> | null;
   readonly #failed: LRUCache<string, Slot<CachedFailure>> | null;
-  readonly stats: CacheStats = { hits: 0, misses: 0, negativeHits: 0 };
+  readonly stats: CacheStats = { hits: 0, misses: 0, negativeHits: 0, introspectionHits: 0 };
+  readonly #negativeTtlMs: number;
   readonly #doorkeeper = new Doorkeeper(1 << 18);
 
   constructor(limits: CacheLimits) {
@@ -71,18 +90,20 @@ export class TokenCache {
         ? new LRUCache<string, Slot<CachedToken>>({
             max: limits.maxEntries,
             maxSize: limits.maxBytes,
-            // The token string dominates (UTF-16 in memory); claims are bounded by the token size they came from.
-            sizeCalculation: (slot) => slot.token.length * 4 + 256,
+            // The token string dominates (UTF-16 in memory); claims are bounded by the token size they came from, or
+            // by the introspection answer they were read from.
+            sizeCalculation: (slot) => slot.token.length * 4 + 256 + (slot.value.bytes ?? 0) * 2,
             ttlResolution: EVERY_READ,
           })
         : null;
+    this.#negativeTtlMs = limits.negativeTtlMs;
+    // Also there when negative_ttl is 0: inactive introspection answers are remembered for their own inactive_ttl.
     this.#failed =
-      limits.negativeTtlMs > 0 && limits.maxEntries > 0
+      limits.maxEntries > 0
         ? new LRUCache<string, Slot<CachedFailure>>({
             max: Math.max(1, Math.floor(limits.maxEntries / 10)),
             maxSize: Math.max(1024, Math.floor(limits.maxBytes / 10)),
             sizeCalculation: (slot) => slot.token.length * 2 + 256,
-            ttl: limits.negativeTtlMs,
             ttlResolution: EVERY_READ,
           })
         : null;
@@ -103,7 +124,8 @@ export class TokenCache {
    * True when the token was stored.
    */
   set(token: string, value: CachedToken, ttlMs: number): boolean {
-    if (ttlMs < 1 || !this.#verified || !this.#doorkeeper.admit(token)) return false;
+    // An introspected token is stored at once: its second request would otherwise cost a second IdP call.
+    if (ttlMs < 1 || !this.#verified || (!value.introspected && !this.#doorkeeper.admit(token))) return false;
     this.#verified.set(indexOf(token), { token, value }, { ttl: Math.ceil(ttlMs) });
     return true;
   }
@@ -120,8 +142,9 @@ export class TokenCache {
     return hit;
   }
 
-  setFailure(token: string, failure: CachedFailure): void {
-    this.#failed?.set(indexOf(token), { token, value: failure });
+  /** Remembered for `ttlMs` (inactive introspection answers), by default for cache.negative_ttl (0: not at all). */
+  setFailure(token: string, failure: CachedFailure, ttlMs = this.#negativeTtlMs): void {
+    if (ttlMs >= 1) this.#failed?.set(indexOf(token), { token, value: failure }, { ttl: Math.ceil(ttlMs) });
   }
 
   /** Forgets remembered failures (a config reload: what failed for good may pass under the new config). */

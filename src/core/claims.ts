@@ -75,20 +75,30 @@ export const CLAIM_CHECKS: readonly (readonly [string, Check])[] = [
 
 const TIME_CHECKS = 3;
 
-export function checkClaims(claims: Claims, issuer: IssuerConfig, nowMs: number, each?: (name: string, result: ClaimsResult) => void): ClaimsResult {
-  return run(CLAIM_CHECKS.length, claims, issuer, nowMs, each);
+/**
+ * `whenPresent`: an introspection answer (RFC 7662), whose `exp` and `aud` are optional: each is checked only when
+ * the answer has it. A JWT needs both.
+ */
+export function checkClaims(claims: Claims, issuer: IssuerConfig, nowMs: number, each?: (name: string, result: ClaimsResult) => void, whenPresent = false): ClaimsResult {
+  return run(CLAIM_CHECKS.length, claims, issuer, nowMs, each, whenPresent);
 }
 
 /** The clock-dependent checks only (exp, nbf, iat), for a token that passed every check under this issuer config. */
-export function checkClaimTimes(claims: Claims, issuer: IssuerConfig, nowMs: number): ClaimsResult {
-  return run(TIME_CHECKS, claims, issuer, nowMs, undefined);
+export function checkClaimTimes(claims: Claims, issuer: IssuerConfig, nowMs: number, whenPresent = false): ClaimsResult {
+  return run(TIME_CHECKS, claims, issuer, nowMs, undefined, whenPresent);
 }
 
-function run(count: number, claims: Claims, issuer: IssuerConfig, nowMs: number, each: ((name: string, result: ClaimsResult) => void) | undefined): ClaimsResult {
+const OPTIONAL_IN_ANSWERS = new Set(['exp', 'aud']);
+
+function run(count: number, claims: Claims, issuer: IssuerConfig, nowMs: number, each: ((name: string, result: ClaimsResult) => void) | undefined, whenPresent: boolean): ClaimsResult {
   const now = nowMs / 1000;
   const leeway = issuer.leewayMs / 1000;
   for (let i = 0; i < count; i++) {
     const [name, check] = CLAIM_CHECKS[i]!;
+    if (whenPresent && claims[name] === undefined && OPTIONAL_IN_ANSWERS.has(name)) {
+      each?.(name, pass(() => `not in the introspection answer`));
+      continue;
+    }
     const r = check(claims, issuer, now, leeway);
     each?.(name, r);
     if (!r.ok) return r;

@@ -6,6 +6,8 @@ import type { PolicyConfig } from './policy/types.ts';
 import type { SigningAlgorithm } from './sign/keyfile.ts';
 import type { SignInConfig } from './signin/types.ts';
 import type { X5cRoot } from './keys/x5c-trust.ts';
+import type { Secret } from './secret.ts';
+import type { KeyObject } from 'node:crypto';
 
 export type Algorithm =
   | 'RS256' | 'RS384' | 'RS512'
@@ -43,6 +45,8 @@ export interface IssuerConfig {
    * default, also when absent) checks the binding of a bound token and lets a plain bearer token through.
    */
   readonly senderConstraint?: 'optional' | 'required';
+  /** OAuth 2.0 token introspection (RFC 7662, docs/introspection.md). Absent = off. */
+  readonly introspection?: IntrospectionConfig;
 }
 
 /** `dpop`: RFC 9449 proofs (docs/sender-constrained.md). */
@@ -57,6 +61,29 @@ export interface DpopConfig {
   readonly nonce: boolean;
   /** Absolute path of the shared nonce secret (read by app.ts at every core build, never kept here). */
   readonly nonceSecretFile?: string;
+}
+
+/** `issuers[].introspection`: how this issuer's tokens are introspected, and which ones. */
+export interface IntrospectionConfig {
+  /** Configured endpoint; undefined = read `introspection_endpoint` from the issuer's discovery document. */
+  readonly endpoint?: string;
+  readonly clientId: string;
+  readonly authMethod: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** client_secret_basic / client_secret_post: from client_secret_file (read again on every reload). */
+  readonly clientSecret?: Secret;
+  /** private_key_jwt: from private_key_file (PEM PKCS#8, read again on every reload). */
+  readonly privateKey?: Secret<KeyObject>;
+  /** private_key_jwt: the `kid` of a JWK private_key_file (the IdP picks the client's key by it). */
+  readonly privateKeyId?: string;
+  /** This issuer answers for tokens that are not compact JWS (at most one issuer). */
+  readonly opaqueTokens: boolean;
+  /** A JWT of this issuer that verified locally is introspected too (revocation). */
+  readonly jwtTokens: boolean;
+  /** An active answer is cached until min(exp, maxTtl). */
+  readonly maxTtlMs: number;
+  /** An inactive answer is cached this long. */
+  readonly inactiveTtlMs: number;
+  readonly timeoutMs: number;
 }
 
 /** `replay`: where consumed jti values live and what a store failure means. */

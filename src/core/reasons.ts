@@ -29,6 +29,8 @@ export const Reasons = {
   audienceMismatch: 'audience_mismatch',
   claimMissing: 'claim_missing',
   claimInvalid: 'claim_invalid',
+  /** Introspection (docs/introspection.md): the issuer says the token is not active (revoked, expired, unknown). */
+  tokenInactive: 'token_inactive',
   // 400 / 413: the adapter could not read the authorization request itself
   /** gRPC: a CheckRequest whose framing is broken (no message, two messages, a truncated frame). */
   requestMalformed: 'request_malformed',
@@ -83,6 +85,8 @@ export const Reasons = {
   /** No signing key can sign now (none active yet, or the key directory went bad and its keys retired). */
   signingUnavailable: 'signing_unavailable',
   keysUnavailable: 'keys_unavailable',
+  /** The introspection endpoint is unreachable, slow, failing, answers garbage or refuses our client credentials. */
+  introspectionUnavailable: 'introspection_unavailable',
   /** The replay store failed (down, past its timeout, an error) and replay.on_store_error is deny. */
   replayStoreUnavailable: 'replay_store_unavailable',
   /** Portcullis could not decide (a bug). Still a deny: Envoy's failure_mode_allow must never turn it into an allow. */

@@ -4,7 +4,7 @@
  * Unverified content is used only to pick the issuer and key; nothing else is trusted before the signature.
  */
 import type { Algorithm, IssuerConfig } from './config.ts';
-import { parseCompactJws } from './jws.ts';
+import { parseCompactJws, type ParsedJws } from './jws.ts';
 import { verifySignature } from './signature.ts';
 import { checkClaims, checkClaimTimes } from './claims.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
@@ -14,11 +14,15 @@ import { X5cTrust } from './keys/x5c-trust.ts';
 import type { CertInfo, LeafKey } from './keys/x5c.ts';
 import { TokenCache } from './cache.ts';
 import type { Explain } from './explain.ts';
+import type { Introspector } from './introspection/client.ts';
+import { IntrospectionStage, introspects, maybeJws } from './introspection/stage.ts';
 
 export interface TrustedIssuer {
   readonly config: IssuerConfig;
   /** A JWKS source, or (issuer with `x5c`) the configured roots that token chains must lead to. */
   readonly keys: KeySource | X5cTrust;
+  /** Issuers with `introspection` (docs/introspection.md): their endpoint. */
+  readonly introspector?: Introspector;
 }
 
 /** The leaf certificate of an x5c token (subject, SANs, path), for identity headers. */
@@ -62,15 +66,60 @@ function withCert(key: KeyEntry): { cert?: CertInfo } {
   return cert ? { cert } : {};
 }
 
+type Step = (check: string, ok: boolean, detail: string) => void;
+
+/**
+ * The issuer's algorithm allowlist, then its key (JWKS by kid, or the x5c chain to its roots), then the signature:
+ * for access tokens and for RFC 9701 signed introspection answers alike.
+ */
+export async function verifyJws(
+  trusted: Pick<TrustedIssuer, 'config' | 'keys'>,
+  jws: ParsedJws,
+  step: Step,
+): Promise<{ readonly ok: true; readonly key: KeyEntry } | { readonly ok: false; readonly status: 401 | 503; readonly reason: ReasonCode; readonly message: string }> {
+  const fail = (status: 401 | 503, reason: ReasonCode, message: string, check: string) => {
+    step(check, false, message);
+    return { ok: false, status, reason, message } as const;
+  };
+  const { alg, kid } = jws;
+  if (!(trusted.config.algorithms as readonly string[]).includes(alg)) {
+    return fail(401, Reasons.algorithmNotAllowed, `algorithm ${JSON.stringify(alg.slice(0, 16))} is not allowed for this issuer (allowed: ${trusted.config.algorithms.join(', ')})`, 'algorithm');
+  }
+  step('algorithm', true, `${alg} is allowed`);
+  let key: KeyEntry;
+  if (trusted.keys instanceof X5cTrust) {
+    const chain = await trusted.keys.keyFor(jws, alg as Algorithm);
+    if (chain.kind === 'denied') return fail(401, chain.reason, chain.message, 'x5c chain');
+    step('x5c chain', true, X5cTrust.describe(chain.entry, chain.cached));
+    key = chain.entry;
+  } else {
+    const pending = trusted.keys.lookup(kid, alg as Algorithm);
+    const lookup = pending instanceof Promise ? await pending : pending; // no microtask turn when the key is at hand
+    if (lookup.kind === 'unavailable') return fail(503, Reasons.keysUnavailable, lookup.message, 'key');
+    if (lookup.kind === 'unknown') return fail(401, Reasons.keyUnknown, lookup.message, 'key');
+    step('key', true, `found ${lookup.entry.kty} key${lookup.entry.kid !== undefined ? ` ${JSON.stringify(lookup.entry.kid)}` : ''}`);
+    key = lookup.entry;
+  }
+  if (!(await verifySignature(jws, alg as Algorithm, key.key))) return fail(401, Reasons.signatureInvalid, 'signature verification failed', 'signature');
+  step('signature', true, 'valid');
+  return { ok: true, key };
+}
+
 export class Verifier {
   readonly #issuers: ReadonlyMap<string, TrustedIssuer>;
   readonly #now: () => number;
   readonly #cache: TokenCache;
+  /** Opaque tokens and JWT revocation through the issuers' introspection endpoints. */
+  readonly #introspection: IntrospectionStage;
+  /** `#introspection.opaque` is set: a token that is not a JWS is introspected instead of malformed. */
+  readonly #opaque: boolean;
 
   constructor(issuers: readonly TrustedIssuer[], now: () => number, cache: TokenCache = new TokenCache({ maxEntries: 0, maxBytes: 0, negativeTtlMs: 0 })) {
     this.#issuers = new Map(issuers.map((i) => [i.config.issuer, i]));
     this.#now = now;
     this.#cache = cache;
+    this.#introspection = new IntrospectionStage(issuers, now, cache, (t) => this.#issuers.get(t.config.issuer) === t);
+    this.#opaque = this.#introspection.opaque !== undefined;
   }
 
   get cache(): TokenCache {
@@ -82,13 +131,15 @@ export class Verifier {
    * every hit) or a failure remembered as permanent; undefined when the token must be verified.
    */
   cached(token: string): VerifyResult | undefined {
+    if (this.#opaque && !maybeJws(token)) return this.#introspection.cachedOpaque(token);
     const cached = this.#cache.get(token);
     if (cached) {
       // Verified by this verifier's own issuer (a reload that removed or changed the issuer drops its tokens), with a
       // key still published; time-dependent checks run on every hit.
-      if (this.#issuers.get(cached.trusted.config.issuer) === cached.trusted && cached.trusted.keys.holds(cached.key)) {
+      if (this.#issuers.get(cached.trusted.config.issuer) === cached.trusted && cached.key !== undefined && cached.trusted.keys.holds(cached.key)) {
         const claims = checkClaimTimes(cached.verified.claims, cached.trusted.config, this.#now());
         if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: cached.trusted.config.issuer };
+        if (cached.introspected === true) this.#cache.stats.introspectionHits++;
         return cached.verified;
       }
       this.#cache.delete(token);
@@ -101,7 +152,10 @@ export class Verifier {
   /** With `explain`, the cache is bypassed and every check reports what it saw. */
   async verify(token: string, explain?: Explain): Promise<VerifyResult> {
     if (explain) {
+      if (this.#opaque && !maybeJws(token)) return this.#introspection.explainOpaque(token, explain);
       const r = await this.#verifyUncached(token, explain);
+      if (!r.ok && r.reason === Reasons.tokenMalformed && this.#opaque) return this.#introspection.explainOpaque(token, explain);
+      if (r.ok && introspects(r.trusted, 'jwtTokens')) return this.#introspection.explainJwt(token, { ...r, ...withCert(r.key) }, explain);
       return r.ok ? { ok: true, claims: r.claims, issuer: r.issuer, kid: r.kid, ...withCert(r.key), shared: false } : r;
     }
     return this.cached(token) ?? this.verifyUnknown(token);
@@ -109,7 +163,11 @@ export class Verifier {
 
   /** Verifies a token `cached()` just did not know (no second cache lookup), and remembers the outcome. */
   async verifyUnknown(token: string): Promise<VerifyResult> {
+    if (this.#opaque && !maybeJws(token)) return this.#introspection.opaqueToken(token);
     const result = await this.#verifyUncached(token);
+    // Not a JWS after all (two dots, but not its shape): the opaque-token issuer answers for it.
+    if (!result.ok && result.reason === Reasons.tokenMalformed && this.#opaque) return this.#introspection.opaqueToken(token);
+    if (result.ok && introspects(result.trusted, 'jwtTokens')) return this.#introspection.jwt(token, { ...result, ...withCert(result.key) });
     if (result.ok) {
       const exp = result.claims.exp as number;
       const verified: VerifiedToken = Object.freeze({ ok: true, claims: result.claims, issuer: result.issuer, kid: result.kid, ...withCert(result.key), shared: true });
@@ -121,7 +179,7 @@ export class Verifier {
   }
 
   async #verifyUncached(token: string, explain?: Explain): Promise<(Extract<VerifyResult, { ok: true }> & { trusted: TrustedIssuer; key: KeyEntry }) | Extract<VerifyResult, { ok: false }>> {
-    const step = (check: string, ok: boolean, detail: string) => explain?.({ check, ok, detail });
+    const step: Step = (check, ok, detail) => explain?.({ check, ok, detail });
     const parsed = parseCompactJws(token);
     if (!parsed.ok) {
       step('token shape', false, parsed.message);
@@ -142,38 +200,12 @@ export class Verifier {
       return { ok: false, status: 401, reason: Reasons.issuerUnknown, message };
     }
     step('issuer', true, `${iss} is trusted`);
-    const fail = (status: 401 | 503, reason: ReasonCode, message: string, check: string) => {
-      step(check, false, message);
-      return { ok: false, status, reason, message, issuer: iss } as const;
-    };
-
-    if (!(trusted.config.algorithms as readonly string[]).includes(alg)) {
-      return fail(401, Reasons.algorithmNotAllowed, `algorithm ${JSON.stringify(alg.slice(0, 16))} is not allowed for this issuer (allowed: ${trusted.config.algorithms.join(', ')})`, 'algorithm');
-    }
-    step('algorithm', true, `${alg} is allowed`);
-    let key: KeyEntry;
-    if (trusted.keys instanceof X5cTrust) {
-      const chain = await trusted.keys.keyFor(parsed.jws, alg as Algorithm);
-      if (chain.kind === 'denied') return fail(401, chain.reason, chain.message, 'x5c chain');
-      step('x5c chain', true, X5cTrust.describe(chain.entry, chain.cached));
-      key = chain.entry;
-    } else {
-      const pending = trusted.keys.lookup(kid, alg as Algorithm);
-      const lookup = pending instanceof Promise ? await pending : pending; // no microtask turn when the key is at hand
-      if (lookup.kind === 'unavailable') return fail(503, Reasons.keysUnavailable, lookup.message, 'key');
-      if (lookup.kind === 'unknown') return fail(401, Reasons.keyUnknown, lookup.message, 'key');
-      step('key', true, `found ${lookup.entry.kty} key${lookup.entry.kid !== undefined ? ` ${JSON.stringify(lookup.entry.kid)}` : ''}`);
-      key = lookup.entry;
-    }
-
-    if (!(await verifySignature(parsed.jws, alg as Algorithm, key.key))) {
-      return fail(401, Reasons.signatureInvalid, 'signature verification failed', 'signature');
-    }
-    step('signature', true, 'valid');
+    const signed = await verifyJws(trusted, parsed.jws, step);
+    if (!signed.ok) return { ...signed, issuer: iss };
 
     const claims = checkClaims(payload, trusted.config, this.#now(), explain && ((name, r) => step(`claim ${name}`, r.ok, r.ok ? (r.note?.() ?? 'ok') : r.message)));
     if (!claims.ok) return { ok: false, status: 401, reason: claims.reason, message: claims.message, issuer: iss };
     // An x5c issuer ignores kid (the step CLI puts a file path there): it is not reported as the key's id.
-    return { ok: true, claims: payload, issuer: iss, kid: trusted.keys instanceof X5cTrust ? undefined : kid, trusted, key, shared: false };
+    return { ok: true, claims: payload, issuer: iss, kid: trusted.keys instanceof X5cTrust ? undefined : kid, trusted, key: signed.key, shared: false };
   }
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
 import type { Config } from '../core/config.ts';
 import type { KeySourceEvent } from '../core/keys/source.ts';
+import type { IntrospectionEvent } from '../core/introspection/client.ts';
 import type { LineWriter } from '../log.ts';
 import { DecisionLog } from './decision-log.ts';
 import { PortcullisMetrics, PROMETHEUS_CONTENT_TYPE, type ObservedCore } from './metrics.ts';
@@ -39,6 +40,8 @@ export interface Telemetry extends Instrumentation {
   readonly tracer: Tracer | undefined;
   /** Runtime.onKeyEvent: counts key set loads per issuer and outcome. */
   onKeyEvent(event: KeySourceEvent): void;
+  /** Runtime.onIntrospectionEvent: counts and times introspection calls per issuer and outcome. */
+  onIntrospectionEvent(event: IntrospectionEvent): void;
   /** Registers the scrape-time readings of the core (token cache, key sets). Call once, after createCore. */
   observe(core: ObservedCore): void;
   /** portcullis_config_reloads_total{outcome}. */
@@ -88,6 +91,7 @@ export function createTelemetry(config: Config, options: TelemetryOptions = {}):
     decisionLog,
     recordSubject: config.telemetry.recordSubject,
     onKeyEvent: (event) => metrics?.keyEvent(event),
+    onIntrospectionEvent: (event) => metrics?.introspectionEvent(event),
     configReload: (outcome) => metrics?.configReload(outcome),
     reconfigure: (c) => {
       for (const issuer of c.issuers) if (issuer.jwksUri !== undefined) sdk.nameJwksUrl(issuer.jwksUri, issuer.issuer);

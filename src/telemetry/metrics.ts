@@ -12,13 +12,14 @@
  * state) is read from the core only when a reader collects. Names follow Prometheus conventions; labels are low-cardinality only (transport, decision,
  * reason, configured issuer, outcome) — never a subject, path, kid or client address.
  */
-import { diag, type Attributes, type Counter, type Meter } from '@opentelemetry/api';
+import { diag, type Attributes, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
 import { MeterProvider, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import type { Resource } from '@opentelemetry/resources';
 import type { AuthRequest, Decision } from '../core/types.ts';
 import type { KeySourceEvent, KeySourceStatus } from '../core/keys/source.ts';
 import type { CacheStats } from '../core/cache.ts';
+import { INTROSPECTION_OUTCOMES, type IntrospectionEvent } from '../core/introspection/client.ts';
 import { REPLAY_CHECKS, type ReplayCheck, type ReplayStoreStatus } from '../core/replay.ts';
 import { INSTRUMENTATION_SCOPE, SERVICE_VERSION } from './sdk.ts';
 import type { HistogramSeries, LocalHistograms } from './histograms.ts';
@@ -29,6 +30,8 @@ export interface ObservedCore {
   readonly verifier: { readonly cache: { readonly stats: Readonly<CacheStats>; readonly size: number; readonly bytes: number } };
   /** The single-use token store, when some issuer or rule uses one. */
   readonly replay?: { readonly store: { status(): ReplayStoreStatus } } | null;
+  /** Issuers with introspection: their call series exist from the start. */
+  readonly introspecting?: readonly string[];
 }
 
 export interface MetricsOptions {
@@ -63,6 +66,9 @@ export const METRIC_NAMES = {
   logDropped: 'portcullis_decision_log_dropped_total',
   replayChecks: 'portcullis_replay_checks_total',
   replayStoreUp: 'portcullis_replay_store_up',
+  introspectionCalls: 'portcullis_introspection_calls_total',
+  introspectionDuration: 'portcullis_introspection_duration_seconds',
+  introspectionCacheHits: 'portcullis_introspection_cache_hits_total',
 } as const;
 
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -94,6 +100,8 @@ export class PortcullisMetrics {
   readonly #tokenSize: (attributes: Attributes) => HistogramSeries;
   readonly #jwksFetches: Counter;
   readonly #configReloads: Counter;
+  readonly #introspectionCalls: Counter;
+  readonly #introspectionDuration: Histogram;
   /** transport → decision → its latency attributes and a count per reason; built on first use, no key strings. */
   readonly #slots = new Map<Transport, Map<Kind, Slot>>();
   readonly #decisionCounts: DecisionCount[] = [];
@@ -137,6 +145,14 @@ export class PortcullisMetrics {
       description: 'Key set loads (JWKS fetch, discovery, file or inline) by configured issuer and outcome (ok, error).',
     });
     this.#configReloads = meter.createCounter(METRIC_NAMES.configReloads, { description: 'Configuration reloads by outcome (ok, error).' });
+    this.#introspectionCalls = meter.createCounter(METRIC_NAMES.introspectionCalls, {
+      description: 'Token introspection calls by configured issuer and outcome (active, inactive, error, client_auth_refused).',
+    });
+    this.#introspectionDuration = meter.createHistogram(METRIC_NAMES.introspectionDuration, {
+      description: 'Time of a token introspection call, by configured issuer.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    });
     this.#configReloads.add(0, { outcome: 'ok' });
     this.#configReloads.add(0, { outcome: 'error' });
 
@@ -173,6 +189,13 @@ export class PortcullisMetrics {
     this.#jwksFetches.add(1, event.type === 'loaded' ? attrs.ok : attrs.error);
   }
 
+  /** An introspection call (counted, timed); refused credentials are logged by main, and counted by the call. */
+  introspectionEvent(event: IntrospectionEvent): void {
+    if (event.type !== 'introspection_call') return;
+    this.#introspectionCalls.add(1, { issuer: event.issuer, outcome: event.outcome });
+    this.#introspectionDuration.record(event.seconds, this.#issuer(event.issuer).plain);
+  }
+
   configReload(outcome: 'ok' | 'error'): void {
     this.#configReloads.add(1, { outcome });
   }
@@ -185,10 +208,13 @@ export class PortcullisMetrics {
       this.#jwksFetches.add(0, attrs.ok);
       this.#jwksFetches.add(0, attrs.error);
     }
+    // Every introspecting issuer's outcome series exist from the start (zero), so alerts see a zero, not nothing.
+    for (const issuer of core.introspecting ?? []) for (const outcome of INTROSPECTION_OUTCOMES) this.#introspectionCalls.add(0, { issuer, outcome });
     const m = this.#meter;
     const hits = m.createObservableCounter(METRIC_NAMES.cacheHits, { description: 'Verified-token cache lookups that found the token.' });
     const misses = m.createObservableCounter(METRIC_NAMES.cacheMisses, { description: 'Verified-token cache lookups that did not (the token was verified).' });
     const negative = m.createObservableCounter(METRIC_NAMES.cacheNegativeHits, { description: 'Tokens answered from the short-lived cache of permanent failures.' });
+    const introspectionHits = m.createObservableCounter(METRIC_NAMES.introspectionCacheHits, { description: 'Introspected tokens answered from the token cache: introspection calls saved.' });
     const entries = m.createObservableGauge(METRIC_NAMES.cacheEntries, { description: 'Tokens in the verified-token cache.' });
     const bytes = m.createObservableGauge(METRIC_NAMES.cacheBytes, { description: 'Estimated memory held by the verified-token cache.', unit: 'By' });
     const keys = m.createObservableGauge(METRIC_NAMES.jwksKeys, { description: 'Usable keys in the current key set, per issuer.' });
@@ -199,6 +225,7 @@ export class PortcullisMetrics {
       result.observe(hits, cache.stats.hits);
       result.observe(misses, cache.stats.misses);
       result.observe(negative, cache.stats.negativeHits);
+      result.observe(introspectionHits, cache.stats.introspectionHits);
       result.observe(entries, cache.size);
       result.observe(bytes, cache.bytes);
       const now = this.#now();
@@ -209,7 +236,7 @@ export class PortcullisMetrics {
         result.observe(ready, status.ready ? 1 : 0, attrs);
         if (status.fetchedAt !== null) result.observe(age, Math.max(0, (now - status.fetchedAt) / 1000), attrs);
       }
-    }, [hits, misses, negative, entries, bytes, keys, age, ready]);
+    }, [hits, misses, negative, introspectionHits, entries, bytes, keys, age, ready]);
     if (core.replay) this.#observeReplay(core.replay.store);
   }
 

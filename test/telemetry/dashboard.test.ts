@@ -3,7 +3,9 @@
  * __inputs, so it also works when provisioned from a file), and every metric its queries use is one the real service
  * exposes on /metrics (wired as main wires it, decision log writer included).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../../src/config/load.ts';
@@ -19,6 +21,12 @@ interface Target { refId?: string; expr?: string; datasource?: { type?: string; 
 interface Panel { id?: number; type?: string; title?: string; gridPos?: { x: number; y: number; w: number; h: number }; targets?: Target[]; datasource?: { uid?: string } }
 
 let running: Running;
+
+function secretFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'portcullis-dashboard-')), 'secret');
+  writeFileSync(file, 'not-a-real-secret');
+  return file;
+}
 let scraped: Exposition;
 
 beforeAll(async () => {
@@ -26,7 +34,14 @@ beforeAll(async () => {
   const config = buildConfig(
     {
       listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0' },
-      issuers: [{ issuer: ISSUER, jwks: jwksOf(key), audiences: [AUDIENCE] }],
+      issuers: [
+        { issuer: ISSUER, jwks: jwksOf(key), audiences: [AUDIENCE] },
+        // Opaque tokens go to an introspection endpoint nobody answers at, so the introspection metrics are exposed too.
+        {
+          issuer: 'https://opaque.test/', jwks: jwksOf(key), audiences: [AUDIENCE],
+          introspection: { endpoint: 'http://127.0.0.1:1/introspect', client_id: 'portcullis', client_secret_file: secretFile(), opaque_tokens: true },
+        },
+      ],
       // A single-use route, so the replay metrics are exposed too.
       workers: 1,
       routes: [{ match: { paths: ['/once/**'] }, require: { single_use: true } }],
@@ -40,7 +55,7 @@ beforeAll(async () => {
   const ask = (token?: string) =>
     fetch(`${running.httpUrl}/auth`, { headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
   const token = await signToken(key);
-  for (const t of [token, token, undefined]) await (await ask(t)).arrayBuffer();
+  for (const t of [token, token, undefined, 'an-opaque-token']) await (await ask(t)).arrayBuffer();
   scraped = parseExposition(await (await fetch(`${running.httpUrl}/metrics`)).text());
 });
 

@@ -35,11 +35,7 @@ export function discoveryLoader(o: DiscoveryLoaderOptions): () => Promise<Loaded
   let jwksUri: string | null = null;
   return async () => {
     if (jwksUri === null) {
-      const { doc } = await fetchJson(o.discoveryUrl, o);
-      const meta = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;
-      if (meta.issuer !== o.issuer) {
-        throw new Error(`discovery document names issuer ${JSON.stringify(meta.issuer)}, expected ${JSON.stringify(o.issuer)}`);
-      }
+      const meta = await discover(o);
       if (typeof meta.jwks_uri !== 'string') throw new Error('discovery document has no jwks_uri');
       const problem = o.checkJwksUri(meta.jwks_uri);
       if (problem) throw new Error(`discovery document jwks_uri ${JSON.stringify(meta.jwks_uri)}: ${problem}`);
@@ -52,6 +48,19 @@ export function discoveryLoader(o: DiscoveryLoaderOptions): () => Promise<Loaded
       throw e;
     }
   };
+}
+
+/**
+ * The provider's configuration document, checked to name exactly the configured issuer (OIDC Discovery 4.3). Key
+ * loading reads `jwks_uri` from it; introspection reads `introspection_endpoint`.
+ */
+export async function discover(o: Omit<DiscoveryLoaderOptions, 'checkJwksUri'>): Promise<Readonly<Record<string, unknown>>> {
+  const { doc } = await fetchJson(o.discoveryUrl, o);
+  const meta = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;
+  if (meta.issuer !== o.issuer) {
+    throw new Error(`discovery document names issuer ${JSON.stringify(meta.issuer)}, expected ${JSON.stringify(o.issuer)}`);
+  }
+  return meta;
 }
 
 function fetchJson(url: string, o: Omit<HttpLoaderOptions, 'url'>): Promise<LoadedDocument> {
@@ -108,12 +117,17 @@ export function inlineLoader(doc: unknown): () => Promise<LoadedDocument> {
 }
 
 async function readLimited(res: Response, maxBytes: number, signal: AbortSignal): Promise<string> {
+  return (await readLimitedBytes(res, maxBytes, signal)).toString('utf8');
+}
+
+/** The body's bytes, refused past `maxBytes` (declared or received). */
+export async function readLimitedBytes(res: Response, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length'));
   if (declared > maxBytes) {
     await res.body?.cancel().catch(() => {});
     throw new Error(`response of ${declared} bytes exceeds ${maxBytes}`);
   }
-  if (!res.body) return '';
+  if (!res.body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -128,7 +142,7 @@ async function readLimited(res: Response, maxBytes: number, signal: AbortSignal)
     throw e;
   }
   if (size > maxBytes) throw new Error(`response exceeds ${maxBytes} bytes`);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function maxAge(cacheControl: string | null): number | undefined {
@@ -136,7 +150,8 @@ function maxAge(cacheControl: string | null): number | undefined {
   return m ? Number(m[1]) * 1000 : undefined;
 }
 
-function causeOf(e: unknown): string {
+/** Why a fetch failed, in a few words (the network error code when there is one). */
+export function causeOf(e: unknown): string {
   const err = e as { cause?: { code?: string; message?: string }; message?: string };
   return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
 }
