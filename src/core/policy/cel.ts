@@ -8,13 +8,14 @@
  * checked by a test with a catastrophic pattern, so a library update that breaks it fails loudly.
  *
  * Variables: `claims` (map, the verified payload), `issuer` (string) and `request` ({method, host, path, params,
- * headers}). `request` is built lazily: a getter runs only when the expression reads that field, so an expression
+ * headers, certificate}). `request` is built lazily: a getter runs only when the expression reads that field, so an expression
  * that reads claims only never pays for the header map.
  */
 import { Environment } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
 import { bareHost } from './routes.ts';
 import { headersWithoutTokens, type TokenSources } from '../sources.ts';
+import { certificateView } from '../client-certificate.ts';
 import type { AuthRequest } from '../types.ts';
 
 /** Config-time bounds: an expression is policy text, not a program; these keep its cost predictable. */
@@ -50,6 +51,18 @@ class CelRequest {
   get params(): Map<string, string> {
     return new Map(Object.entries(this.#params));
   }
+  /**
+   * The client certificate (certificate-bound tokens' source: Envoy's TLS state or the proxy's header), as
+   * {subject, sans, dns, uri, email, thumbprint}; an empty map when the request has none or it cannot be read, so
+   * `request.certificate.uri` is then a no_such_key error (403), never a guess.
+   */
+  get certificate(): Map<string, unknown> {
+    const view = certificateView(this.#request.clientCertificate);
+    if (view === undefined) return new Map();
+    const entries: [string, unknown][] = [['sans', [...view.sans]], ['dns', [...view.dns]], ['uri', [...view.uri]], ['email', [...view.email]], ['thumbprint', view.thumbprint]];
+    if (view.subject !== undefined) entries.push(['subject', view.subject]);
+    return new Map(entries);
+  }
   get headers(): Map<string, string> {
     // Without the token sources the token's own header cannot be left out: fail closed rather than expose it.
     if (this.#tokens === undefined) throw new Error('request.headers needs the token sources');
@@ -71,7 +84,7 @@ function re2Matches(text: string, pattern: string): boolean {
 const env = new Environment({ enableOptionalTypes: true, limits: { maxAstNodes: CEL_LIMITS.maxAstNodes, maxDepth: CEL_LIMITS.maxDepth } })
   .registerType('portcullis.Request', {
     ctor: CelRequest,
-    fields: { method: 'string', host: 'string', path: 'string', params: 'map<string, string>', headers: 'map<string, string>' },
+    fields: { method: 'string', host: 'string', path: 'string', params: 'map<string, string>', headers: 'map<string, string>', certificate: 'map<string, dyn>' },
   })
   .registerVariable('claims', 'map<string, dyn>')
   .registerVariable('issuer', 'string')

@@ -3,6 +3,7 @@ import { CEL_LIMITS, CelCondition, compileCel, type CelInput } from '../../../sr
 import { evaluate, type RuleContext } from '../../../src/core/policy/requirements.ts';
 import type { Requirement } from '../../../src/core/policy/types.ts';
 import { request } from '../../support/core.ts';
+import { clientPki, rfc9440, x5tS256 } from '../../support/client-certs.ts';
 
 const tokens = { headers: [{ name: 'authorization', prefix: 'Bearer ' }], cookies: ['access_token'], maxBytes: 16384 };
 const claims = { sub: 'alice', tenant: 'acme', roles: ['dev', 'admin'], level: 3, realm_access: { roles: ['reader'] }, 'kubernetes.io': { namespace: 'payments' } };
@@ -40,6 +41,24 @@ describe('a when expression holds', () => {
     ['the other cookies, without the token cookie', 'request.headers.cookie == "theme=dark"'],
   ])('for %s', (_n, source) => {
     expect(run(source)).toEqual({ ok: true });
+  });
+});
+
+describe('request.certificate', () => {
+  const pki = clientPki();
+  const withCert = (cert: string | undefined) => input({ request: { ...req, ...(cert !== undefined ? { clientCertificate: { source: 'header' as const, raw: cert } } : {}) } });
+  it.each([
+    ['a SPIFFE URI SAN', 'request.certificate.uri.exists(u, u.startsWith("spiffe://example.test/ns/app/"))'],
+    ['the subject', 'request.certificate.subject.contains("alice")'],
+    ['the thumbprint against the token', `request.certificate.thumbprint == "${x5tS256(pki.alice)}"`],
+  ])('exposes %s of the client certificate', (_n, source) => {
+    expect(compiled(source).evaluate(withCert(rfc9440(pki.alice)))).toEqual({ ok: true });
+  });
+
+  it('is an empty map without a certificate, so reading a field is an error (403), never a pass', () => {
+    const r = compiled('request.certificate.uri.exists(u, u.startsWith("spiffe://"))').evaluate(withCert(undefined));
+    expect(r).toMatchObject({ ok: false, error: true });
+    expect(compiled('!has(request.certificate.subject)').evaluate(withCert(undefined))).toEqual({ ok: true });
   });
 });
 
