@@ -13,6 +13,8 @@ export type Judged =
   | { readonly ok: true; readonly claims: Readonly<Record<string, unknown>>; readonly bytes: number }
   | { readonly ok: false; readonly status: 401 | 503; readonly reason: ReasonCode; readonly message: string };
 
+const ACCESS_TOKEN_TYPES: ReadonlySet<string> = new Set(['bearer', 'dpop']);
+
 type Step = (check: string, ok: boolean, detail: string) => void;
 
 export function judgeAnswer(answer: IntrospectionAnswer, issuer: IssuerConfig, nowMs: number, step: Step): Judged {
@@ -30,6 +32,14 @@ export function judgeAnswer(answer: IntrospectionAnswer, issuer: IssuerConfig, n
   if (claims.iss !== undefined && claims.iss !== issuer.issuer) {
     const message = `the introspection answer names issuer ${JSON.stringify(typeof claims.iss === 'string' ? clip(claims.iss, 128) : claims.iss)}, expected ${JSON.stringify(issuer.issuer)}`;
     step('claim iss', false, message);
+    return { ok: false, status: 401, reason: Reasons.claimInvalid, message };
+  }
+  // RFC 7662 §2.2: token_type is optional; when the IdP names one, it must be an access token's (RFC 6750 Bearer, RFC
+  // 9449 DPoP). A refresh token or an ID token sent as a bearer token is not an access token, however active.
+  const type = claims.token_type;
+  if (type !== undefined && (typeof type !== 'string' || !ACCESS_TOKEN_TYPES.has(type.toLowerCase()))) {
+    const message = `the introspection answer's token_type ${JSON.stringify(typeof type === 'string' ? clip(type, 64) : type)} is not an access token's (Bearer or DPoP)`;
+    step('token_type', false, message);
     return { ok: false, status: 401, reason: Reasons.claimInvalid, message };
   }
   const each = (name: string, r: ClaimsResult) => step(`claim ${name}`, r.ok, r.ok ? (r.note?.() ?? 'ok') : r.message);
