@@ -29,7 +29,7 @@ export function perRound<T>(a: readonly T[], b: readonly T[], f: (a: T, b: T) =>
 }
 
 /** How a figure is written. */
-export type Unit = 'pct' | 'times' | 'p99x' | 'us';
+export type Unit = 'pct' | 'times' | 'p99x' | 'us' | 'mb';
 
 /**
  * A row's figure with its target: `atLeast` means the target is a floor (≥ goal), otherwise a ceiling (≤ goal).
@@ -51,6 +51,7 @@ export function fmtValue(unit: Unit, x: number): string {
     case 'times': return `${x.toFixed(2)}×`;
     case 'p99x': return `${x.toFixed(2)}× p99`;
     case 'us': return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)} µs`;
+    case 'mb': return `${x.toFixed(0)} MB`;
   }
 }
 
@@ -62,6 +63,7 @@ export function fmtRange(unit: Unit, lo: number, hi: number): string {
     case 'times':
     case 'p99x': return `${lo.toFixed(2)}–${hi.toFixed(2)}×`;
     case 'us': return `${fmtValue('us', lo)} to ${fmtValue('us', hi)}`;
+    case 'mb': return `${lo.toFixed(0)}–${hi.toFixed(0)} MB`;
   }
 }
 
@@ -82,7 +84,7 @@ export function statCells(s: Stat): { ratio: string; goal: string; verdict: stri
   if (s.goal === undefined || !Number.isFinite(sp.median)) return { ratio, goal, verdict: '–', missedBy: '' };
   if (meets(s, sp.median)) return { ratio, goal, verdict: 'met', missedBy: '' };
   const gap = Math.abs(sp.median - s.goal);
-  const missedBy = unit === 'pct' ? `${(gap * 100).toFixed(0)} points` : unit === 'us' ? `${gap.toFixed(2)} µs` : `${gap.toFixed(2)}×`;
+  const missedBy = unit === 'pct' ? `${(gap * 100).toFixed(0)} points` : unit === 'us' ? `${gap.toFixed(2)} µs` : unit === 'mb' ? `${gap.toFixed(0)} MB` : `${gap.toFixed(2)}×`;
   return { ratio, goal, verdict: '**missed**', missedBy };
 }
 
