@@ -91,13 +91,19 @@ async function threadpool(b: Bench, rounds: readonly (readonly string[])[], head
     run: (m: CpuMeter, round: number) => wrkTokens({ url: `http://127.0.0.1:${p.httpPort}/auth`, connections: HTTP_CONNS, durationS, headers, tokens: rounds[round]!, tokenFile: b.outPath(`tokens-threadpool-${sizes[i]}-${round}.txt`), onSpawn: (pid) => m.generator(pid) }),
   })), false);
   const base = res[0]!;
-  b.rows.push(infoRow({
-    scenario: `HTTP forward_auth, unique ${ALG} tokens, UV_THREADPOOL_SIZE ${sizes.join(' vs ')} (informational)`,
-    how: `wrk + tokens.lua, ${HTTP_CONNS} conns; src/main.ts, workers: 1`,
-    target: sizes.slice(1).map((n, i) => `${n}: ${perf(res[i + 1]!)}`).join('; '),
-    floor: `${sizes[0]}: ${perf(base)}`,
-    ratio: sizes.slice(1).map((n, i) => `${n}/${sizes[0]}: ${fmtPct(res[i + 1]!.rps / base.rps)}`).join(', '),
-    notes: [`server CPU ${res.map((x) => x.serverCores.toFixed(2)).join(' / ')} cores`, noise(...res)].filter(Boolean).join('; '),
-  }));
+  const scenario = `HTTP forward_auth, unique ${ALG} tokens, UV_THREADPOOL_SIZE ${sizes.join(' vs ')} (informational)`;
+  const how = `wrk + tokens.lua, ${HTTP_CONNS} conns; src/main.ts, workers: 1`;
+  if (sizes.length === 2) {
+    // One ratio: per round, with its range, like every other ratio row.
+    b.rows.push(ratioRow({ scenario, how, target: res[1]!, targetText: `${sizes[1]}: ${perf(res[1]!)}`, floor: base, floorText: `${sizes[0]}: ${perf(base)}`, notes: [] }));
+  } else {
+    b.rows.push(infoRow({
+      scenario, how,
+      target: sizes.slice(1).map((n, i) => `${n}: ${perf(res[i + 1]!)}`).join('; '),
+      floor: `${sizes[0]}: ${perf(base)}`,
+      ratio: sizes.slice(1).map((n, i) => `${n}/${sizes[0]}: ${fmtPct(res[i + 1]!.rps / base.rps)}`).join(', '),
+      notes: [`server CPU ${res.map((x) => x.serverCores.toFixed(2)).join(' / ')} cores`, noise(...res)].filter(Boolean).join('; '),
+    }));
+  }
   await Promise.all(instances.map((p) => b.stopChild(p.child)));
 }
