@@ -2,6 +2,7 @@
  * What every scenario shares: the options, the log, the output directory, the child processes (started here and
  * always stopped), measured runs with CPU accounting, side-by-side comparisons, and the rows and notes of the report.
  */
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { configDoc, type Alg, type BenchKey } from './fixtures.ts';
@@ -50,6 +51,7 @@ export class Bench {
   readonly warmupS: number;
   micro: MicroResult[] | undefined;
   readonly #t0 = performance.now();
+  readonly #scripts = new Set<ChildProcess>();
   #quietBudgetMs: number;
   #noisyRetries = 8;
 
@@ -164,6 +166,26 @@ export class Bench {
     return child;
   }
 
+  /**
+   * Runs a bench script (`node bench/<file> ...args`) in its own process to its end and returns the JSON of the last
+   * line it printed: for the in-process measurements (micro, dpop) and the scripts that start their own servers
+   * (replay), so none of them shares this process.
+   */
+  script<T>(file: string, args: readonly string[]): Promise<T> {
+    return new Promise<T>((resolvePromise, reject) => {
+      const proc = execFile(process.execPath, ['--no-warnings', join(BENCH_DIR, file), ...args], { maxBuffer: 16 << 20, cwd: REPO }, (e, stdout, stderr) => {
+        this.#scripts.delete(proc);
+        if (e) return reject(new Error(`${file} ${args.join(' ')}: ${e.message}\n${stderr.slice(-2000)}`));
+        try {
+          resolvePromise(JSON.parse(stdout.trim().split('\n').pop()!) as T);
+        } catch {
+          reject(new Error(`${file}: its last line is not JSON:\n${stdout.slice(-2000)}`));
+        }
+      });
+      this.#scripts.add(proc);
+    });
+  }
+
   async stopChild(c: Child): Promise<void> {
     await c.stop();
     const i = this.children.indexOf(c);
@@ -177,5 +199,6 @@ export class Bench {
   /** On the way out after a failure: no child may outlive the bench. */
   kill(): void {
     for (const c of this.children) c.proc.kill('SIGKILL');
+    for (const p of this.#scripts) p.kill('SIGKILL');
   }
 }

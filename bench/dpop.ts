@@ -1,5 +1,5 @@
 /**
- * `node bench/dpop.ts [--duration S] [--rounds N] [--inflight N]` — what a DPoP request with a cached token costs,
+ * `node bench/dpop.ts [--duration S] [--rounds N] [--inflight N] [--json]` — what a DPoP request with a cached token costs,
  * against the bare WebCrypto verification of the same proofs (the floor: `crypto.subtle.verify` with the client's key
  * imported once, nothing else). Issue 21's target: the DPoP request ≥ 0.85 × the floor.
  *
@@ -7,7 +7,8 @@
  * fixed clock. The token is DPoP-bound (cnf.jkt) and warmed into the verified-token cache first; every request then
  * carries a fresh proof (distinct jti, so none is a replay) through `authorizer.check`, `--inflight` at a time. The
  * floor verifies the very same proofs' signatures the same way. Order alternates per round. Figures are only
- * meaningful on a quiet machine.
+ * meaningful on a quiet machine. `--json` ends the output with one JSON line, `{ rounds: [{ target, floor }] }` (per
+ * second), which the `dpop` scenario of `npm run bench` reads (bench/scenarios/dpop.ts).
  */
 import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -15,7 +16,7 @@ import { buildConfig } from '../src/config/load.ts';
 import { createCore } from '../src/app.ts';
 import type { AuthRequest } from '../src/core/types.ts';
 
-const { values } = parseArgs({ options: { duration: { type: 'string' }, rounds: { type: 'string' }, inflight: { type: 'string' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string' }, rounds: { type: 'string' }, inflight: { type: 'string' }, json: { type: 'boolean' } } });
 const duration = Number(values.duration ?? 6);
 const rounds = Number(values.rounds ?? 2);
 const inflight = Number(values.inflight ?? 64);
@@ -83,17 +84,20 @@ async function measure(pool: readonly string[], one: (proof: string) => Promise<
 
 const perRun = Math.max(5000, Math.ceil(duration * 40_000));
 const ratios: number[] = [];
+const perRound: { target: number; floor: number }[] = [];
 for (let r = 0; r < rounds; r++) {
   const pool = proofs(perRun);
   const order = r % 2 === 0 ? (['target', 'floor'] as const) : (['floor', 'target'] as const);
   const rate: Record<string, number> = {};
   for (const which of order) rate[which] = await measure(pool, which === 'target' ? targetCheck : floorVerify);
   ratios.push(rate.target! / rate.floor!);
+  perRound.push({ target: rate.target!, floor: rate.floor! });
   console.log(`round ${r + 1}: DPoP request with a cached token ${Math.round(rate.target!)}/s, bare WebCrypto verification ${Math.round(rate.floor!)}/s, ratio ${rate.target! / rate.floor!}`);
 }
 ratios.sort((a, b) => a - b);
 const median = ratios[Math.floor(ratios.length / 2)]!;
 console.log(`| DPoP request with a cached token vs bare WebCrypto proof verification | ${median.toFixed(2)} | target ≥ 0.85 | ${median >= 0.85 ? 'met' : 'NOT met'} |`);
+if (values.json) console.log(JSON.stringify({ rounds: perRound, inflight }));
 core.stop();
 await core.replay?.store.stop();
 process.exit(0);

@@ -8,7 +8,7 @@ export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO = resolve(BENCH_DIR, '..');
 
 /** In the order they run. */
-export const SCENARIOS = ['micro', 'grpc', 'http', 'unique-http', 'unique-grpc', 'latency', 'tracing', 'cel', 'introspection', 'workers', 'flood'] as const;
+export const SCENARIOS = ['startup', 'micro', 'grpc', 'http', 'unique-http', 'unique-grpc', 'latency', 'tracing', 'cel', 'introspection', 'dpop', 'replay', 'workers', 'flood'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Older names that still work. */
 const ALIASES: Readonly<Record<string, readonly Scenario[]>> = { unique: ['unique-http', 'unique-grpc'] };
@@ -20,6 +20,9 @@ const HELP = `npm run bench [-- options] [SCENARIO ...]   (every option also as 
   --quick                 smoke check: 1 s runs, 1 round, small token sets                    [BENCH_QUICK=1]
   --duration S            seconds per measured run (default 6; quick 1)                       [BENCH_DURATION]
   --rounds N              target/floor sets per scenario, order rotating (default 2)          [BENCH_ROUNDS]
+  --repeat N              run the chosen scenarios N times in a row, each with fresh processes;
+                          the table shows each row's lowest median (highest for a ≤ target)
+                          and the range over every round of every run (default 1)            [BENCH_REPEAT]
   --scenarios LIST        comma list, as the positional names                                 [BENCH_SCENARIOS]
   --unique-tokens N       distinct tokens per algorithm per run (default 60000; quick 3000)   [BENCH_UNIQUE_TOKENS]
   --flood-tokens N        tokens in the RSS flood (default 1000000; quick 20000)              [BENCH_FLOOD_TOKENS]
@@ -41,6 +44,7 @@ export interface Options {
   readonly quick: boolean;
   readonly durationS: number;
   readonly rounds: number;
+  readonly repeat: number;
   readonly scenarios: ReadonlySet<Scenario>;
   readonly uniqueTokens: number;
   readonly floodTokens: number;
@@ -63,6 +67,7 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
       quick: { type: 'boolean' },
       duration: { type: 'string' },
       rounds: { type: 'string' },
+      repeat: { type: 'string' },
       scenarios: { type: 'string' },
       'unique-tokens': { type: 'string' },
       'flood-tokens': { type: 'string' },
@@ -108,6 +113,7 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
     quick,
     durationS: num(values.duration ?? env.BENCH_DURATION, quick ? 1 : 6, '--duration'),
     rounds: Math.round(num(values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 2, '--rounds')),
+    repeat: Math.round(num(values.repeat ?? env.BENCH_REPEAT, 1, '--repeat')),
     scenarios,
     uniqueTokens: Math.round(num(values['unique-tokens'] ?? env.BENCH_UNIQUE_TOKENS, quick ? 3000 : 60_000, '--unique-tokens')),
     floodTokens: Math.round(num(values['flood-tokens'] ?? env.BENCH_FLOOD_TOKENS, quick ? 20_000 : 1_000_000, '--flood-tokens')),

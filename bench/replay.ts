@@ -1,5 +1,5 @@
 /**
- * `node bench/replay.ts [--duration S] [--rounds N] [--connections N]` — what a single-use check costs per request:
+ * `node bench/replay.ts [--duration S] [--rounds N] [--connections N] [--wait-replicas] [--json]` — what a single-use check costs per request:
  * the cached forward-auth path with the jti consumed in Redis on loopback, against the same cached path without it.
  *
  * One Portcullis (bench/server.ts, one process) with two routes: `/plain/**` and `/once/**` (`require: { single_use:
@@ -14,6 +14,9 @@
  * Portcullis with the same config plus `wait_replicas: 1` takes its own pass over the same tokens on a second
  * `/once`-style route prefix (keys of another prefix, so its SETs are fresh too): each of its consuming checks waits
  * for the replica's acknowledgement (WAIT 1 50). No target: the row says what the guarantee costs.
+ *
+ * `--json` ends the output with one JSON line (per side, per round: rps, p50, p99 in µs, errors), which the `replay`
+ * scenario of `npm run bench` reads (bench/scenarios/replay.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +33,7 @@ import { fmtPct, fmtRps, fmtUs, median } from './stats.ts';
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 const { values } = parseArgs({
-  options: { duration: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, rate: { type: 'string' }, 'wait-replicas': { type: 'boolean' } },
+  options: { duration: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, rate: { type: 'string' }, 'wait-replicas': { type: 'boolean' }, json: { type: 'boolean' } },
 });
 const duration = Number(values.duration ?? 6);
 const rounds = Number(values.rounds ?? 2);
@@ -135,3 +138,7 @@ process.stdout.write(
     '',
   ].join('\n'),
 );
+if (values.json) {
+  const rounds = (runs: RunResult[]) => runs.map((x) => ({ rps: x.rps, p50: x.latency?.p50 ?? null, p99: x.latency?.p99 ?? null, errors: x.errors }));
+  process.stdout.write(`${JSON.stringify({ connections, plain: rounds(results.plain), once: rounds(results.once), wait: rounds(results.wait) })}\n`);
+}

@@ -1,5 +1,6 @@
 /** The rows of the results table: one per measured comparison, each ratio with its target and, if missed, by how much. */
-import { fmtPct, fmtRps, fmtUs, median } from './stats.ts';
+import { fmtRps, fmtUs, median } from './stats.ts';
+import { perRound, spreadOf, statCells, worstOfMedians, type Stat, type Unit } from './spread.ts';
 import type { Measured } from './context.ts';
 
 export interface Summary {
@@ -41,6 +42,13 @@ export interface Row {
   /** How far from the target, where it is missed ('' otherwise). */
   readonly missedBy: string;
   readonly notes: string;
+  /** The figure behind `ratio`/`goal`/`verdict`/`missedBy`, with its spread over the rounds (rows with a ratio). */
+  readonly stat?: Stat;
+}
+
+/** A row's figure cells from its stat (one rendering for every kind of row). */
+export function withStat<R extends Omit<Row, 'ratio' | 'goal' | 'verdict' | 'missedBy' | 'stat'>>(r: R, stat: Stat): Row {
+  return { ...r, ...statCells(stat), stat };
 }
 
 export const perf = (s: Summary, withRps = true): string =>
@@ -51,7 +59,10 @@ export function noise(...s: Summary[]): string {
   return other >= 0.15 ? `⚠ other processes used up to ${other.toFixed(2)} cores during these runs` : '';
 }
 
-/** A throughput ratio against a target (at least `goal`): target / the floor's rps. */
+/**
+ * A throughput ratio against a target (at least `goal`; none: informational): the median of the per-round ratios
+ * target / floor, with their range. `per` picks what is compared (default rps; e.g. rps per server core).
+ */
 export function ratioRow(o: {
   scenario: string;
   how: string;
@@ -59,47 +70,80 @@ export function ratioRow(o: {
   /** The floor the ratio is taken against; `floorText` may describe more than one. */
   floor: Summary;
   floorText: string;
-  goal: number;
+  goal?: number;
   notes: readonly string[];
   /** Goals such as "× one worker" are not percentages. */
-  asTimes?: boolean;
+  unit?: Unit;
+  per?: (m: Measured) => number;
+  /** Replaces the default target cell (its throughput and latency). */
+  targetText?: string;
 }): Row {
-  const ratio = o.target.rps / o.floor.rps;
-  const errors = o.target.errors > 0 || o.floor.errors > 0;
-  const ok = ratio >= o.goal;
-  const fmt = (r: number): string => (o.asTimes ? `${r.toFixed(2)}×` : fmtPct(r));
-  return {
+  const per = o.per ?? ((m: Measured) => m.rps);
+  const stat: Stat = {
+    spread: spreadOf(perRound(o.target.runs, o.floor.runs, (t, f) => per(t) / per(f))),
+    unit: o.unit ?? 'pct',
+    atLeast: true,
+    ...(o.goal !== undefined ? { goal: o.goal } : {}),
+    errors: o.target.errors > 0 || o.floor.errors > 0,
+  };
+  return withStat({
     scenario: o.scenario,
     how: o.how,
-    target: perf(o.target),
+    target: o.targetText ?? perf(o.target),
     floor: o.floorText,
-    ratio: fmt(ratio),
-    goal: `≥ ${fmt(o.goal)}`,
-    verdict: errors ? '**errors**' : ok ? 'met' : '**missed**',
-    missedBy: errors || ok || !Number.isFinite(ratio) ? '' : o.asTimes ? `${(o.goal - ratio).toFixed(2)}×` : `${((o.goal - ratio) * 100).toFixed(0)} points`,
     notes: [`server CPU ${o.target.serverCores.toFixed(2)} vs ${o.floor.serverCores.toFixed(2)} cores`, ...o.notes, noise(o.target, o.floor)].filter(Boolean).join('; '),
-  };
+  }, stat);
 }
 
-/** A latency ratio against a ceiling: target p99 / floor p99 must stay at or below `goal`. */
+/** A latency ratio against a ceiling: target p99 / floor p99, per round, must stay at or below `goal`. */
 export function p99Row(o: { scenario: string; how: string; target: Summary; floor: Summary; floorLabel: string; goal: number; notes: readonly string[] }): Row {
-  const ratio = o.target.p99 / o.floor.p99;
-  const errors = o.target.errors > 0 || o.floor.errors > 0;
-  const ok = ratio <= o.goal;
-  return {
+  const stat: Stat = {
+    spread: spreadOf(perRound(o.target.runs, o.floor.runs, (t, f) => (t.latency?.p99 ?? Number.NaN) / (f.latency?.p99 ?? Number.NaN))),
+    unit: 'p99x',
+    atLeast: false,
+    goal: o.goal,
+    errors: o.target.errors > 0 || o.floor.errors > 0,
+  };
+  return withStat({
     scenario: o.scenario,
     how: o.how,
     target: perf(o.target, false),
     floor: `${o.floorLabel}: ${perf(o.floor, false)}`,
-    ratio: `${ratio.toFixed(2)}× p99`,
-    goal: `≤ ${o.goal.toFixed(2)}×`,
-    verdict: errors ? '**errors**' : !Number.isFinite(ratio) ? '–' : ok ? 'met' : '**missed**',
-    missedBy: errors || ok || !Number.isFinite(ratio) ? '' : `${(ratio - o.goal).toFixed(2)}× (p99 ${fmtUs(o.target.p99 - o.goal * o.floor.p99)} over ${o.goal}× the floor's)`,
     notes: [...o.notes, noise(o.target, o.floor)].filter(Boolean).join('; '),
-  };
+  }, stat);
 }
 
 /** A row with no target (informational or absolute). */
 export function infoRow(r: Omit<Row, 'missedBy' | 'verdict' | 'goal' | 'ratio'> & Partial<Pick<Row, 'missedBy' | 'verdict' | 'goal' | 'ratio'>>): Row {
   return { ratio: '–', goal: '–', verdict: '–', missedBy: '', ...r };
+}
+
+/**
+ * The rows of `--repeat N` runs of the same scenarios, one table: a row with a stat shows the worst of the runs'
+ * medians (the lowest for a ≥ target) with the range over every round of every run, its other cells from the run that
+ * gave that median; a row without one comes from the last run that has it. Rows keep the order they first appeared in.
+ */
+export function combineRepeats(runs: readonly (readonly Row[])[]): Row[] {
+  if (runs.length === 1) return [...runs[0]!];
+  const order: string[] = [];
+  const by = new Map<string, (Row | undefined)[]>();
+  runs.forEach((rows, k) => {
+    for (const r of rows) {
+      let slot = by.get(r.scenario);
+      if (!slot) {
+        by.set(r.scenario, (slot = Array.from({ length: runs.length }, () => undefined)));
+        order.push(r.scenario);
+      }
+      slot[k] = r;
+    }
+  });
+  return order.map((name) => {
+    const seen = by.get(name)!.filter((r): r is Row => r !== undefined);
+    const stats = seen.map((r) => r.stat).filter((s): s is Stat => s !== undefined);
+    if (stats.length !== seen.length || stats.length === 0) return seen[seen.length - 1]!;
+    const { stat, from } = worstOfMedians(stats);
+    const missing = runs.length - seen.length;
+    const r = seen[from]!;
+    return withStat({ ...r, notes: [r.notes, missing ? `⚠ measured in ${seen.length} of ${runs.length} runs` : ''].filter(Boolean).join('; ') }, stat);
+  });
 }

@@ -3,6 +3,8 @@ import { perf, ratioRow } from '../rows.ts';
 import { shared } from '../setup.ts';
 import type { Bench } from '../context.ts';
 
+export const HTTP_GOAL = 0.85;
+
 export async function run(b: Bench): Promise<void> {
   const s = await shared(b);
   b.log('HTTP forward_auth, cache hit');
@@ -10,6 +12,6 @@ export async function run(b: Bench): Promise<void> {
   s.floorSummaries.http = r.floor;
   b.rows.push(ratioRow({
     scenario: 'HTTP forward_auth, cache hit', how: s.httpHow, target: r.target, floor: r.floor,
-    floorText: `empty node:http handler: ${perf(r.floor)}`, goal: 0.85, notes: [],
+    floorText: `empty node:http handler: ${perf(r.floor)}`, goal: HTTP_GOAL, notes: [],
   }));
 }

@@ -1,10 +1,7 @@
 /** micro: the physical floor in-process (raw node:crypto verify, jose one at a time and 64 in flight), per algorithm. */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ALGS, AUDIENCE, ISSUER, signTokens } from '../fixtures.ts';
 import { fmtRps } from '../stats.ts';
-import { BENCH_DIR } from '../options.ts';
 import type { Bench } from '../context.ts';
 import type { MicroInput, MicroResult } from '../micro.ts';
 
@@ -21,8 +18,6 @@ export async function run(b: Bench): Promise<void> {
   for (const alg of ALGS) (input.algs as Record<string, unknown>)[alg] = { jwk: b.keys[alg].jwk, tokens: await signTokens(b.keys[alg], 500, 'micro') };
   const file = b.outPath('micro-input.json');
   writeFileSync(file, JSON.stringify(input));
-  const out = await new Promise<string>((res, rej) =>
-    execFile(process.execPath, ['--no-warnings', join(BENCH_DIR, 'micro.ts'), file], { maxBuffer: 1 << 20 }, (e, stdout) => (e ? rej(e) : res(stdout))));
-  b.micro = JSON.parse(out.trim().split('\n').pop()!) as MicroResult[];
+  b.micro = await b.script<MicroResult[]>('micro.ts', [file]);
   for (const m of b.micro) b.log(`  ${m.alg}: raw ${m.rawUs.toFixed(1)} µs/op, jose ${m.joseUs.toFixed(1)} µs/op one at a time, 64 in flight ${fmtRps(m.jose64PerS)}/s on ${m.jose64Cores.toFixed(2)} cores = ${joseCpuUs(m).toFixed(1)} µs CPU/op; subtle.verify 64 in flight ${fmtRps(m.subtle64PerS)}/s = ${subtleCpuUs(m).toFixed(1)} µs CPU/op`);
 }

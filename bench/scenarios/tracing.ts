@@ -3,8 +3,7 @@
  * same entry point with no OTEL_* settings, cached token, gRPC and HTTP. Informational: no target.
  */
 import { createServer } from 'node:http';
-import { fmtPct } from '../stats.ts';
-import { infoRow, noise, perf } from '../rows.ts';
+import { perf, ratioRow } from '../rows.ts';
 import { shared } from '../setup.ts';
 import type { Bench } from '../context.ts';
 
@@ -46,10 +45,9 @@ export async function run(b: Bench): Promise<void> {
   const exported = sink.count();
   const note = exported > 0 ? `src/main.ts, sampler always_on, OTLP/HTTP to a loopback sink that received ${exported} export requests` : '⚠ the loopback OTLP sink received nothing: tracing was probably not on (is it wired in src/main.ts? BENCH_TRACING_ENV / BENCH_TRACING_CONFIG_JSON add settings)';
   for (const [name, x] of [['gRPC Check', g], ['HTTP forward_auth', h]] as const) {
-    b.rows.push(infoRow({
+    b.rows.push(ratioRow({
       scenario: `Tracing on vs off, ${name}, cache hit`, how: name === 'gRPC Check' ? s.grpcHow : s.httpHow,
-      target: `on: ${perf(x.target)}`, floor: `off: ${perf(x.floor)}`, ratio: fmtPct(x.target.rps / x.floor.rps),
-      notes: [note, noise(x.target, x.floor)].filter(Boolean).join('; '),
+      target: x.target, targetText: `on: ${perf(x.target)}`, floor: x.floor, floorText: `off: ${perf(x.floor)}`, notes: [note],
     }));
   }
 }

@@ -28,4 +28,16 @@ describe('bench scenario selection', () => {
   it('records the command as typed, for the report', () => {
     expect(parseOptions(['--quick', 'grpc'], {}).command).toBe('npm run bench -- --quick grpc');
   });
+
+  it.each([
+    [[], {}, 1],
+    [['--repeat', '3', 'http', 'grpc'], {}, 3],
+    [[], { BENCH_REPEAT: '2' }, 2],
+  ])('%j %j repeats the run %i time(s)', (argv, env, n) => {
+    expect(parseOptions(argv, env).repeat).toBe(n);
+  });
+
+  it('refuses a repeat count that is not a positive number', () => {
+    expect(() => parseOptions(['--repeat', '0'], {})).toThrow(/--repeat/);
+  });
 });
