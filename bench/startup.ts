@@ -6,12 +6,12 @@
  *
  * prints one JSON line per entry: the empty node:http floor, `npm start`'s command (package.json scripts.start,
  * run with the same node, without npm's own process) and the container's command (dist/main.js; built first when
- * absent, as the image's build stage does). All on the same Node, with the typical config (`writeTypicalConfig`:
+ * not fresh, as the image's build stage does). All on the same Node, with the typical config (`writeTypicalConfig`:
  * two issuers, one with inline keys and one with a JWKS URL served here, routes, a policy, metrics on).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,10 +173,14 @@ export function containerEntry(): string {
   return match[1]!;
 }
 
-/** Builds dist/ as the image's build stage does, when the container's entry is not there yet. */
-export function ensureBuilt(entry: string): void {
-  if (existsSync(join(REPO_ROOT, entry))) return;
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
+/**
+ * Builds dist/ as the image's build stage does (`npm run build`), unless it is fresh: both the container's row and
+ * `npm start`'s (the launcher runs dist/ only when fresh) measure the compiled service.
+ */
+export async function ensureBuilt(): Promise<void> {
+  const { distState } = await import('../scripts/dist.js');
+  if (distState() === 'fresh') return;
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build.js')], { cwd: REPO_ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
 }
 
@@ -193,7 +197,7 @@ export interface StartupRow {
 /** The start-up rows: floor, `npm start`, the container's command; with `workers`, the container's command with `workers: 2` too. */
 export async function startupRows(o: { readonly runs?: number; readonly idleMs?: number; readonly workers?: boolean } = {}): Promise<StartupRow[]> {
   const container = containerEntry();
-  ensureBuilt(container);
+  await ensureBuilt();
   const cases: { name: string; entry: string; workers?: number }[] = [
     { name: 'empty node:http server', entry: 'floor' },
     { name: `npm start (node ${npmStartEntry()})`, entry: npmStartEntry() },
