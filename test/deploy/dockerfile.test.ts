@@ -1,7 +1,8 @@
 /**
  * What the Dockerfile claims, checked statically (no Docker engine runs here; production-install.test.ts runs its
- * install): two stages on Node 24, production dependencies only, a numeric non-root user, the config path in
- * PORTCULLIS_CONFIG, and exposed ports that are the config's default ports.
+ * install and build): three stages on Node 24, production dependencies only in the runtime, dist/ compiled in the
+ * build stage and run without src/, a numeric non-root user, the config path in PORTCULLIS_CONFIG, and exposed
+ * ports that are the config's default ports.
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,8 +17,8 @@ const defaults = buildConfig({ issuers: [{ issuer: 'https://idp.test/', jwks_uri
 const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
 
 describe('Dockerfile', () => {
-  it('builds in two stages from a Node 24 base image (the runtime for src/*.ts)', () => {
-    expect(stages.length).toBe(2);
+  it('builds in three stages (production dependencies, build, runtime) from one Node 24 base image', () => {
+    expect(stages.map((s) => s.name)).toEqual(['deps', 'build', undefined]);
     const image = args.find((a) => a.keyword === 'ARG' && a.args.startsWith('NODE_IMAGE='))?.args.slice('NODE_IMAGE='.length);
     expect(image).toMatch(/^node:24[-.\w]*$/);
     for (const stage of stages) expect(stage.from).toBe('${NODE_IMAGE}');
@@ -50,8 +51,17 @@ describe('Dockerfile', () => {
     expect(all(final, 'EXPOSE').join(' ').split(' ').map(Number).sort()).toEqual([portOf(defaults.listen.grpc), portOf(defaults.listen.http)].sort());
   });
 
-  it('starts src/main.ts with node, and every file it copies from the context is let through by .dockerignore', () => {
-    expect(all(final, 'ENTRYPOINT')).toEqual(['["node", "src/main.ts"]']);
+  it('compiles src/ with `npm run build` in the build stage, and the runtime takes dist/ from there and no source', () => {
+    const build = stages[1]!;
+    const scripts = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+    expect(all(build, 'RUN')).toEqual(['npm ci --ignore-scripts --no-audit --no-fund', scripts.build]);
+    expect(all(build, 'COPY').map(copyArgs).flatMap((c) => c.sources)).toEqual(expect.arrayContaining(['tsconfig.json', 'tsconfig.build.json', 'scripts/build.js', 'scripts/dist.js', 'src']));
+    expect(all(final, 'COPY').map(copyArgs)).toContainEqual({ flags: ['--from=build'], sources: ['/build/dist'], dest: './dist' });
+    expect(all(final, 'COPY').map(copyArgs).flatMap((c) => c.sources)).not.toContain('src');
+  });
+
+  it('starts dist/main.js with node (no type stripping), and every file it copies from the context is let through by .dockerignore', () => {
+    expect(all(final, 'ENTRYPOINT')).toEqual(['["node", "dist/main.js"]']);
     expect(existsSync(join(REPO_ROOT, 'src/main.ts'))).toBe(true);
     const reincluded = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
     const sources = stages.flatMap((s) => all(s, 'COPY').map(copyArgs)).filter((c) => c.flags.length === 0).flatMap((c) => c.sources);

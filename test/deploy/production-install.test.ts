@@ -1,13 +1,15 @@
 /**
  * The image's install, reproduced without a Docker engine (none runs here): the files the Dockerfile COPYs (from
- * the tracked files, as the build context holds them) go into a clean directory, `npm ci --omit=dev` runs there
- * (from the local npm cache: this machine has no network), and the service starts from that directory with a
- * Node 24 binary (the one this repo's dev install provides, standing in for the base image's node) and
- * PORTCULLIS_CONFIG pointing at a config file, as in the container. Then it answers real gRPC Checks.
+ * the tracked files, as the build context holds them) go into a clean directory; the build stage's build command
+ * runs in its directory (its `npm ci --ignore-scripts` is stood in for by this repo's dev install, from the same
+ * lock file: this machine has no network) and its dist/ is copied where the runtime stage copies it;
+ * `npm ci --omit=dev` runs in the runtime directory (from the local npm cache), and the service starts there with
+ * the image's ENTRYPOINT, a Node 24 binary (the one this repo's dev install provides, standing in for the base
+ * image's node) and PORTCULLIS_CONFIG pointing at a config file, as in the container. Then it answers real gRPC Checks.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { connectEnvoyClient, type EnvoyClient } from '../support/envoy-client.ts';
@@ -21,6 +23,8 @@ const WORKDIR = '/app';
 let tmp: string;
 let app: string;
 let install: SpawnSyncReturns<string>;
+let build: SpawnSyncReturns<string>;
+let entrypoint: string[];
 let service: ChildProcess | undefined;
 let output = '';
 let grpcAddress: string;
@@ -35,17 +39,23 @@ function trackedFiles(): string[] {
   return r.stdout.split('\0').filter((f) => f !== '' && existsSync(join(REPO_ROOT, f)));
 }
 
-/** Every `COPY <context paths> <dest>` of every stage, applied to `root` (which stands for the image's /). */
-function copyBuildContext(root: string): void {
+/**
+ * Every `COPY <context paths> <dest>` of every stage, applied to `root` (which stands for the image's /). Returns
+ * the copies from the build stage, to apply once it has built (the deps stage's /app/node_modules is the runtime's
+ * own: same files, same place).
+ */
+function copyBuildContext(root: string): { from: string; to: string }[] {
   const tracked = trackedFiles();
+  const fromBuild: { from: string; to: string }[] = [];
   for (const stage of readDockerfile().stages) {
     let workdir = '/';
     for (const { keyword, args } of stage.instructions) {
       if (keyword === 'WORKDIR') workdir = posix.resolve(workdir, args);
       if (keyword !== 'COPY') continue;
       const { flags, sources, dest } = copyArgs(args);
-      if (flags.some((f) => f.startsWith('--from'))) continue; // between stages: same files, same place
       const target = posix.resolve(workdir, dest);
+      if (flags.includes('--from=build')) fromBuild.push(...sources.map((source) => ({ from: join(root, source), to: join(root, target) })));
+      if (flags.some((f) => f.startsWith('--from'))) continue;
       for (const source of sources) {
         const under = tracked.filter((f) => f.startsWith(`${source.replace(/\/$/, '')}/`));
         if (under.length > 0) {
@@ -58,6 +68,14 @@ function copyBuildContext(root: string): void {
       }
     }
   }
+  return fromBuild;
+}
+
+/** The build stage: its directory, and its RUN steps after the install (`npm ci`, stood in for by a link). */
+function buildStage(): { dir: string; commands: string[] } {
+  const stage = readDockerfile().stages.find((s) => s.name === 'build')!;
+  const dir = stage.instructions.filter((i) => i.keyword === 'WORKDIR').at(-1)!.args;
+  return { dir, commands: stage.instructions.filter((i) => i.keyword === 'RUN' && !i.args.startsWith('npm ci')).map((i) => i.args) };
 }
 
 function listFiles(dir: string): string[] {
@@ -70,7 +88,15 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'portcullis-image-'));
   app = join(tmp, 'root', WORKDIR);
   mkdirSync(app, { recursive: true });
-  copyBuildContext(join(tmp, 'root'));
+  const fromBuild = copyBuildContext(join(tmp, 'root'));
+  const stage = buildStage();
+  const buildDir = join(tmp, 'root', stage.dir);
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(buildDir, 'node_modules'));
+  expect(stage.commands).toEqual(['node scripts/build.js']);
+  build = spawnSync(NODE_24, ['scripts/build.js'], { cwd: buildDir, encoding: 'utf8', timeout: 120_000 });
+  if (build.status !== 0) return;
+  for (const { from, to } of fromBuild) cpSync(from, to, { recursive: true });
+  entrypoint = JSON.parse(readDockerfile().stages.at(-1)!.instructions.find((i) => i.keyword === 'ENTRYPOINT')!.args) as string[];
   install = spawnSync('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], {
     cwd: app,
     encoding: 'utf8',
@@ -95,7 +121,8 @@ beforeAll(async () => {
   );
   filesBefore = listFiles(app);
   // The image's environment: its own PATH (node first), PORTCULLIS_CONFIG, HOME and TMPDIR in /tmp; nothing of ours.
-  service = spawn(NODE_24, ['src/main.ts'], {
+  expect(entrypoint[0]).toBe('node');
+  service = spawn(NODE_24, entrypoint.slice(1), {
     cwd: app,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: `${dirname(NODE_24)}:/usr/bin:/bin`, PORTCULLIS_CONFIG: join(tmp, 'etc/config.yaml'), HOME: tmp, TMPDIR: tmp, NODE_ENV: 'production' },
@@ -130,6 +157,13 @@ function check(headers: Record<string, string> = {}): Promise<any> {
 }
 
 describe('a production install (npm ci --omit=dev of the files the Dockerfile copies)', () => {
+  it('builds dist/ in the build stage, with the stamp that lets it run', () => {
+    expect(build.stderr + build.stdout).toBe('');
+    expect(build.status).toBe(0);
+    expect(existsSync(join(app, 'dist/main.js'))).toBe(true);
+    expect(readFileSync(join(app, 'dist/.source-stamp'), 'utf8')).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+  });
+
   it('installs from the lock file', () => {
     expect(install.stderr + install.stdout).toMatch(/added \d+ packages/);
     expect(install.status).toBe(0);
@@ -146,11 +180,14 @@ describe('a production install (npm ci --omit=dev of the files the Dockerfile co
     expect(existsSync(join(app, 'node_modules/yaml'))).toBe(true); // a runtime dependency did arrive
   });
 
-  it('holds no tests, benchmarks or deploy files, only what the service runs', () => {
-    expect(readdirSync(app).sort()).toEqual(['node_modules', 'package-lock.json', 'package.json', 'proto', 'src']);
+  it('holds no sources, tests, benchmarks or deploy files, only what the service runs', () => {
+    expect(readdirSync(app).sort()).toEqual(['dist', 'node_modules', 'package-lock.json', 'package.json', 'proto']);
+    const built = readdirSync(join(app, 'dist'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name);
+    expect(built.filter((name) => !name.endsWith('.js') && name !== '.source-stamp')).toEqual([]);
   });
 
-  it('starts on Node 24 from PORTCULLIS_CONFIG and is ready', async () => {
+  it('starts dist/main.js on Node 24 from PORTCULLIS_CONFIG and is ready', async () => {
+    expect(entrypoint).toEqual(['node', 'dist/main.js']);
     expect(spawnSync(NODE_24, ['--version'], { encoding: 'utf8' }).stdout).toMatch(/^v24\./);
     expect(output).toMatch(/"portcullis started".*"ready":true/);
     expect((await fetch(`${httpUrl}/readyz`)).status).toBe(200);

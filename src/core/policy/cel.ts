@@ -10,9 +10,13 @@
  * Variables: `claims` (map, the verified payload), `issuer` (string) and `request` ({method, host, path, params,
  * headers, certificate}). `request` is built lazily: a getter runs only when the expression reads that field, so an expression
  * that reads claims only never pays for the header map.
+ *
+ * Both libraries load on the first `when` compiled (synchronously: Node 24 `require`s ES modules), so a config
+ * without one never carries them (docs/operations.md, start-up memory).
  */
-import { Environment } from '@marcbachmann/cel-js';
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+import type { Environment } from '@marcbachmann/cel-js';
+import type { RE2JS } from 're2js';
 import { bareHost } from './routes.ts';
 import { headersWithoutTokens, type TokenSources } from '../sources.ts';
 import { certificateView } from '../client-certificate.ts';
@@ -70,18 +74,26 @@ class CelRequest {
   }
 }
 
+const load = createRequire(import.meta.url);
+let re2Class: typeof RE2JS | undefined;
+const re2 = (): typeof RE2JS => (re2Class ??= (load('re2js') as typeof import('re2js')).RE2JS);
+
 const regexCache = new Map<string, RE2JS>();
 function re2Matches(text: string, pattern: string): boolean {
   let re = regexCache.get(pattern);
   if (re === undefined) {
-    re = RE2JS.compile(pattern);
+    re = re2().compile(pattern);
     if (regexCache.size >= REGEX_CACHE_MAX) regexCache.delete(regexCache.keys().next().value!);
     regexCache.set(pattern, re);
   }
   return re.test(text);
 }
 
-const env = new Environment({ enableOptionalTypes: true, limits: { maxAstNodes: CEL_LIMITS.maxAstNodes, maxDepth: CEL_LIMITS.maxDepth } })
+let celEnvironment: Environment | undefined;
+const environment = (): Environment => (celEnvironment ??= new (load('@marcbachmann/cel-js') as typeof import('@marcbachmann/cel-js')).Environment({
+  enableOptionalTypes: true,
+  limits: { maxAstNodes: CEL_LIMITS.maxAstNodes, maxDepth: CEL_LIMITS.maxDepth },
+})
   .registerType('portcullis.Request', {
     ctor: CelRequest,
     fields: { method: 'string', host: 'string', path: 'string', params: 'map<string, string>', headers: 'map<string, string>', certificate: 'map<string, dyn>' },
@@ -89,7 +101,7 @@ const env = new Environment({ enableOptionalTypes: true, limits: { maxAstNodes: 
   .registerVariable('claims', 'map<string, dyn>')
   .registerVariable('issuer', 'string')
   .registerVariable('request', 'portcullis.Request')
-  .registerFunction('string.re2Matches(string): bool', re2Matches);
+  .registerFunction('string.re2Matches(string): bool', re2Matches));
 
 /** What a condition is evaluated against (a subset of requirements.ts RuleContext, which satisfies it). */
 export interface CelInput {
@@ -191,6 +203,7 @@ export function compileCel(source: string): CelCondition | { readonly problem: s
   if (source.trim() === '') return { problem: 'must not be empty' };
   if (source.length > CEL_LIMITS.maxLength) return { problem: `is longer than ${CEL_LIMITS.maxLength} characters` };
   // Checked as written, so messages name `matches`, not its replacement, at the user's own positions.
+  const env = environment();
   const checked = env.check(source);
   if (!checked.valid) {
     const e = checked.error as { summary?: string; message: string; range?: { start: number } } | undefined;
@@ -209,7 +222,7 @@ export function compileCel(source: string): CelCondition | { readonly problem: s
     const pattern = node.args[2][0];
     if (pattern.op === 'value' && typeof pattern.args === 'string') {
       try {
-        RE2JS.compile(pattern.args);
+        re2().compile(pattern.args);
       } catch (e) {
         problems.push(`invalid regular expression (RE2 syntax): ${(e as Error).message} (${position(source, pattern.start)})`);
       }

@@ -9,7 +9,7 @@ import type { Authorizer } from '../../core/types.ts';
 import { answerCheck, decodeCheckRequest, encodeCheckResponse, metadataHeaders, type ErrorReporter } from './check-service.ts';
 import type { HealthService } from './health.ts';
 import { openResponseStream, receiveMessage, sendHttpStatus, sendStatus, sendUnary, type RequestDeadlines } from './h2-call.ts';
-import { healthService } from './protos.ts';
+import { methodCodec } from './codecs.ts';
 import { internalErrorResponse } from './ext-authz.ts';
 
 /** google.rpc.Code / grpc-status values this server answers with outside a CheckResponse. */
@@ -28,10 +28,11 @@ export interface CallContext {
 
 type Handler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, context: CallContext) => void;
 
-const health = healthService as unknown as Record<'Check' | 'Watch' | 'List', {
-  requestDeserialize(bytes: Buffer): { service?: string | null };
-  responseSerialize(value: unknown): Buffer;
-}>;
+const health = {
+  Check: methodCodec('grpc.health.v1.Health', 'Check'),
+  Watch: methodCodec('grpc.health.v1.Health', 'Watch'),
+  List: methodCodec('grpc.health.v1.Health', 'List'),
+};
 
 const checkCall: Handler = (stream, headers, context) => {
   receiveMessage(stream, encodingOf(headers), context.maxRequestBytes, (received) => {
@@ -56,7 +57,7 @@ function healthRequest(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, 
   return new Promise((resolve) => receiveMessage(stream, encodingOf(headers), context.maxRequestBytes, (received) => {
     if (received.kind === 'message') {
       try {
-        return resolve(health[method].requestDeserialize(received.bytes).service ?? '');
+        return resolve((health[method].requestDeserialize(received.bytes) as { service?: string | null }).service ?? '');
       } catch {
         // answered below
       }

@@ -17,7 +17,7 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { AuthRequest, Authorizer, Decision, HeaderMap, InvalidRequestReason } from '../../core/types.ts';
 import type { Later } from '../../core/sync.ts';
-import { authorizationService } from './protos.ts';
+import { methodCodec } from './codecs.ts';
 import { decodeCheckRequestFast } from './request-decoder.ts';
 import { internalErrorResponse, toAuthRequest, toCheckResponse } from './ext-authz.ts';
 import type { WireCheckResponse } from './wire.ts';
@@ -31,7 +31,7 @@ const INVALID_MESSAGE: Readonly<Record<FramingReason, string>> = {
   request_too_large: 'the CheckRequest is larger than grpc.max_request_bytes',
 };
 
-const check = authorizationService['Check']!;
+const check = methodCodec('envoy.service.auth.v3.Authorization', 'Check');
 
 /**
  * The CheckResponse for one call: now when the Authorizer decides synchronously (a cached token), else a promise

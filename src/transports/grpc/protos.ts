@@ -1,34 +1,15 @@
 /**
- * Loads our wire-compatible copies of Envoy's ext_authz protos and gRPC's health proto, once, at import.
- * The google.protobuf well-known types (Struct, BoolValue, Any, Timestamp) are protobufjs' bundled copies.
+ * The @grpc/proto-loader package definition of our ext_authz and health protos (the files, directory and options of
+ * codecs.ts), for what wants a grpc-js ServiceDefinition or message descriptors: bench/ floors, conformance tests.
+ * The server itself runs with codecs.ts and never loads this.
  */
-import { fileURLToPath } from 'node:url';
-import { loadSync, type Options } from '@grpc/proto-loader';
+import { loadSync } from '@grpc/proto-loader';
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { LOADER_OPTIONS, PROTO_DIR, PROTO_FILES } from './codecs.ts';
 
-export const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
+export { LOADER_OPTIONS, PROTO_DIR, PROTO_FILES } from './codecs.ts';
 
-/**
- * keepCase: field names as on the wire (`context_extensions`, `raw_value`); the bundled Struct/Value keep their
- * own camelCase names (`stringValue`), since protobufjs ships them pre-parsed.
- * longs/enums as String: `size` (int64) never becomes a Long object; enums read and write by name.
- * defaults: absent scalars decode as '' / 0 / false and absent messages as null, so callers see one shape.
- * oneofs: decoded oneofs name their present member (`address: 'socket_address'`).
- * bytes stay Buffers (the default), which is what `raw_value` needs.
- */
-export const LOADER_OPTIONS: Options = {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-  includeDirs: [PROTO_DIR],
-};
-
-const definitions = loadSync(
-  ['envoy/service/auth/v3/external_auth.proto', 'grpc/health/v1/health.proto'],
-  LOADER_OPTIONS,
-);
+const definitions = loadSync(PROTO_FILES, LOADER_OPTIONS);
 
 function service(name: string): ServiceDefinition {
   const found = definitions[name];
