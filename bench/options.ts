@@ -23,6 +23,9 @@ const HELP = `npm run bench [-- options] [SCENARIO ...]   (every option also as 
   --repeat N              run the chosen scenarios N times in a row, each with fresh processes;
                           the table shows each row's lowest median (highest for a ≤ target)
                           and the range over every round of every run (default 1)            [BENCH_REPEAT]
+  --repeat-scenarios LIST only these of the chosen scenarios are repeated (default: all of them);
+                          the others run once, e.g. a full table whose http and grpc rows are
+                          the worst of three runs: --repeat 3 --repeat-scenarios http,grpc    [BENCH_REPEAT_SCENARIOS]
   --scenarios LIST        comma list, as the positional names                                 [BENCH_SCENARIOS]
   --unique-tokens N       distinct tokens per algorithm per run (default 60000; quick 3000)   [BENCH_UNIQUE_TOKENS]
   --flood-tokens N        tokens in the RSS flood (default 1000000; quick 20000)              [BENCH_FLOOD_TOKENS]
@@ -45,6 +48,8 @@ export interface Options {
   readonly durationS: number;
   readonly rounds: number;
   readonly repeat: number;
+  /** The scenarios --repeat runs again (the others run once); every chosen one by default. */
+  readonly repeatScenarios: ReadonlySet<Scenario>;
   readonly scenarios: ReadonlySet<Scenario>;
   readonly uniqueTokens: number;
   readonly floodTokens: number;
@@ -68,6 +73,7 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
       duration: { type: 'string' },
       rounds: { type: 'string' },
       repeat: { type: 'string' },
+      'repeat-scenarios': { type: 'string' },
       scenarios: { type: 'string' },
       'unique-tokens': { type: 'string' },
       'flood-tokens': { type: 'string' },
@@ -101,6 +107,12 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
     picked.push(...expanded);
   }
   const scenarios = new Set<Scenario>(picked.length > 0 ? SCENARIOS.filter((s) => picked.includes(s)) : SCENARIOS.filter((s) => !(quick && s === 'workers')));
+  const repeatNamed = (values['repeat-scenarios'] ?? env.BENCH_REPEAT_SCENARIOS)?.split(',').map((s) => s.trim()).filter(Boolean);
+  const repeatScenarios = new Set<Scenario>(repeatNamed === undefined ? scenarios : repeatNamed.flatMap((s) => {
+    const expanded = ALIASES[s] ?? ((SCENARIOS as readonly string[]).includes(s) ? [s as Scenario] : undefined);
+    if (expanded === undefined) throw new Error(`--repeat-scenarios: unknown scenario "${s}"`);
+    return expanded.filter((e) => scenarios.has(e));
+  }));
   const entry = values.entry ?? env.BENCH_ENTRY ?? 'server';
   if (entry !== 'server' && entry !== 'main') throw new Error(`--entry must be server or main, not "${entry}"`);
   const floodAlg = (values['flood-alg'] ?? env.BENCH_FLOOD_ALG ?? 'EdDSA') as Alg;
@@ -115,6 +127,7 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
     rounds: Math.round(num(values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 2, '--rounds')),
     repeat: Math.round(num(values.repeat ?? env.BENCH_REPEAT, 1, '--repeat')),
     scenarios,
+    repeatScenarios,
     uniqueTokens: Math.round(num(values['unique-tokens'] ?? env.BENCH_UNIQUE_TOKENS, quick ? 3000 : 60_000, '--unique-tokens')),
     floodTokens: Math.round(num(values['flood-tokens'] ?? env.BENCH_FLOOD_TOKENS, quick ? 20_000 : 1_000_000, '--flood-tokens')),
     floodAlg,

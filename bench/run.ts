@@ -13,7 +13,7 @@ import { machineInfo } from './machine.ts';
 import { Bench } from './context.ts';
 import { parseOptions, REPO, type Scenario } from './options.ts';
 import { profileSummaries, report, writeReadme, type Results } from './report.ts';
-import { combineRepeats } from './rows.ts';
+import { combineRepeats, type Row } from './rows.ts';
 import * as micro from './scenarios/micro.ts';
 import * as grpc from './scenarios/grpc.ts';
 import * as http from './scenarios/http.ts';
@@ -42,8 +42,10 @@ async function main(): Promise<void> {
   const tools = ensureTools((s) => process.stderr.write(`[bench] ${s}\n`));
   const keys = await makeKeys();
   const versions = toolVersions();
-  // --repeat N: the same scenarios N times in a row, each run with fresh processes (a new Bench starts its own).
+  // --repeat N: the same scenarios N times in a row, each run with fresh processes (a new Bench starts its own);
+  // after the first run only --repeat-scenarios run again. Each scenario's rows are combined over the runs it ran in.
   const runs: Bench[] = [];
+  const rowsOf = new Map<Scenario, Row[][]>();
   for (let k = 0; k < opt.repeat; k++) {
     const b = (bench = new Bench(opt, machine, keys, tools));
     if (k === 0) for (const n of tools.notes) {
@@ -51,7 +53,14 @@ async function main(): Promise<void> {
       b.warnings.push(n);
     }
     if (opt.repeat > 1) b.log(`run ${k + 1} of ${opt.repeat}`);
-    for (const name of opt.scenarios) await SCENARIO_MODULES[name].run(b);
+    for (const name of opt.scenarios) {
+      if (k > 0 && !opt.repeatScenarios.has(name)) continue;
+      const before = b.rows.length;
+      await SCENARIO_MODULES[name].run(b);
+      let slot = rowsOf.get(name);
+      if (!slot) rowsOf.set(name, (slot = []));
+      slot.push(b.rows.slice(before));
+    }
     await b.stopAll(); // the children write their --cpu-prof profiles on the way out
     runs.push(b);
   }
@@ -59,7 +68,7 @@ async function main(): Promise<void> {
   const tag = (k: number, s: string): string => (runs.length > 1 ? `run ${k + 1}/${runs.length}: ${s}` : s);
   const results: Results = {
     machine, opt,
-    rows: combineRepeats(runs.map((r) => r.rows)),
+    rows: [...opt.scenarios].flatMap((name) => combineRepeats(rowsOf.get(name) ?? [[]])),
     notes: runs.flatMap((r, k) => r.notes.map((n) => tag(k, n))),
     warnings: runs.flatMap((r, k) => r.warnings.map((w) => tag(k, w))),
     micro: b.micro,

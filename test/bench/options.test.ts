@@ -37,6 +37,18 @@ describe('bench scenario selection', () => {
     expect(parseOptions(argv, env).repeat).toBe(n);
   });
 
+  it.each<[string[], Record<string, string>, string[]]>([
+    [['--repeat', '3', 'http', 'grpc', 'cel'], {}, ['grpc', 'http', 'cel']],
+    [['--repeat', '3', '--repeat-scenarios', 'http,grpc'], {}, ['grpc', 'http']],
+    [['--repeat', '3', 'http', 'cel'], { BENCH_REPEAT_SCENARIOS: 'http,grpc' }, ['http']],
+  ])('%j %j repeats only %j', (argv, env, repeated) => {
+    expect([...parseOptions(argv, env).repeatScenarios].sort()).toEqual([...repeated].sort());
+  });
+
+  it('refuses an unknown scenario to repeat', () => {
+    expect(() => parseOptions(['--repeat-scenarios', 'nope'], {})).toThrow(/--repeat-scenarios: unknown scenario "nope"/);
+  });
+
   it('refuses a repeat count that is not a positive number', () => {
     expect(() => parseOptions(['--repeat', '0'], {})).toThrow(/--repeat/);
   });
