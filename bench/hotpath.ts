@@ -29,6 +29,8 @@ const arg = (name: string, fallback: number): number => {
 const REQUESTS = arg('requests', 40_000);
 const ROUNDS = arg('rounds', 5);
 const BATCH = 32;
+/** `--side portcullis` (or floor) measures one side only: for `--cpu-prof`, so the profile holds one server. */
+const SIDE = process.argv.includes('--side') ? process.argv[process.argv.indexOf('--side') + 1] : undefined;
 
 /** Portcullis' HTTP listener options (src/transports/http/server.ts), as bench/floors.ts uses them. */
 const HTTP_OPTIONS = { maxHeaderSize: 64 * 1024, headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 125_000, keepAlive: true };
@@ -136,10 +138,11 @@ const open = (port: number): Promise<Socket> => new Promise((resolve) => {
   const s = connect(port, '127.0.0.1', () => resolve(s));
   s.setNoDelay(true);
 });
-const sides = [
-  { name: 'floor', socket: await open(floorPort), bytes: floorAnswer.length, samples: [] as Sample[] },
-  { name: 'portcullis', socket: await open(pcPort), bytes: answer.length, samples: [] as Sample[] },
-];
+const sides = [];
+for (const [name, port, bytes] of [['floor', floorPort, floorAnswer.length], ['portcullis', pcPort, answer.length]] as const) {
+  if (SIDE === undefined || SIDE === name) sides.push({ name, socket: await open(port), bytes, samples: [] as Sample[] });
+}
+if (process.argv.includes('--show')) process.stdout.write(`${answer}\n`);
 for (const side of sides) await drive(side.socket, 5_000, side.bytes); // warm-up
 for (let r = 0; r < ROUNDS; r++) {
   for (const side of r % 2 === 0 ? sides : [...sides].reverse()) side.samples.push(await measure(side.socket, side.bytes));
@@ -151,7 +154,7 @@ const row = (name: string, s: Sample[]): string =>
 process.stdout.write(`${REQUESTS} cached forward-auth requests × ${ROUNDS} rounds, medians per request (one socket, ${BATCH} pipelined):\n`);
 for (const side of sides) process.stdout.write(`${row(side.name, side.samples)}\n`);
 const [f, p] = sides.map((s) => median(s.samples.map((x) => x.cpuUs))) as [number, number];
-process.stdout.write(`portcullis − floor: ${(p - f).toFixed(2)} µs CPU per request; floor/portcullis CPU ratio ${(f / p).toFixed(2)}\n`);
+if (sides.length === 2) process.stdout.write(`portcullis − floor: ${(p - f).toFixed(2)} µs CPU per request; floor/portcullis CPU ratio ${(f / p).toFixed(2)}\n`);
 
 for (const side of sides) side.socket.destroy();
 floor.close();
