@@ -28,7 +28,9 @@ const arg = (name: string, fallback: number): number => {
 };
 const REQUESTS = arg('requests', 40_000);
 const ROUNDS = arg('rounds', 5);
-const BATCH = 32;
+/** Requests in flight per socket (`--pipeline 1`: one at a time, as wrk sends them) and sockets per side. */
+const BATCH = arg('pipeline', 32);
+const CONNS = arg('conns', 1);
 /** `--side portcullis` (or floor) measures one side only: for `--cpu-prof`, so the profile holds one server. */
 const SIDE = process.argv.includes('--side') ? process.argv[process.argv.indexOf('--side') + 1] : undefined;
 
@@ -92,7 +94,12 @@ const floorAnswer = await once(floorPort);
 if (floorAnswer.length !== answer.length) throw new Error(`the floor's answer differs in size: ${floorAnswer.length} vs ${answer.length}`);
 
 /** Sends `n` requests on `socket`, BATCH pipelined at a time, and resolves once every answer arrived. */
-function drive(socket: Socket, n: number, answerBytes: number): Promise<void> {
+function drive(sockets: readonly Socket[], n: number, answerBytes: number): Promise<void> {
+  const per = Math.ceil(n / sockets.length);
+  return Promise.all(sockets.map((s) => driveOne(s, per, answerBytes))).then(() => undefined);
+}
+
+function driveOne(socket: Socket, n: number, answerBytes: number): Promise<void> {
   const batch = Buffer.concat(Array.from({ length: BATCH }, () => request));
   return new Promise((resolve) => {
     let sent = 0;
@@ -108,17 +115,17 @@ function drive(socket: Socket, n: number, answerBytes: number): Promise<void> {
       if (done >= n) {
         socket.off('data', onData);
         resolve();
-      } else if (done >= sent - BATCH / 2 && sent < n) send();
+      } else if (done >= sent - Math.floor(BATCH / 2) && sent < n) send();
     };
     socket.on('data', onData);
     send();
-    send();
+    if (BATCH > 1) send();
   });
 }
 
 interface Sample { cpuUs: number; wallUs: number; bytes: number }
 
-async function measure(socket: Socket, answerBytes: number): Promise<Sample> {
+async function measure(socket: readonly Socket[], answerBytes: number): Promise<Sample> {
   const profiler = new GCProfiler();
   profiler.start();
   const heapBefore = getHeapStatistics().used_heap_size;
@@ -140,7 +147,7 @@ const open = (port: number): Promise<Socket> => new Promise((resolve) => {
 });
 const sides = [];
 for (const [name, port, bytes] of [['floor', floorPort, floorAnswer.length], ['portcullis', pcPort, answer.length]] as const) {
-  if (SIDE === undefined || SIDE === name) sides.push({ name, socket: await open(port), bytes, samples: [] as Sample[] });
+  if (SIDE === undefined || SIDE === name) sides.push({ name, socket: await Promise.all(Array.from({ length: CONNS }, () => open(port))), bytes, samples: [] as Sample[] });
 }
 if (process.argv.includes('--show')) process.stdout.write(`${answer}\n`);
 for (const side of sides) await drive(side.socket, 5_000, side.bytes); // warm-up
@@ -151,11 +158,11 @@ for (let r = 0; r < ROUNDS; r++) {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const row = (name: string, s: Sample[]): string =>
   `${name.padEnd(11)} cpu ${median(s.map((x) => x.cpuUs)).toFixed(2).padStart(6)} µs  wall ${median(s.map((x) => x.wallUs)).toFixed(2).padStart(6)} µs  alloc ${median(s.map((x) => x.bytes)).toFixed(0).padStart(6)} B`;
-process.stdout.write(`${REQUESTS} cached forward-auth requests × ${ROUNDS} rounds, medians per request (one socket, ${BATCH} pipelined):\n`);
+process.stdout.write(`${REQUESTS} cached forward-auth requests × ${ROUNDS} rounds, medians per request (${CONNS} socket(s), ${BATCH} in flight on each):\n`);
 for (const side of sides) process.stdout.write(`${row(side.name, side.samples)}\n`);
 const [f, p] = sides.map((s) => median(s.samples.map((x) => x.cpuUs))) as [number, number];
 if (sides.length === 2) process.stdout.write(`portcullis − floor: ${(p - f).toFixed(2)} µs CPU per request; floor/portcullis CPU ratio ${(f / p).toFixed(2)}\n`);
 
-for (const side of sides) side.socket.destroy();
+for (const side of sides) for (const s of side.socket) s.destroy();
 floor.close();
 await portcullis.close(0);
