@@ -7,7 +7,6 @@ import type { HeaderMap } from '../../core/types.ts';
  * RFC 9110 tokens (node's parser refuses anything else), so folding A-Z is the whole of case-insensitivity.
  */
 function sameName(raw: string, lower: string): boolean {
-  if (raw === lower) return true;
   if (raw.length !== lower.length) return false;
   for (let i = 0; i < raw.length; i++) {
     let c = raw.charCodeAt(i);
