@@ -98,7 +98,11 @@ function run(count: number, claims: Claims, issuer: IssuerConfig, nowMs: number,
   const now = nowMs / 1000;
   const leeway = issuer.leewayMs / 1000;
   for (let i = 0; i < count; i++) {
-    const [name, check, note] = CLAIM_CHECKS[i]!;
+    // Indexed, not destructured: array destructuring runs the iterator protocol, on every cache hit.
+    const entry = CLAIM_CHECKS[i]!;
+    const name = entry[0];
+    const check = entry[1];
+    const note = entry[2];
     if (whenPresent && claims[name] === undefined && OPTIONAL_IN_ANSWERS.has(name)) {
       each?.(name, pass(() => `not in the introspection answer`));
       continue;

@@ -70,7 +70,7 @@ export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeade
   const headers = headerMap(req);
   const method = single(headers, names.method)?.trim();
   const path = single(headers, names.uri);
-  const hostHeader = !headers.has(names.host) && names.hostFallback !== undefined ? names.hostFallback : names.host;
+  const hostHeader = names.hostFallback !== undefined && !headers.has(names.host) ? names.hostFallback : names.host;
   const proto = single(headers, names.proto)?.trim().toLowerCase() ?? '';
   const clientAddress = clientAddressOf(req, headers);
   const known = method !== undefined && TOKEN.test(method) && path !== undefined;
