@@ -20,6 +20,7 @@ import { SignJWT } from 'jose';
 import { buildConfig } from '../src/config/load.ts';
 import { defaultRuntime } from '../src/app.ts';
 import { startPortcullis } from '../src/server.ts';
+import { httpRequestHandler } from '../src/transports/http/server.ts';
 import { AUDIENCE, ISSUER, configDoc, forwardAuthRequestParts, makeKeys } from './fixtures.ts';
 
 const arg = (name: string, fallback: number): number => {
@@ -145,14 +146,28 @@ const open = (port: number): Promise<Socket> => new Promise((resolve) => {
   const s = connect(port, '127.0.0.1', () => resolve(s));
   s.setNoDelay(true);
 });
+// `--stub`: a third side, the real HTTP handler (translation, rendering) around an authorizer that answers one fixed
+// allow: what the transport costs without the core.
+const candidates: [string, number, number][] = [['floor', floorPort, floorAnswer.length], ['portcullis', pcPort, answer.length]];
+let stub: Server | undefined;
+if (process.argv.includes('--stub')) {
+  const allow = await portcullis.core.authorizer.check({ transport: 'http', method: 'GET', host: 'h', scheme: 'https', path: '/', headers: new Map([['authorization', [`Bearer ${token}`]]]), contextExtensions: new Map() });
+  stub = createServer(HTTP_OPTIONS, httpRequestHandler({ config, authorizer: { check: () => allow }, readiness: { isReady: () => true, onChange: () => () => {} } }));
+  await new Promise<void>((resolve) => stub!.listen(0, '127.0.0.1', resolve));
+  candidates.push(['stub', (stub.address() as AddressInfo).port, answer.length]);
+}
 const sides = [];
-for (const [name, port, bytes] of [['floor', floorPort, floorAnswer.length], ['portcullis', pcPort, answer.length]] as const) {
+for (const [name, port, bytes] of candidates) {
   if (SIDE === undefined || SIDE === name) sides.push({ name, socket: await Promise.all(Array.from({ length: CONNS }, () => open(port))), bytes, samples: [] as Sample[] });
 }
 if (process.argv.includes('--show')) process.stdout.write(`${answer}\n`);
 for (const side of sides) await drive(side.socket, 5_000, side.bytes); // warm-up
 for (let r = 0; r < ROUNDS; r++) {
-  for (const side of r % 2 === 0 ? sides : [...sides].reverse()) side.samples.push(await measure(side.socket, side.bytes));
+  // Rotating order (A B C, B C A, ...): whatever the machine does meanwhile falls on every side alike.
+  for (let k = 0; k < sides.length; k++) {
+    const side = sides[(r + k) % sides.length]!;
+    side.samples.push(await measure(side.socket, side.bytes));
+  }
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -161,8 +176,9 @@ const row = (name: string, s: Sample[]): string =>
 process.stdout.write(`${REQUESTS} cached forward-auth requests × ${ROUNDS} rounds, medians per request (${CONNS} socket(s), ${BATCH} in flight on each):\n`);
 for (const side of sides) process.stdout.write(`${row(side.name, side.samples)}\n`);
 const [f, p] = sides.map((s) => median(s.samples.map((x) => x.cpuUs))) as [number, number];
-if (sides.length === 2) process.stdout.write(`portcullis − floor: ${(p - f).toFixed(2)} µs CPU per request; floor/portcullis CPU ratio ${(f / p).toFixed(2)}\n`);
+if (sides.length >= 2) process.stdout.write(`portcullis − floor: ${(p - f).toFixed(2)} µs CPU per request; floor/portcullis CPU ratio ${(f / p).toFixed(2)}\n`);
 
 for (const side of sides) for (const s of side.socket) s.destroy();
 floor.close();
+stub?.close();
 await portcullis.close(0);
