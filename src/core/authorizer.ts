@@ -43,6 +43,8 @@ export class CoreAuthorizer implements Authorizer {
   readonly #identityNames: readonly string[];
   readonly #noIdentity: readonly IdentityHeader[];
   readonly #identityCache = new WeakMap<object, Map<Rule, readonly IdentityHeader[]>>();
+  /** Allows of cached tokens, per verified token and rule (#sharedAllow). */
+  readonly #allowCache = new WeakMap<VerifiedToken, Map<Rule, Allow>>();
   readonly #singleUse: SingleUse | null;
   readonly #issuers: ReadonlyMap<string, Config['issuers'][number]>;
   /** Rules with `sign` (core/sign/decide.ts); absent without a signer. */
@@ -72,14 +74,15 @@ export class CoreAuthorizer implements Authorizer {
   /** Synchronous when nothing waits for I/O (types.ts Authorizer); never throws nor rejects. */
   check(request: AuthRequest, explain?: Explain): Later<Decision> {
     // A bug must never become an allow, nor a transport error (Envoy's failure_mode_allow would allow it).
-    const failed = (): Deny => internalErrorDeny(this.#deny);
     try {
       const decision = this.#decide(request, explain);
-      return decision instanceof Promise ? decision.catch(failed) : decision;
+      return decision instanceof Promise ? decision.catch(this.#failed) : decision;
     } catch {
-      return failed();
+      return this.#failed();
     }
   }
+
+  readonly #failed = (): Deny => internalErrorDeny(this.#deny);
 
   #decide(request: AuthRequest, explain?: Explain): Later<Decision> {
     if (request.invalid !== undefined) {
@@ -164,7 +167,8 @@ export class CoreAuthorizer implements Authorizer {
     }
     if (this.#binder === undefined) return this.#authorize(request, path, rule, params, result, tokenBytes, undefined, explain);
     const bound = this.#binder.bind({ request, found, verified: result, rule }, explain);
-    return andThen(bound, (b) => this.#authorize(request, path, rule, params, result, tokenBytes, b, explain));
+    if (bound instanceof Promise) return bound.then((b) => this.#authorize(request, path, rule, params, result, tokenBytes, b, explain));
+    return this.#authorize(request, path, rule, params, result, tokenBytes, bound, explain);
   }
 
   /** After binding: the rule's requirements, single use, then the allow (or the token exchange). */
@@ -209,6 +213,9 @@ export class CoreAuthorizer implements Authorizer {
       };
     }
     const removal = this.#config.policy.forwardToken && rule.sign === undefined ? null : removeTokens(request.headers, this.#config.tokens);
+    if (removal === null && once === undefined && responseHeaders === undefined && rule.sign === undefined && result.shared && !this.#certificateIdentity(request)) {
+      return this.#sharedAllow(result, rule, tokenBytes);
+    }
     const identity = this.#identityOf(result, rule);
     const withCert = this.#withClientCertificate(identity, request);
     const allow: Allow = {
@@ -233,6 +240,38 @@ export class CoreAuthorizer implements Authorizer {
       explain?.({ check: 'sign', ok: exchanged.kind === 'allow', detail: exchanged.kind === 'allow' ? `exchanged for a minted token in ${sign.header}` : exchanged.message });
       return exchanged;
     });
+  }
+
+  /**
+   * The allow of a cached token under `rule` with nothing of this request's own in it (no single use, no token
+   * removal, no response headers, no signing, no client-certificate identity): it depends only on the verified token
+   * (claims, issuer, kid, x5c certificate: one frozen object per cached token), the rule, and the token's size, which
+   * the cached token fixes too (checked anyway). Built once per token and rule, frozen, and shared by every request.
+   */
+  #sharedAllow(result: VerifiedToken, rule: Rule, tokenBytes: number): Allow {
+    let perRule = this.#allowCache.get(result);
+    if (perRule === undefined) this.#allowCache.set(result, (perRule = new Map()));
+    const known = perRule.get(rule);
+    if (known !== undefined && known.tokenBytes === tokenBytes) return known;
+    const identity = this.#identityOf(result, rule);
+    const allow: Allow = Object.freeze({
+      kind: 'allow',
+      reason: Reasons.tokenValid,
+      identity,
+      shared: true,
+      claims: result.claims,
+      issuer: result.issuer,
+      ...(result.kid !== undefined ? { kid: result.kid } : {}),
+      tokenBytes,
+      rule: rule.name,
+    });
+    if (known === undefined) perRule.set(rule, allow);
+    return allow;
+  }
+
+  /** `client_certificate.identity_headers` apply to this request: its allow carries its own certificate's values. */
+  #certificateIdentity(request: AuthRequest): boolean {
+    return this.#config.clientCertificate?.identityHeaders !== undefined && request.clientCertificate !== undefined;
   }
 
   /** A signing rule without a signer (config refuses it; kept so a partial config can never allow). */

@@ -31,7 +31,7 @@ export function normalizePath(raw: string): string | null {
   const decoded = percentDecode(target);
   if (decoded === null) return null;
   if (!isSafePathText(decoded) || /[\\%;]/.test(decoded)) return null;
-  const merged = decoded.replace(/\/{2,}/g, '/');
+  const merged = decoded.includes('//') ? decoded.replace(/\/{2,}/g, '/') : decoded;
   // Dot segments: a backend that resolves them and one that routes them literally read `/admin/../public/x` as
   // different paths (Express routes it under /admin). Browsers never send them, so such a path is ambiguous.
   if (/\/\.\.?(?:\/|$)/.test(merged)) return null;

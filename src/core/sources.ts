@@ -98,13 +98,15 @@ function startsWithIgnoringCase(value: string, prefix: string): boolean {
   return true;
 }
 
+const NO_SOURCE: readonly [string, string] = Object.freeze(['', '']) as readonly [string, string];
+
 /**
  * The distinct tokens offered, in the order found. A request nearly always offers one, once: no Map and no source
  * text are made until a second distinct token appears or the answer is built (this runs on every request).
  */
 class Offered {
   #token: string | undefined;
-  #from: readonly [string, string] = ['', ''];
+  #from: readonly [string, string] = NO_SOURCE;
   #more: Map<string, readonly [string, string]> | undefined;
   #dpop = false;
   /** The one token came both with the DPoP scheme and without it: which binding rules would apply? */

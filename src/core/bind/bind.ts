@@ -17,7 +17,7 @@ import type { Rule } from '../policy/types.ts';
 import type { Explain } from '../explain.ts';
 import type { VerifiedToken } from '../verify.ts';
 import type { Later } from '../sync.ts';
-import { findProof, type TokenResult } from '../sources.ts';
+import { findProof, PROOF_HEADER, type TokenResult } from '../sources.ts';
 import { Reasons } from '../reasons.ts';
 import type { DpopProofs } from './dpop.ts';
 import { BOUND, type BindResult } from './types.ts';
@@ -48,6 +48,10 @@ export class Binder {
   /** Synchronous when there is nothing to check (a plain bearer token where binding is optional). */
   bind(input: BindInput, explain?: Explain): Later<BindResult> {
     const { request, found, verified, rule } = input;
+    // A plain bearer token (no cnf, not sent as DPoP, no proof header) where nothing requires binding: bound, and
+    // nothing else below could say otherwise. Checked on every request, cached token or not; it allocates nothing.
+    if (explain === undefined && verified.claims.cnf === undefined && !found.dpop && rule.senderConstrained !== true
+      && !this.#required.has(verified.issuer) && !request.headers.has(PROOF_HEADER)) return BOUND;
     const step = (ok: boolean, detail: string) => explain?.({ check: 'sender constraint', ok, detail });
     const proof = findProof(request.headers);
     const cnf = confirmationOf(verified.claims.cnf);
@@ -109,9 +113,11 @@ export class Binder {
   }
 }
 
+const UNBOUND: Confirmation = Object.freeze({});
+
 /** The `cnf` claim: absent, or an object whose jkt and x5t#S256 are non-empty strings when present. */
 function confirmationOf(cnf: unknown): Confirmation | string {
-  if (cnf === undefined) return {};
+  if (cnf === undefined) return UNBOUND;
   if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) return 'the "cnf" claim must be an object';
   const { jkt, 'x5t#S256': x5t } = cnf as Record<string, unknown>;
   if (jkt !== undefined && (typeof jkt !== 'string' || jkt === '')) return 'cnf.jkt must be a non-empty string';

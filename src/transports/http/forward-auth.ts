@@ -70,12 +70,14 @@ export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeade
   const headers = headerMap(req);
   const method = single(headers, names.method)?.trim();
   const path = single(headers, names.uri);
-  const hostHeader = !headers.has(names.host) && names.hostFallback !== undefined ? names.hostFallback : names.host;
+  const hostHeader = names.hostFallback !== undefined && !headers.has(names.host) ? names.hostFallback : names.host;
   const proto = single(headers, names.proto)?.trim().toLowerCase() ?? '';
   const clientAddress = clientAddressOf(req, headers);
   const known = method !== undefined && TOKEN.test(method) && path !== undefined;
   const clientCertificate = certificateHeader === undefined ? undefined : certificateFromHeader(headers, certificateHeader);
-  return {
+  // Built field by field: optional fields are absent (not undefined) when there is nothing to say, and no spread
+  // copies the object once per optional field on every request.
+  const request: Mutable<AuthRequest> = {
     transport: 'http',
     method: known ? method.toUpperCase() : '',
     host: fromWire(single(headers, hostHeader)?.trim() ?? ''),
@@ -83,12 +85,17 @@ export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeade
     path: known ? fromWire(path) : '',
     headers,
     contextExtensions: NO_EXTENSIONS,
-    ...(clientAddress === undefined ? {} : { clientAddress }),
-    ...(endpoint === undefined ? {} : { endpoint }),
-    ...(clientCertificate === undefined ? {} : { clientCertificate }),
-    ...(known ? {} : { invalid: { reason: Reasons.originalRequestMissing, message: 'The proxy did not send the original request method and URI.' } }),
   };
+  if (clientAddress !== undefined) request.clientAddress = clientAddress;
+  if (endpoint !== undefined) request.endpoint = endpoint;
+  if (clientCertificate !== undefined) request.clientCertificate = clientCertificate;
+  if (!known) request.invalid = UNKNOWN_REQUEST;
+  return request;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const UNKNOWN_REQUEST: NonNullable<AuthRequest['invalid']> = Object.freeze({ reason: Reasons.originalRequestMissing, message: 'The proxy did not send the original request method and URI.' });
 
 /**
  * A login redirect answered as 401 (`redirect_status: 401`): nginx's auth_request passes only 2xx, 401 and 403, so the

@@ -1,0 +1,94 @@
+/**
+ * The HTTP handler alone, without sockets: `node bench/hotpath-handler.ts [--requests N] [--rounds R]`. Drives the real
+ * forward-auth handler (httpRequestHandler around the instrumented core, as server.ts builds it) with a fake
+ * IncomingMessage / ServerResponse pair carrying the cache-hit request, and prints CPU µs and heap bytes per request.
+ * What node:http costs is left out on purpose: this is the part Portcullis adds. Use with `--cpu-prof` for a profile
+ * that holds only Portcullis' own work.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GCProfiler, getHeapStatistics } from 'node:v8';
+import { SignJWT } from 'jose';
+import { buildConfig } from '../src/config/load.ts';
+import { createCore, defaultRuntime } from '../src/app.ts';
+import { createTelemetry, instrumentAuthorizer } from '../src/telemetry/index.ts';
+import { httpRequestHandler } from '../src/transports/http/server.ts';
+import { AUDIENCE, ISSUER, configDoc, forwardAuthHeaders, makeKeys } from './fixtures.ts';
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+};
+const REQUESTS = arg('requests', 200_000);
+const ROUNDS = arg('rounds', 5);
+
+const keys = await makeKeys();
+const config = buildConfig(configDoc(keys, { grpc: 0, http: 0 }), 'bench/hotpath-handler', process.cwd());
+const core = createCore(config, defaultRuntime);
+await core.start();
+const telemetry = createTelemetry(config, { now: defaultRuntime.now });
+const authorizer = instrumentAuthorizer(core.authorizer, telemetry);
+const handler = httpRequestHandler({ config, authorizer, readiness: core.readiness });
+const token = await new SignJWT({ scope: 'orders:read' })
+  .setProtectedHeader({ alg: 'RS256', kid: keys.RS256.kid })
+  .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('bench-user').setIssuedAt().setExpirationTime('4h')
+  .sign(keys.RS256.privateKey);
+
+const rawHeaders = [['Host', '127.0.0.1'], ...forwardAuthHeaders(token)].flat();
+const req = { url: '/auth', method: 'GET', rawHeaders, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
+let status = 0;
+let written = 0;
+const res = {
+  headersSent: false,
+  writeHead(s: number, h: string[]) { status = s; written += h.length; return this; },
+  end() { return this; },
+  destroy() { status = -1; },
+  setHeader() {},
+} as unknown as ServerResponse;
+
+async function run(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) handler(req, res);
+}
+// First sight, second sight (verified and cached): the handler answers those later, so wait for each.
+for (let i = 0; i < 3; i++) {
+  handler(req, res);
+  await new Promise((r) => setTimeout(r, 50));
+}
+if (status !== 200) throw new Error(`the cache-hit request was not allowed: ${status}`);
+await run(50_000);
+
+if (process.argv.includes('--alloc-prof')) {
+  // Every allocation sampled, including what young-generation GCs collected: where the bytes per request go.
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+  await run(REQUESTS);
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: AllocNode } };
+  const self = new Map<string, number>();
+  const walk = (n: AllocNode, stack: string): void => {
+    const here = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(src|bench|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+    self.set(here, (self.get(here) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c, here);
+  };
+  walk(profile.head, '');
+  for (const [name, bytes] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) process.stdout.write(`${(bytes / REQUESTS).toFixed(0).padStart(6)} B  ${name}\n`);
+}
+interface AllocNode { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: AllocNode[] }
+
+const samples: { cpu: number; bytes: number }[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const gc = new GCProfiler();
+  gc.start();
+  const before = getHeapStatistics().used_heap_size;
+  const cpu = process.cpuUsage();
+  await run(REQUESTS);
+  const used = process.cpuUsage(cpu);
+  const after = getHeapStatistics().used_heap_size;
+  let freed = 0;
+  for (const s of gc.stop()?.statistics ?? []) freed += s.beforeGC.heapStatistics.usedHeapSize - s.afterGC.heapStatistics.usedHeapSize;
+  samples.push({ cpu: (used.user + used.system) / REQUESTS, bytes: (after - before + freed) / REQUESTS });
+}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+process.stdout.write(`handler only, ${REQUESTS} cached forward-auth requests × ${ROUNDS}: cpu ${median(samples.map((s) => s.cpu)).toFixed(3)} µs, alloc ${median(samples.map((s) => s.bytes)).toFixed(0)} B per request (status ${status})\n`);
+core.stop();
+await telemetry.shutdown();
