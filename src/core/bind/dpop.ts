@@ -10,7 +10,7 @@
  *
  * The token cache never holds a proof: this runs on every request, cached token or not.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Algorithm, DpopConfig, ReplayConfig } from '../config.ts';
 import type { AuthRequest } from '../types.ts';
@@ -46,10 +46,17 @@ export class DpopProofs {
   readonly #onStoreError: ReplayConfig['onStoreError'];
   readonly #nonces: DpopNonces | null;
   readonly #now: () => number;
-  /** Imported proof keys by thumbprint: a client's next proofs reuse its KeyObject (and signature.ts its CryptoKey). */
-  readonly #keys = new LRUCache<string, KeyObject>({ max: 10_000 });
+  /**
+   * A client signs every proof under one header (typ, alg, jwk): decoded headers by their exact segment (the parser's
+   * HeaderMemo), bounded in count and in characters, so a flood of distinct jwks only evicts. What a header's jwk
+   * gives (its public members, thumbprint, KeyObject) hangs off the remembered header object and goes with it.
+   */
+  readonly #headers: LRUCache<string, Readonly<Record<string, unknown>>>;
+  readonly #keys = new WeakMap<object, ProofKey>();
 
-  constructor(opts: { config: DpopConfig; store: ReplayStore | null; onStoreError: ReplayConfig['onStoreError']; nonces: DpopNonces | null; now: () => number }) {
+  constructor(opts: { config: DpopConfig; store: ReplayStore | null; onStoreError: ReplayConfig['onStoreError']; nonces: DpopNonces | null; now: () => number; cache?: { maxEntries: number; maxChars: number } }) {
+    const { maxEntries, maxChars } = opts.cache ?? HEADER_CACHE;
+    this.#headers = new LRUCache({ max: maxEntries, maxSize: maxChars, sizeCalculation: (_header, segment) => Math.max(1, segment.length) });
     this.#config = opts.config;
     this.#store = opts.store;
     this.#onStoreError = opts.onStoreError;
@@ -74,7 +81,7 @@ export class DpopProofs {
       return { ok: false, status: 401, reason: Reasons.dpopProofInvalid, message: `DPoP proof: ${message}`, dpop: this.challenge('invalid_dpop_proof') };
     };
 
-    const parsed = parseCompactJws(input.proof);
+    const parsed = parseCompactJws(input.proof, this.#headers);
     if (!parsed.ok) return invalid(parsed.message);
     const { header, payload } = parsed.jws;
     if (header.typ !== 'dpop+jwt') return invalid('typ must be "dpop+jwt"');
@@ -82,7 +89,8 @@ export class DpopProofs {
     if (!(this.#config.algorithms as readonly string[]).includes(alg)) {
       return invalid(`alg ${JSON.stringify(clip(alg, 16))} is not accepted (dpop.algorithms: ${this.#config.algorithms.join(', ')})`);
     }
-    const jwk = publicJwk(header.jwk);
+    const proofKey = this.#proofKey(header);
+    const jwk = proofKey.jwk;
     if (typeof jwk === 'string') return invalid(jwk);
     if (!fits(jwk, alg as Algorithm)) return invalid(`the jwk (${jwk.kty}${jwk.crv !== undefined ? ` ${jwk.crv}` : ''}) cannot make ${alg} signatures`);
 
@@ -101,10 +109,10 @@ export class DpopProofs {
     const now = this.#now();
     if (now / 1000 - iat > this.#config.maxAgeMs / 1000) return invalid(`iat is more than dpop.max_age (${this.#config.maxAgeMs / 1000}s) in the past`);
     if (iat - now / 1000 > this.#config.leewayMs / 1000) return invalid(`iat is more than dpop.leeway (${this.#config.leewayMs / 1000}s) in the future`);
-    if (ath !== createHash('sha256').update(input.token).digest('base64url')) return invalid('ath is not the hash of this access token: the proof was made for another token');
+    if (ath !== hash('sha256', input.token, 'base64url')) return invalid('ath is not the hash of this access token: the proof was made for another token');
 
-    const thumbprint = jwkThumbprint(jwk);
-    const key = this.#keyFor(thumbprint, jwk);
+    const thumbprint = (proofKey.thumbprint ??= jwkThumbprint(jwk));
+    const key = proofKey.key === undefined ? (proofKey.key = importKey(jwk)) : proofKey.key;
     if (key === null) return invalid('the jwk is not a valid public key');
     if (!(await verifySignature(parsed.jws, alg as Algorithm, key))) return invalid('signature verification failed under its jwk');
     if (thumbprint !== input.jkt) {
@@ -137,18 +145,39 @@ export class DpopProofs {
     return { ok: false, status: 503, reason: Reasons.replayStoreUnavailable, message: 'the replay store cannot be reached; DPoP proofs are refused until it is back' };
   }
 
-  /** The thumbprint covers every member the key is built from: one thumbprint, one key. */
-  #keyFor(thumbprint: string, jwk: ProofJwk): KeyObject | null {
-    let key = this.#keys.get(thumbprint);
-    if (key === undefined) {
-      try {
-        key = createPublicKey({ key: jwk.members, format: 'jwk' });
-      } catch {
-        return null;
-      }
-      this.#keys.set(thumbprint, key);
-    }
-    return key;
+  /** Remembered headers in the cache now (tests: a flood of distinct jwks stays bounded). */
+  get cachedHeaders(): number {
+    return this.#headers.size;
+  }
+
+  /**
+   * What `header.jwk` gives, once per header object: a remembered header is deep frozen, so its jwk cannot change
+   * under the entry. The thumbprint and KeyObject are filled in only when a proof gets that far (every cheap check
+   * first), then reused by the client's next proofs (and signature.ts keeps the CryptoKey with the KeyObject).
+   */
+  #proofKey(header: Readonly<Record<string, unknown>>): ProofKey {
+    let entry = this.#keys.get(header);
+    if (entry === undefined) this.#keys.set(header, (entry = { jwk: publicJwk(header.jwk) }));
+    return entry;
+  }
+}
+
+/** Default bounds of the header cache: 10 000 clients, 8 Mi characters of header segments. */
+const HEADER_CACHE = { maxEntries: 10_000, maxChars: 8 * 1024 * 1024 };
+
+/** A header's jwk, as far as the proofs under it needed it (undefined: not computed yet). */
+interface ProofKey {
+  readonly jwk: ProofJwk | string;
+  thumbprint?: string;
+  /** null: the members do not make a public key. */
+  key?: KeyObject | null;
+}
+
+function importKey(jwk: ProofJwk): KeyObject | null {
+  try {
+    return createPublicKey({ key: jwk.members, format: 'jwk' });
+  } catch {
+    return null;
   }
 }
 
@@ -175,5 +204,5 @@ function publicJwk(raw: unknown): ProofJwk | string {
 /** RFC 7638: SHA-256 over the required members, sorted, without whitespace; base64url. */
 export function jwkThumbprint(jwk: ProofJwk): string {
   const canonical = `{${Object.keys(jwk.members).sort().map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk.members[m])}`).join(',')}}`;
-  return createHash('sha256').update(canonical).digest('base64url');
+  return hash('sha256', canonical, 'base64url');
 }

@@ -17,6 +17,9 @@ const DEFAULT_PORT: Readonly<Record<string, string>> = { http: '80', https: '443
 /** unreserved / sub-delims / ":" / "@" / "/" (RFC 3986 pchar and the path separator): kept as they are. */
 const PATH_CHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+/** Paths already in normal form, the usual case: PATH_CHARs only (no "%", nothing to encode), no "." or ".." segment. */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
 /** The normalized `scheme://host[:port]/path` of an absolute http(s) URI, query and fragment dropped; null = invalid. */
 export function normalizeHttpUri(uri: string): string | null {
@@ -51,6 +54,8 @@ function authorityOf(authority: string, scheme: string): string | null {
 }
 
 function normalizePath(path: string): string | null {
+  // The loop below would copy such a path char by char and removeDotSegments would give it back unchanged.
+  if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) return path === '' ? '/' : path;
   let out = '';
   for (let i = 0; i < path.length; i++) {
     const c = path[i]!;
