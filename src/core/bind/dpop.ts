@@ -38,6 +38,11 @@ export interface ProofInput {
   readonly token: string;
   /** The token's cnf.jkt. */
   readonly jkt: string;
+  /**
+   * An object that lives as long as the verified token (the token cache hands the same one out on every hit): the
+   * token's hash (ath) is remembered on it, beside the token string it was computed from, and used only for that string.
+   */
+  readonly holder?: object;
 }
 
 export class DpopProofs {
@@ -53,6 +58,8 @@ export class DpopProofs {
    */
   readonly #headers: LRUCache<string, Readonly<Record<string, unknown>>>;
   readonly #keys = new WeakMap<object, ProofKey>();
+  /** The access token's SHA-256 by its holder (ProofInput.holder), with the token string it is the hash of. */
+  readonly #aths = new WeakMap<object, { readonly token: string; readonly ath: string }>();
 
   constructor(opts: { config: DpopConfig; store: ReplayStore | null; onStoreError: ReplayConfig['onStoreError']; nonces: DpopNonces | null; now: () => number; cache?: { maxEntries: number; maxChars: number } }) {
     const { maxEntries, maxChars } = opts.cache ?? HEADER_CACHE;
@@ -104,12 +111,13 @@ export class DpopProofs {
     if (htm !== input.request.method) return invalid(`htm ${JSON.stringify(clip(htm, 16))} is not this request's method ${input.request.method}`);
     const target = requestUri(input.request.scheme, input.request.host, input.request.path);
     if (target === null) return invalid('the original scheme, host or path is unknown, so htu cannot be checked (the proxy must send them)');
-    if (normalizeHttpUri(htu) !== target) return invalid(`htu ${JSON.stringify(clip(htu, 128))} is not this request's URI ${target}`);
+    // A client that sends htu already normalized sends the target itself: normalizing is idempotent (htu.test.ts).
+    if (htu !== target && normalizeHttpUri(htu) !== target) return invalid(`htu ${JSON.stringify(clip(htu, 128))} is not this request's URI ${target}`);
 
     const now = this.#now();
     if (now / 1000 - iat > this.#config.maxAgeMs / 1000) return invalid(`iat is more than dpop.max_age (${this.#config.maxAgeMs / 1000}s) in the past`);
     if (iat - now / 1000 > this.#config.leewayMs / 1000) return invalid(`iat is more than dpop.leeway (${this.#config.leewayMs / 1000}s) in the future`);
-    if (ath !== hash('sha256', input.token, 'base64url')) return invalid('ath is not the hash of this access token: the proof was made for another token');
+    if (ath !== this.#athOf(input)) return invalid('ath is not the hash of this access token: the proof was made for another token');
 
     const thumbprint = (proofKey.thumbprint ??= jwkThumbprint(jwk));
     const key = proofKey.key === undefined ? (proofKey.key = importKey(jwk)) : proofKey.key;
@@ -143,6 +151,16 @@ export class DpopProofs {
     if (used === 'replayed') return { ok: false, status: 401, reason: Reasons.dpopProofReplayed, message: 'this DPoP proof (its jti) was already used', dpop: this.challenge('invalid_dpop_proof') };
     if (this.#onStoreError === 'allow') return fresh;
     return { ok: false, status: 503, reason: Reasons.replayStoreUnavailable, message: 'the replay store cannot be reached; DPoP proofs are refused until it is back' };
+  }
+
+  /** RFC 9449 §4.2 ath: base64url(SHA-256(token)), once per cached token and only ever for that exact string. */
+  #athOf({ token, holder }: ProofInput): string {
+    if (holder === undefined) return hash('sha256', token, 'base64url');
+    const known = this.#aths.get(holder);
+    if (known !== undefined && known.token === token) return known.ath;
+    const ath = hash('sha256', token, 'base64url');
+    this.#aths.set(holder, { token, ath });
+    return ath;
   }
 
   /** Remembered headers in the cache now (tests: a flood of distinct jwks stays bounded). */

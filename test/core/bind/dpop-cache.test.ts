@@ -57,6 +57,18 @@ describe('the remembered proof headers', () => {
     expect(proofs.cachedHeaders).toBe(2);
   });
 
+  it('never take one token\'s remembered hash (ath) for another token, even on the same holder', async () => {
+    const proofs = checker();
+    const holder = {};
+    const other = 'header.payload.signature-of-token-two';
+    const withHolder = (proof: string, token: string): ProofInput => ({ ...input(proof, jktA, token), holder });
+    expect(verdict(await proofs.check(withHolder(await makeProof(a, { iat: NOW_S, token: TOKEN }), TOKEN)))).toBe('ok');
+    expect(verdict(await proofs.check(withHolder(await makeProof(a, { iat: NOW_S, token: TOKEN }), other)))).toBe('dpop_proof_invalid');
+    expect(verdict(await proofs.check(withHolder(await makeProof(a, { iat: NOW_S, token: other }), other)))).toBe('ok');
+    expect(verdict(await proofs.check(withHolder(await makeProof(a, { iat: NOW_S, token: other }), TOKEN)))).toBe('dpop_proof_invalid');
+    expect(verdict(await proofs.check(withHolder(await makeProof(a, { iat: NOW_S, token: TOKEN }), TOKEN)))).toBe('ok');
+  });
+
   it('still refuse a remembered header whose member checks fail under this config', async () => {
     const strict = new DpopProofs({ config: { ...CONFIG, algorithms: ['RS256'] }, store: new MemoryReplayStore({ now }), onStoreError: 'deny', nonces: null, now });
     const p = await makeProof(a, { iat: NOW_S, token: TOKEN });

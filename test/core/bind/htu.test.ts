@@ -34,8 +34,10 @@ describe('normalizeHttpUri', () => {
     ['http://api.test:080/x', 'http://api.test/x'],
     ['https://user@api.test/x', null],
     ['ftp://api.test/x', null],
-  ])('%j → %j', (uri, expected) => {
+  ])('%j → %j, and that is its own normal form', (uri, expected) => {
     expect(normalizeHttpUri(uri)).toBe(expected);
+    // Idempotent: dpop.ts takes an htu equal to the request's normalized URI without normalizing it again.
+    if (expected !== null) expect(normalizeHttpUri(expected)).toBe(expected);
   });
 });
 
