@@ -8,7 +8,9 @@
  * thumbprint == cnf.jkt → nonce → jti consumed once per key thumbprint. Every cheap check runs before the signature,
  * and the jti is consumed last, so a proof refused for any other reason burns nothing.
  *
- * The token cache never holds a proof: this runs on every request, cached token or not.
+ * The token cache never holds a proof: this runs on every request, cached token or not. What a client repeats is
+ * remembered, never a verdict: its header by the exact segment (with the jwk's thumbprint and key), and a cached
+ * token's ath beside the token string. Every step above still runs on every proof.
  */
 import { createPublicKey, hash, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -24,7 +26,7 @@ import { replayKey, replayTtlMs, type ReplayStore } from '../replay.ts';
 import { clip } from '../text.ts';
 import { normalizeHttpUri, requestUri } from './htu.ts';
 import type { DpopNonces } from './nonce.ts';
-import type { BindResult } from './types.ts';
+import { BOUND, type BindResult } from './types.ts';
 
 /** RFC 7517 / 7518 private and symmetric members: a proof's jwk with any of them is refused. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
@@ -82,11 +84,8 @@ export class DpopProofs {
 
   /** With `explain` the jti is never consumed: explaining a request must not use up its proof. */
   async check(input: ProofInput, explain?: Explain): Promise<BindResult> {
-    const step = (ok: boolean, detail: string) => explain?.({ check: 'dpop proof', ok, detail });
-    const invalid = (message: string): BindResult => {
-      step(false, message);
-      return { ok: false, status: 401, reason: Reasons.dpopProofInvalid, message: `DPoP proof: ${message}`, dpop: this.challenge('invalid_dpop_proof') };
-    };
+    const step = explain === undefined ? undefined : (ok: boolean, detail: string) => explain({ check: 'dpop proof', ok, detail });
+    const invalid = (message: string): BindResult => this.#invalid(message, step);
 
     const parsed = parseCompactJws(input.proof, this.#headers);
     if (!parsed.ok) return invalid(parsed.message);
@@ -125,7 +124,7 @@ export class DpopProofs {
     if (!(await verifySignature(parsed.jws, alg as Algorithm, key))) return invalid('signature verification failed under its jwk');
     if (thumbprint !== input.jkt) {
       const message = 'the proof is signed with another key than the one the token is bound to (cnf.jkt)';
-      step(false, message);
+      step?.(false, message);
       return { ok: false, status: 401, reason: Reasons.dpopBindingMismatch, message, dpop: this.challenge('invalid_token') };
     }
 
@@ -134,14 +133,14 @@ export class DpopProofs {
       const nonce = payload.nonce;
       if (typeof nonce !== 'string' || !this.#nonces.accepts(nonce)) {
         const message = nonce === undefined ? 'the proof has no nonce; dpop.nonce requires the server nonce from DPoP-Nonce' : 'the proof nonce is not current; use the one in DPoP-Nonce';
-        step(false, message);
+        step?.(false, message);
         return { ok: false, status: 401, reason: Reasons.dpopNonceRequired, message, dpop: this.challenge('use_dpop_nonce') };
       }
       if (this.#nonces.isPrevious(nonce)) fresherNonce = this.#nonces.current();
     }
 
-    const fresh = fresherNonce !== undefined ? { ok: true as const, responseHeaders: [['dpop-nonce', fresherNonce]] as const } : { ok: true as const };
-    if (explain) {
+    const fresh: BindResult = fresherNonce !== undefined ? { ok: true, responseHeaders: [['dpop-nonce', fresherNonce]] } : BOUND;
+    if (step !== undefined) {
       step(true, `valid ${alg} proof for ${htm} ${target} by key ${thumbprint}; jti ${JSON.stringify(clip(jti, 64))} would be consumed now (explain never consumes it)`);
       return fresh;
     }
@@ -151,6 +150,11 @@ export class DpopProofs {
     if (used === 'replayed') return { ok: false, status: 401, reason: Reasons.dpopProofReplayed, message: 'this DPoP proof (its jti) was already used', dpop: this.challenge('invalid_dpop_proof') };
     if (this.#onStoreError === 'allow') return fresh;
     return { ok: false, status: 503, reason: Reasons.replayStoreUnavailable, message: 'the replay store cannot be reached; DPoP proofs are refused until it is back' };
+  }
+
+  #invalid(message: string, step: ((ok: boolean, detail: string) => void) | undefined): BindResult {
+    step?.(false, message);
+    return { ok: false, status: 401, reason: Reasons.dpopProofInvalid, message: `DPoP proof: ${message}`, dpop: this.challenge('invalid_dpop_proof') };
   }
 
   /** RFC 9449 §4.2 ath: base64url(SHA-256(token)), once per cached token and only ever for that exact string. */
