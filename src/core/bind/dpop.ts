@@ -18,7 +18,8 @@ import type { Algorithm, DpopConfig, ReplayConfig } from '../config.ts';
 import type { AuthRequest } from '../types.ts';
 import type { DpopChallenge } from '../deny.ts';
 import type { Explain } from '../explain.ts';
-import { parseCompactJws } from '../jws.ts';
+import { parseCompactJws, type HeaderMemo } from '../jws.ts';
+import { indexOf } from '../cache.ts';
 import { verifySignature } from '../signature.ts';
 import { fits, PUBLIC_MEMBERS, type KeyEntry } from '../keys/keyset.ts';
 import { Reasons } from '../reasons.ts';
@@ -58,14 +59,13 @@ export class DpopProofs {
    * HeaderMemo), bounded in count and in characters, so a flood of distinct jwks only evicts. What a header's jwk
    * gives (its public members, thumbprint, KeyObject) hangs off the remembered header object and goes with it.
    */
-  readonly #headers: LRUCache<string, Readonly<Record<string, unknown>>>;
+  readonly #headers: HeaderCache;
   readonly #keys = new WeakMap<object, ProofKey>();
   /** The access token's SHA-256 by its holder (ProofInput.holder), with the token string it is the hash of. */
   readonly #aths = new WeakMap<object, { readonly token: string; readonly ath: string }>();
 
   constructor(opts: { config: DpopConfig; store: ReplayStore | null; onStoreError: ReplayConfig['onStoreError']; nonces: DpopNonces | null; now: () => number; cache?: { maxEntries: number; maxChars: number } }) {
-    const { maxEntries, maxChars } = opts.cache ?? HEADER_CACHE;
-    this.#headers = new LRUCache({ max: maxEntries, maxSize: maxChars, sizeCalculation: (_header, segment) => Math.max(1, segment.length) });
+    this.#headers = new HeaderCache(opts.cache ?? HEADER_CACHE);
     this.#config = opts.config;
     this.#store = opts.store;
     this.#onStoreError = opts.onStoreError;
@@ -186,6 +186,32 @@ export class DpopProofs {
 
 /** Default bounds of the header cache: 10 000 clients, 8 Mi characters of header segments. */
 const HEADER_CACHE = { maxEntries: 10_000, maxChars: 8 * 1024 * 1024 };
+
+/**
+ * The parser's HeaderMemo over a bounded LRU, indexed like the token cache (cache.ts `indexOf`): by the segment's last
+ * characters, so a lookup does not hash the whole fresh segment, and a hit only when the whole segment is equal. Two
+ * headers that share a tail share a slot (the later replaces the earlier); neither is ever answered for the other.
+ */
+class HeaderCache implements HeaderMemo {
+  readonly #slots: LRUCache<string, { readonly segment: string; readonly header: Readonly<Record<string, unknown>> }>;
+
+  constructor({ maxEntries, maxChars }: { maxEntries: number; maxChars: number }) {
+    this.#slots = new LRUCache({ max: maxEntries, maxSize: maxChars, sizeCalculation: (slot) => Math.max(1, slot.segment.length) });
+  }
+
+  get(segment: string): Readonly<Record<string, unknown>> | undefined {
+    const slot = this.#slots.get(indexOf(segment));
+    return slot !== undefined && slot.segment === segment ? slot.header : undefined;
+  }
+
+  set(segment: string, header: Readonly<Record<string, unknown>>): void {
+    this.#slots.set(indexOf(segment), { segment, header });
+  }
+
+  get size(): number {
+    return this.#slots.size;
+  }
+}
 
 /** A header's jwk, as far as the proofs under it needed it (undefined: not computed yet). */
 interface ProofKey {

@@ -69,6 +69,17 @@ describe('the remembered proof headers', () => {
     expect(verdict(await proofs.check(withHolder(await makeProof(a, { iat: NOW_S, token: TOKEN }), TOKEN)))).toBe('ok');
   });
 
+  it('keep two headers that end alike apart (same jwk, typ dpop+JWT): each keeps its own verdict', async () => {
+    const proofs = checker();
+    const good = () => makeProof(a, { iat: NOW_S, token: TOKEN });
+    const jwtTyped = () => makeProof(a, { iat: NOW_S, token: TOKEN, header: { typ: 'dpop+JWT' } }); // same length: same base64 tail
+    expect((await good()).split('.')[0]!.slice(-48)).toBe((await jwtTyped()).split('.')[0]!.slice(-48));
+    for (let i = 0; i < 2; i++) {
+      expect(verdict(await proofs.check(input(await good(), jktA)))).toBe('ok');
+      expect(verdict(await proofs.check(input(await jwtTyped(), jktA)))).toBe('dpop_proof_invalid');
+    }
+  });
+
   it('still refuse a remembered header whose member checks fail under this config', async () => {
     const strict = new DpopProofs({ config: { ...CONFIG, algorithms: ['RS256'] }, store: new MemoryReplayStore({ now }), onStoreError: 'deny', nonces: null, now });
     const p = await makeProof(a, { iat: NOW_S, token: TOKEN });
