@@ -43,6 +43,16 @@ describe('normalizeHttpUri', () => {
 
 describe('requestUri', () => {
   it.each([
+    [['https', 'api.test', '/orders'], 'https://api.test/orders'],
+    [['http', 'a-1.example.test', '/a.b/~x'], 'http://a-1.example.test/a.b/~x'],
+    [['https', 'API.test', '/orders'], 'https://api.test/orders'],
+    [['HTTPS', 'api.test', '/orders'], 'https://api.test/orders'],
+    [['https', 'api.test:443', '/orders'], 'https://api.test/orders'],
+    [['https', 'api.test:8443', '/orders'], 'https://api.test:8443/orders'],
+    [['https', 'api.test', '/./orders'], 'https://api.test/orders'],
+    [['https', 'api.test', '/caf%c3%a9'], 'https://api.test/caf%C3%A9'],
+    [['https', 'u@api.test', '/orders'], null],
+    [['ftp', 'api.test', '/orders'], null],
     [['https', 'api.test', '/orders?q=1'], 'https://api.test/orders'],
     [['https', 'api.test', '/a/../orders'], 'https://api.test/orders'],
     [['https', 'api.test', '//healthz/../admin'], null],
