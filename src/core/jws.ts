@@ -62,10 +62,16 @@ const decodeJsonObject = (segment: string): JsonObjectResult => parseJsonObject(
 
 /** `memo`: remembers decoded headers by their segment (see HeaderMemo); the verdict is the same with or without it. */
 export function parseCompactJws(token: string, memo?: HeaderMemo): ParseResult {
-  const parts = token.split('.');
-  if (parts.length === 5) return malformed('encrypted tokens (JWE) are not accepted');
-  if (parts.length !== 3) return malformed('not a compact JWS (three base64url segments separated by dots)');
-  const [h, p, s] = parts as [string, string, string];
+  // Two dots, found without splitting (a split allocates an array on every request); anything else is counted.
+  const d1 = token.indexOf('.');
+  const d2 = d1 === -1 ? -1 : token.indexOf('.', d1 + 1);
+  if (d2 === -1 || token.includes('.', d2 + 1)) {
+    if (token.split('.').length === 5) return malformed('encrypted tokens (JWE) are not accepted');
+    return malformed('not a compact JWS (three base64url segments separated by dots)');
+  }
+  const h = token.slice(0, d1);
+  const p = token.slice(d1 + 1, d2);
+  const s = token.slice(d2 + 1);
   // Only a segment that passed every check below is ever remembered, so a remembered one is canonical.
   const known = memo?.get(h);
   if ((known === undefined && !isCanonicalBase64url(h)) || !isCanonicalBase64url(p) || !isCanonicalBase64url(s)) {

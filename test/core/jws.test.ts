@@ -121,3 +121,16 @@ describe('parseCompactJws with a header memo', () => {
     expect(parseCompactJws(`${b64(header)}.${Buffer.from('[1]').toString('base64url')}.c2ln`, m)).toMatchObject({ ok: false, message: 'payload is not a JSON object' });
   });
 });
+
+describe('parseCompactJws segment count', () => {
+  it.each([
+    ['no dot', 'abc', 'not a compact JWS (three base64url segments separated by dots)'],
+    ['two segments', 'a.b', 'not a compact JWS (three base64url segments separated by dots)'],
+    ['four segments', 'a.b.c.d', 'not a compact JWS (three base64url segments separated by dots)'],
+    ['five segments (JWE)', 'a.b.c.d.e', 'encrypted tokens (JWE) are not accepted'],
+    ['six segments', 'a.b.c.d.e.f', 'not a compact JWS (three base64url segments separated by dots)'],
+    ['three empty segments', '..', 'segments must be unpadded canonical base64url'],
+  ])('refuses %s with its own message', (_name, t, message) => {
+    expect(parseCompactJws(t)).toEqual({ ok: false, reason: 'token_malformed', message });
+  });
+});

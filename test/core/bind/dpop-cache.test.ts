@@ -110,3 +110,17 @@ describe('the remembered proof headers', () => {
     expect(proofs.cachedHeaders).toBeLessThan(5);
   });
 });
+
+describe('explaining a proof', () => {
+  it('reports each refusal and the pass, and never consumes the jti', async () => {
+    const proofs = checker();
+    const steps: { ok: boolean; detail: string }[] = [];
+    const explain = (s: { ok: boolean; detail: string }) => void steps.push(s);
+    const p = await makeProof(a, { iat: NOW_S, token: TOKEN });
+    expect(verdict(await proofs.check(input(p, jktA), explain))).toBe('ok');
+    expect(steps.at(-1)).toMatchObject({ ok: true, detail: expect.stringContaining('would be consumed now') });
+    expect(verdict(await proofs.check(input(await makeProof(a, { iat: NOW_S, token: TOKEN, htm: 'PUT' }), jktA), explain))).toBe('dpop_proof_invalid');
+    expect(steps.at(-1)).toMatchObject({ ok: false, detail: expect.stringContaining('htm "PUT"') });
+    expect(verdict(await proofs.check(input(p, jktA)))).toBe('ok');
+  });
+});
