@@ -17,6 +17,7 @@ import { toSignInConfig } from './signin.ts';
 import { x5cIssuer } from './x5c.ts';
 import { toClientCertificateConfig } from './client-certificate.ts';
 import { identityHeaderNames } from '../core/identity.ts';
+import { deepFreeze } from '../core/freeze.ts';
 import { toIntrospectionConfig } from './introspection.ts';
 
 export class ConfigError extends Error {
@@ -232,10 +233,3 @@ function toConfig(raw: RawConfig, doc: unknown, baseDir: string, problems: strin
   };
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}

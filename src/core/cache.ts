@@ -60,9 +60,12 @@ export function introspectionKey(token: string): string {
   return `#${hash('sha256', token, 'base64url')}`;
 }
 
-/** How many trailing characters index an entry: more than any signature's shared prefix, far fewer than a token. */
+/**
+ * How many trailing characters index an entry: more than any signature's shared prefix, far fewer than a token.
+ * The DPoP proof-header memo (core/bind/dpop.ts) indexes header segments the same way (a jwk's last members differ).
+ */
 const INDEX_CHARS = 48;
-const indexOf = (token: string): string => (token.length <= INDEX_CHARS ? token : token.slice(-INDEX_CHARS));
+export const indexOf = (token: string): string => (token.length <= INDEX_CHARS ? token : token.slice(-INDEX_CHARS));
 
 /**
  * lru-cache's default (`ttlResolution: 1`) reuses one clock reading for 1 ms and arms a 1 ms timer to forget it on

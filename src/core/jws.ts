@@ -7,6 +7,7 @@
  */
 import { Reasons, type ReasonCode } from './reasons.ts';
 import { parseJsonObject, type JsonObjectResult } from './text.ts';
+import { deepFreeze } from './freeze.ts';
 
 export interface ParsedJws {
   readonly header: Readonly<Record<string, unknown>>;
@@ -19,6 +20,17 @@ export interface ParsedJws {
   readonly signingInput: string;
   /** The signature segment (canonical base64url). */
   readonly signature: string;
+}
+
+/**
+ * Decoded headers by their exact segment, for a caller that meets one header again and again (a DPoP client signs
+ * every proof under the same typ, alg and jwk). The parser remembers a header only once the whole JWS parsed, deep
+ * frozen, since every later hit shares it; a hit skips only the segment's decoding: every check on the header's
+ * members still runs. The caller bounds it (an LRU); an LRUCache fits this interface as it is.
+ */
+export interface HeaderMemo {
+  get(segment: string): Readonly<Record<string, unknown>> | undefined;
+  set(segment: string, header: Readonly<Record<string, unknown>>): unknown;
 }
 
 export type ParseResult =
@@ -48,15 +60,24 @@ export function isCanonicalBase64url(s: string): boolean {
 /** RFC 7515 §5.2 / RFC 7519 §7.2: the segment's bytes must be strict UTF-8 before they are JSON, and its strings text. */
 const decodeJsonObject = (segment: string): JsonObjectResult => parseJsonObject(Buffer.from(segment, 'base64url'));
 
-export function parseCompactJws(token: string): ParseResult {
-  const parts = token.split('.');
-  if (parts.length === 5) return malformed('encrypted tokens (JWE) are not accepted');
-  if (parts.length !== 3) return malformed('not a compact JWS (three base64url segments separated by dots)');
-  const [h, p, s] = parts as [string, string, string];
-  if (!isCanonicalBase64url(h) || !isCanonicalBase64url(p) || !isCanonicalBase64url(s)) {
+/** `memo`: remembers decoded headers by their segment (see HeaderMemo); the verdict is the same with or without it. */
+export function parseCompactJws(token: string, memo?: HeaderMemo): ParseResult {
+  // Two dots, found without splitting (a split allocates an array on every request); anything else is counted.
+  const d1 = token.indexOf('.');
+  const d2 = d1 === -1 ? -1 : token.indexOf('.', d1 + 1);
+  if (d2 === -1 || token.includes('.', d2 + 1)) {
+    if (token.split('.').length === 5) return malformed('encrypted tokens (JWE) are not accepted');
+    return malformed('not a compact JWS (three base64url segments separated by dots)');
+  }
+  const h = token.slice(0, d1);
+  const p = token.slice(d1 + 1, d2);
+  const s = token.slice(d2 + 1);
+  // Only a segment that passed every check below is ever remembered, so a remembered one is canonical.
+  const known = memo?.get(h);
+  if ((known === undefined && !isCanonicalBase64url(h)) || !isCanonicalBase64url(p) || !isCanonicalBase64url(s)) {
     return malformed('segments must be unpadded canonical base64url');
   }
-  const header = decodeJsonObject(h);
+  const header = known ?? decodeJsonObject(h);
   if (header === 'not_utf8') return malformed('header is not valid UTF-8');
   if (header === 'not_object') return malformed('header is not a JSON object');
   if (header === 'not_unicode') return malformed(`header ${NOT_UNICODE}`);
@@ -73,5 +94,6 @@ export function parseCompactJws(token: string): ParseResult {
   if (header.crit !== undefined) return malformed('"crit" header names extensions that are not supported');
   // jku, x5u and jwk are deliberately ignored: keys come only from the issuer's configured key source. x5c is carried
   // through raw: an x5c issuer validates it against its configured roots; every other issuer ignores it.
+  if (memo !== undefined && known === undefined) memo.set(h, deepFreeze(header));
   return { ok: true, jws: { header, payload, alg, kid: header.kid as string | undefined, x5c: header.x5c, signingInput: token.slice(0, h.length + 1 + p.length), signature: s } };
 }

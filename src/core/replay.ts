@@ -10,7 +10,7 @@
  *   claim checks. Memory is bounded by the live single-use tokens.
  * - consume is atomic per key: of concurrent uses, exactly one is 'fresh'.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export type ConsumeResult = 'fresh' | 'replayed' | { readonly error: string };
 
@@ -40,7 +40,8 @@ export const REPLAY_CHECKS: readonly ReplayCheck[] = ['fresh', 'replayed', 'jti_
 
 /** The store key for one issuer's jti (before any key prefix). */
 export function replayKey(issuer: string, jti: string): string {
-  return createHash('sha256').update(`${Buffer.byteLength(issuer)}:${issuer}\0`).update(jti).digest('base64url');
+  // One string, one-shot hash: the issuer part ends in NUL, so its UTF-8 bytes and the jti's simply concatenate.
+  return hash('sha256', `${Buffer.byteLength(issuer)}:${issuer}\0${jti}`, 'base64url');
 }
 
 /**

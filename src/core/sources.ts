@@ -285,6 +285,11 @@ export type ProofResult =
 export function findProof(headers: HeaderMap): ProofResult {
   const values = headers.get(PROOF_HEADER);
   if (values === undefined) return { kind: 'none' };
+  if (values.length === 1 && !values[0]!.includes(',')) {
+    // The usual request: one header, one proof (the general split below would allocate two arrays for it).
+    const proof = values[0]!.trim();
+    return proof === '' ? { kind: 'none' } : { kind: 'proof', proof };
+  }
   const parts = values.length === 1 && !values[0]!.includes(',') ? [values[0]!.trim()] : values.flatMap((v) => v.split(',')).map((p) => p.trim());
   const proofs = parts.filter((p) => p !== '');
   if (proofs.length === 0) return { kind: 'none' };

@@ -84,3 +84,53 @@ describe('parseCompactJws', () => {
     expect(parseCompactJws(token({ alg: 'ES256' }, { iss: 'x', sub: 'José 😀' }))).toMatchObject({ ok: true, jws: { payload: { sub: 'José 😀' } } });
   });
 });
+
+describe('parseCompactJws with a header memo', () => {
+  const memo = () => new Map<string, Readonly<Record<string, unknown>>>();
+  const header = { alg: 'ES256', typ: 'dpop+jwt', jwk: { kty: 'EC', crv: 'P-256', x: 'eA', y: 'eQ' } };
+
+  it('gives the same verdict as without it, and remembers the header deep frozen once the JWS parsed', () => {
+    const m = memo();
+    const t = token(header);
+    const first = parseCompactJws(t, m);
+    expect(first).toEqual(parseCompactJws(t));
+    expect(m.size).toBe(1);
+    const remembered = m.get(t.split('.')[0]!)!;
+    expect(Object.isFrozen(remembered) && Object.isFrozen(remembered.jwk)).toBe(true);
+    const again = parseCompactJws(token(header, { iss: 'y' }), m);
+    expect(again).toMatchObject({ ok: true, jws: { payload: { iss: 'y' } } });
+    expect(again.ok && again.jws.header).toBe(remembered);
+  });
+
+  it.each([
+    ['a payload that is not JSON', `${b64(header)}.${Buffer.from('nope').toString('base64url')}.c2ln`],
+    ['a non-canonical signature', `${b64(header)}.${b64({ iss: 'x' })}.QR`],
+    ['a header with crit', token({ ...header, crit: ['x'] })],
+    ['a header without alg', token({ typ: 'dpop+jwt' })],
+  ])('remembers nothing from a JWS it refuses (%s)', (_name, t) => {
+    const m = memo();
+    expect(parseCompactJws(t, m)).toEqual(parseCompactJws(t));
+    expect(parseCompactJws(t, m).ok).toBe(false);
+    expect(m.size).toBe(0);
+  });
+
+  it('still refuses a remembered header beside a bad payload or signature', () => {
+    const m = memo();
+    parseCompactJws(token(header), m);
+    expect(parseCompactJws(`${b64(header)}.${b64({ iss: 'x' })}.QR`, m)).toMatchObject({ ok: false, reason: 'token_malformed' });
+    expect(parseCompactJws(`${b64(header)}.${Buffer.from('[1]').toString('base64url')}.c2ln`, m)).toMatchObject({ ok: false, message: 'payload is not a JSON object' });
+  });
+});
+
+describe('parseCompactJws segment count', () => {
+  it.each([
+    ['no dot', 'abc', 'not a compact JWS (three base64url segments separated by dots)'],
+    ['two segments', 'a.b', 'not a compact JWS (three base64url segments separated by dots)'],
+    ['four segments', 'a.b.c.d', 'not a compact JWS (three base64url segments separated by dots)'],
+    ['five segments (JWE)', 'a.b.c.d.e', 'encrypted tokens (JWE) are not accepted'],
+    ['six segments', 'a.b.c.d.e.f', 'not a compact JWS (three base64url segments separated by dots)'],
+    ['three empty segments', '..', 'segments must be unpadded canonical base64url'],
+  ])('refuses %s with its own message', (_name, t, message) => {
+    expect(parseCompactJws(t)).toEqual({ ok: false, reason: 'token_malformed', message });
+  });
+});

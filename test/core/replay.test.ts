@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MemoryReplayStore, replayKey, replayTtlMs } from '../../src/core/replay.ts';
 
@@ -13,6 +14,15 @@ describe('replayKey', () => {
     ['a jti that spells the separator itself', ['https://a.test/', '\u0000j'], ['https://a.test/\u0000', 'j']],
   ])('keeps %s apart', (_name, [i1, j1], [i2, j2]) => {
     expect(replayKey(i1!, j1!)).not.toBe(replayKey(i2!, j2!));
+  });
+
+  it.each([
+    ['https://idp.test/', 'j1'],
+    ['https://idp.test/', 'José 😀'],
+    ['dpop jkt 0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I', '\u0000'],
+  ])('is sha256(byte length of %j, ":", issuer, NUL, jti): keys already in a shared store keep their meaning', (issuer, jti) => {
+    const expected = createHash('sha256').update(`${Buffer.byteLength(issuer)}:${issuer}\0`).update(jti).digest('base64url');
+    expect(replayKey(issuer, jti)).toBe(expected);
   });
 });
 

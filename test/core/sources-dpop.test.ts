@@ -37,10 +37,18 @@ describe('findProof', () => {
     ['none', {}, 'none'],
     ['an empty header', { dpop: '' }, 'none'],
     ['one proof', { dpop: PROOF }, 'proof'],
+    ['a blank header', { dpop: '  ' }, 'none'],
+    ['one proof and an empty header', { dpop: [PROOF, ''] }, 'proof'],
     ['two headers', { dpop: [PROOF, PROOF] }, 'error'],
     ['two comma-merged', { dpop: `${PROOF}, ${PROOF}` }, 'error'],
   ])('%s', (_name, headers, kind) => {
-    expect(findProof(h(headers)).kind).toBe(kind);
+    const found = findProof(h(headers));
+    expect(found.kind).toBe(kind);
+    if (found.kind === 'proof') expect(found.proof).toBe(PROOF);
+  });
+
+  it('trims the one proof of a single header', () => {
+    expect(findProof(h({ dpop: ` ${PROOF}\t` }))).toEqual({ kind: 'proof', proof: PROOF });
   });
 });
 

@@ -94,7 +94,7 @@ export class Binder {
       step(false, message);
       return { ok: false, status: 401, reason: Reasons.dpopProofMissing, message, dpop: this.#proofs.challenge('invalid_dpop_proof') };
     }
-    return this.#proofs.check({ request, proof: proof.proof, token: found.token, jkt: cnf.jkt }, explain).then((r) => (r.ok ? this.#bound(cnf, input, explain, r) : r));
+    return this.#proofs.check({ request, proof: proof.proof, token: found.token, jkt: cnf.jkt, holder: verified }, explain).then((r) => (r.ok ? this.#bound(cnf, input, explain, r) : r));
   }
 
   /**

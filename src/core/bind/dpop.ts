@@ -8,15 +8,18 @@
  * thumbprint == cnf.jkt → nonce → jti consumed once per key thumbprint. Every cheap check runs before the signature,
  * and the jti is consumed last, so a proof refused for any other reason burns nothing.
  *
- * The token cache never holds a proof: this runs on every request, cached token or not.
+ * The token cache never holds a proof: this runs on every request, cached token or not. What a client repeats is
+ * remembered, never a verdict: its header by the exact segment (with the jwk's thumbprint and key), and a cached
+ * token's ath beside the token string. Every step above still runs on every proof.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Algorithm, DpopConfig, ReplayConfig } from '../config.ts';
 import type { AuthRequest } from '../types.ts';
 import type { DpopChallenge } from '../deny.ts';
 import type { Explain } from '../explain.ts';
-import { parseCompactJws } from '../jws.ts';
+import { parseCompactJws, type HeaderMemo } from '../jws.ts';
+import { indexOf } from '../cache.ts';
 import { verifySignature } from '../signature.ts';
 import { fits, PUBLIC_MEMBERS, type KeyEntry } from '../keys/keyset.ts';
 import { Reasons } from '../reasons.ts';
@@ -24,7 +27,7 @@ import { replayKey, replayTtlMs, type ReplayStore } from '../replay.ts';
 import { clip } from '../text.ts';
 import { normalizeHttpUri, requestUri } from './htu.ts';
 import type { DpopNonces } from './nonce.ts';
-import type { BindResult } from './types.ts';
+import { BOUND, type BindResult } from './types.ts';
 
 /** RFC 7517 / 7518 private and symmetric members: a proof's jwk with any of them is refused. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
@@ -38,6 +41,11 @@ export interface ProofInput {
   readonly token: string;
   /** The token's cnf.jkt. */
   readonly jkt: string;
+  /**
+   * An object that lives as long as the verified token (the token cache hands the same one out on every hit): the
+   * token's hash (ath) is remembered on it, beside the token string it was computed from, and used only for that string.
+   */
+  readonly holder?: object;
 }
 
 export class DpopProofs {
@@ -46,10 +54,18 @@ export class DpopProofs {
   readonly #onStoreError: ReplayConfig['onStoreError'];
   readonly #nonces: DpopNonces | null;
   readonly #now: () => number;
-  /** Imported proof keys by thumbprint: a client's next proofs reuse its KeyObject (and signature.ts its CryptoKey). */
-  readonly #keys = new LRUCache<string, KeyObject>({ max: 10_000 });
+  /**
+   * A client signs every proof under one header (typ, alg, jwk): decoded headers by their exact segment (the parser's
+   * HeaderMemo), bounded in count and in characters, so a flood of distinct jwks only evicts. What a header's jwk
+   * gives (its public members, thumbprint, KeyObject) hangs off the remembered header object and goes with it.
+   */
+  readonly #headers: HeaderCache;
+  readonly #keys = new WeakMap<object, ProofKey>();
+  /** The access token's SHA-256 by its holder (ProofInput.holder), with the token string it is the hash of. */
+  readonly #aths = new WeakMap<object, { readonly token: string; readonly ath: string }>();
 
-  constructor(opts: { config: DpopConfig; store: ReplayStore | null; onStoreError: ReplayConfig['onStoreError']; nonces: DpopNonces | null; now: () => number }) {
+  constructor(opts: { config: DpopConfig; store: ReplayStore | null; onStoreError: ReplayConfig['onStoreError']; nonces: DpopNonces | null; now: () => number; cache?: { maxEntries: number; maxChars: number } }) {
+    this.#headers = new HeaderCache(opts.cache ?? HEADER_CACHE);
     this.#config = opts.config;
     this.#store = opts.store;
     this.#onStoreError = opts.onStoreError;
@@ -68,13 +84,10 @@ export class DpopProofs {
 
   /** With `explain` the jti is never consumed: explaining a request must not use up its proof. */
   async check(input: ProofInput, explain?: Explain): Promise<BindResult> {
-    const step = (ok: boolean, detail: string) => explain?.({ check: 'dpop proof', ok, detail });
-    const invalid = (message: string): BindResult => {
-      step(false, message);
-      return { ok: false, status: 401, reason: Reasons.dpopProofInvalid, message: `DPoP proof: ${message}`, dpop: this.challenge('invalid_dpop_proof') };
-    };
+    const step = explain === undefined ? undefined : (ok: boolean, detail: string) => explain({ check: 'dpop proof', ok, detail });
+    const invalid = (message: string): BindResult => this.#invalid(message, step);
 
-    const parsed = parseCompactJws(input.proof);
+    const parsed = parseCompactJws(input.proof, this.#headers);
     if (!parsed.ok) return invalid(parsed.message);
     const { header, payload } = parsed.jws;
     if (header.typ !== 'dpop+jwt') return invalid('typ must be "dpop+jwt"');
@@ -82,7 +95,8 @@ export class DpopProofs {
     if (!(this.#config.algorithms as readonly string[]).includes(alg)) {
       return invalid(`alg ${JSON.stringify(clip(alg, 16))} is not accepted (dpop.algorithms: ${this.#config.algorithms.join(', ')})`);
     }
-    const jwk = publicJwk(header.jwk);
+    const proofKey = this.#proofKey(header);
+    const jwk = proofKey.jwk;
     if (typeof jwk === 'string') return invalid(jwk);
     if (!fits(jwk, alg as Algorithm)) return invalid(`the jwk (${jwk.kty}${jwk.crv !== undefined ? ` ${jwk.crv}` : ''}) cannot make ${alg} signatures`);
 
@@ -96,20 +110,21 @@ export class DpopProofs {
     if (htm !== input.request.method) return invalid(`htm ${JSON.stringify(clip(htm, 16))} is not this request's method ${input.request.method}`);
     const target = requestUri(input.request.scheme, input.request.host, input.request.path);
     if (target === null) return invalid('the original scheme, host or path is unknown, so htu cannot be checked (the proxy must send them)');
-    if (normalizeHttpUri(htu) !== target) return invalid(`htu ${JSON.stringify(clip(htu, 128))} is not this request's URI ${target}`);
+    // A client that sends htu already normalized sends the target itself: normalizing is idempotent (htu.test.ts).
+    if (htu !== target && normalizeHttpUri(htu) !== target) return invalid(`htu ${JSON.stringify(clip(htu, 128))} is not this request's URI ${target}`);
 
     const now = this.#now();
     if (now / 1000 - iat > this.#config.maxAgeMs / 1000) return invalid(`iat is more than dpop.max_age (${this.#config.maxAgeMs / 1000}s) in the past`);
     if (iat - now / 1000 > this.#config.leewayMs / 1000) return invalid(`iat is more than dpop.leeway (${this.#config.leewayMs / 1000}s) in the future`);
-    if (ath !== createHash('sha256').update(input.token).digest('base64url')) return invalid('ath is not the hash of this access token: the proof was made for another token');
+    if (ath !== this.#athOf(input)) return invalid('ath is not the hash of this access token: the proof was made for another token');
 
-    const thumbprint = jwkThumbprint(jwk);
-    const key = this.#keyFor(thumbprint, jwk);
+    const thumbprint = (proofKey.thumbprint ??= jwkThumbprint(jwk));
+    const key = proofKey.key === undefined ? (proofKey.key = importKey(jwk)) : proofKey.key;
     if (key === null) return invalid('the jwk is not a valid public key');
     if (!(await verifySignature(parsed.jws, alg as Algorithm, key))) return invalid('signature verification failed under its jwk');
     if (thumbprint !== input.jkt) {
       const message = 'the proof is signed with another key than the one the token is bound to (cnf.jkt)';
-      step(false, message);
+      step?.(false, message);
       return { ok: false, status: 401, reason: Reasons.dpopBindingMismatch, message, dpop: this.challenge('invalid_token') };
     }
 
@@ -118,14 +133,14 @@ export class DpopProofs {
       const nonce = payload.nonce;
       if (typeof nonce !== 'string' || !this.#nonces.accepts(nonce)) {
         const message = nonce === undefined ? 'the proof has no nonce; dpop.nonce requires the server nonce from DPoP-Nonce' : 'the proof nonce is not current; use the one in DPoP-Nonce';
-        step(false, message);
+        step?.(false, message);
         return { ok: false, status: 401, reason: Reasons.dpopNonceRequired, message, dpop: this.challenge('use_dpop_nonce') };
       }
       if (this.#nonces.isPrevious(nonce)) fresherNonce = this.#nonces.current();
     }
 
-    const fresh = fresherNonce !== undefined ? { ok: true as const, responseHeaders: [['dpop-nonce', fresherNonce]] as const } : { ok: true as const };
-    if (explain) {
+    const fresh: BindResult = fresherNonce !== undefined ? { ok: true, responseHeaders: [['dpop-nonce', fresherNonce]] } : BOUND;
+    if (step !== undefined) {
       step(true, `valid ${alg} proof for ${htm} ${target} by key ${thumbprint}; jti ${JSON.stringify(clip(jti, 64))} would be consumed now (explain never consumes it)`);
       return fresh;
     }
@@ -137,18 +152,80 @@ export class DpopProofs {
     return { ok: false, status: 503, reason: Reasons.replayStoreUnavailable, message: 'the replay store cannot be reached; DPoP proofs are refused until it is back' };
   }
 
-  /** The thumbprint covers every member the key is built from: one thumbprint, one key. */
-  #keyFor(thumbprint: string, jwk: ProofJwk): KeyObject | null {
-    let key = this.#keys.get(thumbprint);
-    if (key === undefined) {
-      try {
-        key = createPublicKey({ key: jwk.members, format: 'jwk' });
-      } catch {
-        return null;
-      }
-      this.#keys.set(thumbprint, key);
-    }
-    return key;
+  #invalid(message: string, step: ((ok: boolean, detail: string) => void) | undefined): BindResult {
+    step?.(false, message);
+    return { ok: false, status: 401, reason: Reasons.dpopProofInvalid, message: `DPoP proof: ${message}`, dpop: this.challenge('invalid_dpop_proof') };
+  }
+
+  /** RFC 9449 §4.2 ath: base64url(SHA-256(token)), once per cached token and only ever for that exact string. */
+  #athOf({ token, holder }: ProofInput): string {
+    if (holder === undefined) return hash('sha256', token, 'base64url');
+    const known = this.#aths.get(holder);
+    if (known !== undefined && known.token === token) return known.ath;
+    const ath = hash('sha256', token, 'base64url');
+    this.#aths.set(holder, { token, ath });
+    return ath;
+  }
+
+  /** Remembered headers in the cache now (tests: a flood of distinct jwks stays bounded). */
+  get cachedHeaders(): number {
+    return this.#headers.size;
+  }
+
+  /**
+   * What `header.jwk` gives, once per header object: a remembered header is deep frozen, so its jwk cannot change
+   * under the entry. The thumbprint and KeyObject are filled in only when a proof gets that far (every cheap check
+   * first), then reused by the client's next proofs (and signature.ts keeps the CryptoKey with the KeyObject).
+   */
+  #proofKey(header: Readonly<Record<string, unknown>>): ProofKey {
+    let entry = this.#keys.get(header);
+    if (entry === undefined) this.#keys.set(header, (entry = { jwk: publicJwk(header.jwk) }));
+    return entry;
+  }
+}
+
+/** Default bounds of the header cache: 10 000 clients, 8 Mi characters of header segments. */
+const HEADER_CACHE = { maxEntries: 10_000, maxChars: 8 * 1024 * 1024 };
+
+/**
+ * The parser's HeaderMemo over a bounded LRU, indexed like the token cache (cache.ts `indexOf`): by the segment's last
+ * characters, so a lookup does not hash the whole fresh segment, and a hit only when the whole segment is equal. Two
+ * headers that share a tail share a slot (the later replaces the earlier); neither is ever answered for the other.
+ */
+class HeaderCache implements HeaderMemo {
+  readonly #slots: LRUCache<string, { readonly segment: string; readonly header: Readonly<Record<string, unknown>> }>;
+
+  constructor({ maxEntries, maxChars }: { maxEntries: number; maxChars: number }) {
+    this.#slots = new LRUCache({ max: maxEntries, maxSize: maxChars, sizeCalculation: (slot) => Math.max(1, slot.segment.length) });
+  }
+
+  get(segment: string): Readonly<Record<string, unknown>> | undefined {
+    const slot = this.#slots.get(indexOf(segment));
+    return slot !== undefined && slot.segment === segment ? slot.header : undefined;
+  }
+
+  set(segment: string, header: Readonly<Record<string, unknown>>): void {
+    this.#slots.set(indexOf(segment), { segment, header });
+  }
+
+  get size(): number {
+    return this.#slots.size;
+  }
+}
+
+/** A header's jwk, as far as the proofs under it needed it (undefined: not computed yet). */
+interface ProofKey {
+  readonly jwk: ProofJwk | string;
+  thumbprint?: string;
+  /** null: the members do not make a public key. */
+  key?: KeyObject | null;
+}
+
+function importKey(jwk: ProofJwk): KeyObject | null {
+  try {
+    return createPublicKey({ key: jwk.members, format: 'jwk' });
+  } catch {
+    return null;
   }
 }
 
@@ -175,5 +252,5 @@ function publicJwk(raw: unknown): ProofJwk | string {
 /** RFC 7638: SHA-256 over the required members, sorted, without whitespace; base64url. */
 export function jwkThumbprint(jwk: ProofJwk): string {
   const canonical = `{${Object.keys(jwk.members).sort().map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk.members[m])}`).join(',')}}`;
-  return createHash('sha256').update(canonical).digest('base64url');
+  return hash('sha256', canonical, 'base64url');
 }

@@ -17,6 +17,11 @@ const DEFAULT_PORT: Readonly<Record<string, string>> = { http: '80', https: '443
 /** unreserved / sub-delims / ":" / "@" / "/" (RFC 3986 pchar and the path separator): kept as they are. */
 const PATH_CHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+/** Paths already in normal form, the usual case: PATH_CHARs only (no "%", nothing to encode), no "." or ".." segment. */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+/** A host name in normal form without a port: nothing for authorityOf to lower-case or drop. */
+const PLAIN_HOST = /^[a-z0-9.-]+$/;
 
 /** The normalized `scheme://host[:port]/path` of an absolute http(s) URI, query and fragment dropped; null = invalid. */
 export function normalizeHttpUri(uri: string): string | null {
@@ -33,6 +38,8 @@ export function normalizeHttpUri(uri: string): string | null {
 /** The request's own URI as the proxy reported it (AuthRequest scheme, host and raw path); null when incomplete. */
 export function requestUri(scheme: string, host: string, rawPath: string): string | null {
   if (scheme === '' || host === '' || !rawPath.startsWith('/') || rawPath.startsWith('//')) return null;
+  // Already normal, the usual request: what normalizeHttpUri would give back unchanged (htu.test.ts holds both to it).
+  if ((scheme === 'https' || scheme === 'http') && PLAIN_HOST.test(host) && PLAIN_PATH.test(rawPath) && !DOT_SEGMENT.test(rawPath)) return `${scheme}://${host}${rawPath}`;
   const end = rawPath.search(/[?#]/);
   return normalizeHttpUri(`${scheme}://${host}${end === -1 ? rawPath : rawPath.slice(0, end)}`);
 }
@@ -51,6 +58,8 @@ function authorityOf(authority: string, scheme: string): string | null {
 }
 
 function normalizePath(path: string): string | null {
+  // The loop below would copy such a path char by char and removeDotSegments would give it back unchanged.
+  if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) return path === '' ? '/' : path;
   let out = '';
   for (let i = 0; i < path.length; i++) {
     const c = path[i]!;
