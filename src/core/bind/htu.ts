@@ -38,6 +38,9 @@ export function normalizeHttpUri(uri: string): string | null {
 /** The request's own URI as the proxy reported it (AuthRequest scheme, host and raw path); null when incomplete. */
 export function requestUri(scheme: string, host: string, rawPath: string): string | null {
   if (scheme === '' || host === '' || !rawPath.startsWith('/') || rawPath.startsWith('//')) return null;
+  // The host is an authority and nothing else: a '/', '?', '#' or '@' in it would move the path (api.test/evil + /x
+  // spells https://api.test/evil/x), so such a request has no URI a proof could name.
+  if (/[/?#@\\]/.test(host)) return null;
   // Already normal, the usual request: what normalizeHttpUri would give back unchanged (htu.test.ts holds both to it).
   if ((scheme === 'https' || scheme === 'http') && PLAIN_HOST.test(host) && PLAIN_PATH.test(rawPath) && !DOT_SEGMENT.test(rawPath)) return `${scheme}://${host}${rawPath}`;
   const end = rawPath.search(/[?#]/);

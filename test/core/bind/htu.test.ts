@@ -57,6 +57,11 @@ describe('requestUri', () => {
     [['https', 'api.test', '/a/../orders'], 'https://api.test/orders'],
     [['https', 'api.test', '//healthz/../admin'], null],
     [['https', '', '/x'], null],
+    // A host that would move the path or the query: no URI a proof could name.
+    [['https', 'api.test/evil', '/orders'], null],
+    [['https', 'api.test?x=', '/orders'], null],
+    [['https', 'api.test#', '/orders'], null],
+    [['https', 'api.test\\evil', '/orders'], null],
   ] as const)('%j → %j', ([scheme, host, path], expected) => {
     expect(requestUri(scheme, host, path)).toBe(expected);
   });
