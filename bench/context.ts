@@ -151,7 +151,7 @@ export class Bench {
       args: entry === 'main' ? ['--config', file] : [file],
       ...(o.env ? { env: o.env } : {}),
       ...(o.replaceEnv ? { replaceEnv: true } : {}),
-      nodeArgs: [...(o.nodeArgs ?? []), ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
+      nodeArgs: [...this.opt.nodeFlags, ...(o.nodeArgs ?? []), ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
       ready: entry === 'main' ? { url: `http://127.0.0.1:${httpPort}/readyz` } : { line: true },
     });
     this.children.push(child);

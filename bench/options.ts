@@ -1,4 +1,5 @@
 /** The command line of `npm run bench` (every option also as a BENCH_* env var), parsed once. */
+import { PORTCULLIS_NODE_FLAGS } from './startup.ts';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,8 @@ const HELP = `npm run bench [-- options] [SCENARIO ...]   (every option also as 
   --entry server|main     server: bench/server.ts calls startPortcullis in one process (default);
                           main: src/main.ts --config, the real entry point (workers, whatever main wires) [BENCH_ENTRY]
   --config-json JSON      merged into the Portcullis config, e.g. '{"cache":{"max_entries":0}}' [BENCH_CONFIG_JSON]
+  --node-flags LIST       node flags of the Portcullis children, comma list or 'none' (default: those of
+                          package.json's start script, as npm start and the image run it)   [BENCH_NODE_FLAGS]
   --cpu-prof              write V8 CPU profiles of the Portcullis children and summarize them [BENCH_CPU_PROF=1]
   --wait-quiet S          before each run wait up to S s for other processes to go quiet
                           (default 20, quick 0; at most 90 s in all); in full mode a run
@@ -48,6 +51,8 @@ export interface Options {
   readonly durationS: number;
   readonly rounds: number;
   readonly repeat: number;
+  /** Node's flags for the Portcullis children: by default what `npm start` passes (PORTCULLIS_NODE_FLAGS). */
+  readonly nodeFlags: readonly string[];
   /** The scenarios --repeat runs again (the others run once); every chosen one by default. */
   readonly repeatScenarios: ReadonlySet<Scenario>;
   readonly scenarios: ReadonlySet<Scenario>;
@@ -62,6 +67,11 @@ export interface Options {
   readonly writeReadme: boolean;
   readonly out: string;
   readonly command: string;
+}
+
+function nodeFlagsOf(v: string | undefined): readonly string[] {
+  if (v === undefined || v === '') return PORTCULLIS_NODE_FLAGS;
+  return v === 'none' ? [] : v.split(',').map((f) => f.trim()).filter(Boolean);
 }
 
 export function parseOptions(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Options {
@@ -81,6 +91,7 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
       entry: { type: 'string' },
       'config-json': { type: 'string' },
       'cpu-prof': { type: 'boolean' },
+      'node-flags': { type: 'string' },
       'wait-quiet': { type: 'string' },
       threadpool: { type: 'string' },
       'write-readme': { type: 'boolean' },
@@ -134,6 +145,7 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
     entry: entry as 'server' | 'main',
     extraConfig: configJson ? (JSON.parse(configJson) as Record<string, unknown>) : {},
     cpuProf: values['cpu-prof'] ?? env.BENCH_CPU_PROF === '1',
+    nodeFlags: nodeFlagsOf(values['node-flags'] ?? env.BENCH_NODE_FLAGS),
     waitQuietS: waitQuiet ? Number(waitQuiet) : quick ? 0 : 20,
     threadpool,
     writeReadme: values['write-readme'] ?? env.BENCH_WRITE_README === '1',

@@ -35,7 +35,7 @@ export function report(b: Results, versions: Record<string, string>, profiles: r
   lines.push(`**Date:** ${machine.date}  `);
   const repeat = opt.repeat > 1 ? `, the whole run ${opt.repeat} times in a row: each figure is the lowest of the ${opt.repeat} medians (highest for a ≤ target), its range spans every round of every run` : '';
   lines.push(`**Command:** \`${opt.command}\` (${opt.durationS} s per run, ${opt.rounds} round${opt.rounds > 1 ? 's' : ''}, order rotating between target and floors${repeat}${opt.quick ? ', quick mode' : ''}; a ratio is the median of the per-round ratios, the range in brackets their minimum–maximum)  `);
-  lines.push(`**Portcullis:** ${opt.entry === 'main' ? 'src/main.ts --config' : 'bench/server.ts (startPortcullis in one process, default telemetry: metrics on, no decision log, no OpenTelemetry SDK)'}, commit ${machine.commit}${Object.keys(opt.extraConfig).length ? `, config ${JSON.stringify(opt.extraConfig)}` : ''}; servers and floors each in their own process, load generators on the same machine`);
+  lines.push(`**Portcullis:** ${opt.entry === 'main' ? 'src/main.ts --config' : 'bench/server.ts (startPortcullis in one process, default telemetry: metrics on, no decision log, no OpenTelemetry SDK)'}${opt.nodeFlags.length ? ` with node ${opt.nodeFlags.join(' ')} (as npm start and the image run it)` : ''}, commit ${machine.commit}${Object.keys(opt.extraConfig).length ? `, config ${JSON.stringify(opt.extraConfig)}` : ''}; servers and floors each in their own process, load generators on the same machine`);
   lines.push('');
   lines.push('| Scenario | How | Portcullis | Floor | Portcullis / floor | Target | Result | Missed by | Notes |');
   lines.push('|---|---|---|---|---|---|---|---|---|');

@@ -30,6 +30,8 @@ export interface StartupOptions {
    * `floor` for the empty node:http server.
    */
   readonly entry: string;
+  /** Node's own flags before the script (what `npm start` and the image pass: PORTCULLIS_NODE_FLAGS). */
+  readonly nodeArgs?: readonly string[];
   /** Config file (PORTCULLIS_CONFIG). Ignored by the floor. */
   readonly config?: string;
   /** Where /readyz answers (the config's listen.http); the floor listens there too. */
@@ -52,7 +54,7 @@ export interface StartupResult {
 
 /** Starts `entry`, waits for /readyz 200, idles, reads VmRSS from /proc, stops it. */
 export async function measureStartup(o: StartupOptions): Promise<StartupResult> {
-  const args = o.entry === 'floor' ? ['-e', EMPTY_HTTP_SERVER] : [join(REPO_ROOT, o.entry)];
+  const args = o.entry === 'floor' ? ['-e', EMPTY_HTTP_SERVER] : [...(o.nodeArgs ?? []), join(REPO_ROOT, o.entry)];
   const started = performance.now();
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
@@ -160,17 +162,24 @@ export async function writeTypicalConfig(options: { /** Default 1: one process (
 
 /** The script `npm start` runs (package.json scripts.start is `node SCRIPT`), measured without npm's own process. */
 export function npmStartEntry(): string {
-  const start = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const match = /^node (\S+)$/.exec(start);
-  if (!match) throw new Error(`package.json scripts.start is not "node SCRIPT": ${start}`);
-  return match[1]!;
+  return npmStartCommand().script;
 }
 
-/** The container's command (Dockerfile ENTRYPOINT ["node", "SCRIPT"]). */
+/** `node [FLAGS] SCRIPT` of package.json's start script: the flags are the ones Portcullis runs with. */
+export function npmStartCommand(): { readonly flags: readonly string[]; readonly script: string } {
+  const start = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const words = start.split(' ');
+  if (words[0] !== 'node' || words.length < 2 || !words.slice(1, -1).every((w) => w.startsWith('--'))) throw new Error(`package.json scripts.start is not "node [FLAGS] SCRIPT": ${start}`);
+  return { flags: words.slice(1, -1), script: words.at(-1)! };
+}
+
+/** The node flags of `npm start` (and, pinned equal by test/deploy/dockerfile.test.ts, of the image's ENTRYPOINT). */
+export const PORTCULLIS_NODE_FLAGS: readonly string[] = npmStartCommand().flags;
+
 export function containerEntry(): string {
-  const match = /^ENTRYPOINT \["node", "([^"]+)"\]/m.exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
-  if (!match) throw new Error('Dockerfile has no ENTRYPOINT ["node", "SCRIPT"]');
-  return match[1]!;
+  const match = /^ENTRYPOINT \[((?:"[^"]+", )*)"([^"]+)"\]/m.exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+  if (!match || !match[1]!.startsWith('"node", ')) throw new Error('Dockerfile has no ENTRYPOINT ["node", …, "SCRIPT"]');
+  return match[2]!;
 }
 
 /**
@@ -210,7 +219,7 @@ export async function startupRows(o: { readonly runs?: number; readonly idleMs?:
     try {
       const runs: StartupResult[] = [];
       for (let i = 0; i < (o.runs ?? 3); i++) {
-        runs.push(await measureStartup({ entry: c.entry, config: config.path, httpPort: config.httpPort, ...(o.idleMs !== undefined ? { idleMs: o.idleMs } : {}) }));
+        runs.push(await measureStartup({ entry: c.entry, nodeArgs: PORTCULLIS_NODE_FLAGS, config: config.path, httpPort: config.httpPort, ...(o.idleMs !== undefined ? { idleMs: o.idleMs } : {}) }));
       }
       rows.push({ name: c.name, entry: c.entry, readyMs: median(runs.map((r) => r.readyMs)), idleRssMb: median(runs.map((r) => r.idleRssMb)), processes: runs[0]!.processes, runs });
     } finally {

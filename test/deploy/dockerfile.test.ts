@@ -4,6 +4,7 @@
  * build stage and run without src/, a numeric non-root user, the config path in PORTCULLIS_CONFIG, and exposed
  * ports that are the config's default ports.
  */
+import { PORTCULLIS_NODE_FLAGS } from '../../bench/startup.ts';
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,7 +62,7 @@ describe('Dockerfile', () => {
   });
 
   it('starts dist/main.js with node (no type stripping), and every file it copies from the context is let through by .dockerignore', () => {
-    expect(all(final, 'ENTRYPOINT')).toEqual(['["node", "dist/main.js"]']);
+    expect(all(final, 'ENTRYPOINT')).toEqual([`["node", ${PORTCULLIS_NODE_FLAGS.map((f) => `"${f}", `).join('')}"dist/main.js"]`]);
     expect(existsSync(join(REPO_ROOT, 'src/main.ts'))).toBe(true);
     const reincluded = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
     const sources = stages.flatMap((s) => all(s, 'COPY').map(copyArgs)).filter((c) => c.flags.length === 0).flatMap((c) => c.sources);

@@ -7,6 +7,7 @@
  * the image's ENTRYPOINT, a Node 24 binary (the one this repo's dev install provides, standing in for the base
  * image's node) and PORTCULLIS_CONFIG pointing at a config file, as in the container. Then it answers real gRPC Checks.
  */
+import { PORTCULLIS_NODE_FLAGS } from '../../bench/startup.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -187,7 +188,7 @@ describe('a production install (npm ci --omit=dev of the files the Dockerfile co
   });
 
   it('starts dist/main.js on Node 24 from PORTCULLIS_CONFIG and is ready', async () => {
-    expect(entrypoint).toEqual(['node', 'dist/main.js']);
+    expect(entrypoint).toEqual(['node', ...PORTCULLIS_NODE_FLAGS, 'dist/main.js']);
     expect(spawnSync(NODE_24, ['--version'], { encoding: 'utf8' }).stdout).toMatch(/^v24\./);
     expect(output).toMatch(/"portcullis started".*"ready":true/);
     expect((await fetch(`${httpUrl}/readyz`)).status).toBe(200);
