@@ -106,9 +106,10 @@ export async function spawnChild(o: SpawnOptions): Promise<Child> {
   };
 }
 
-async function pollReady(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+/** Polls `url` until it answers 200 (every `everyMs`: small where the time to ready is what is measured). */
+export async function pollReady(url: string, timeoutMs: number, everyMs = 50): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
     const status = await new Promise<number>((resolve) => {
       const req = request(url, { method: 'GET', agent: false }, (res) => {
         res.resume();
@@ -119,7 +120,7 @@ async function pollReady(url: string, timeoutMs: number): Promise<void> {
       req.end();
     });
     if (status === 200) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
 }

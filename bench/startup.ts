@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, processTree, treeMemory } from './procs.ts';
+import { freePort, pollReady, processTree, treeMemory } from './procs.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -66,7 +66,7 @@ export async function measureStartup(o: StartupOptions): Promise<StartupResult> 
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${o.entry} exited (${code}) before it was ready:\n${stderr}`))));
   exited.catch(() => {});
   try {
-    await Promise.race([waitReady(`http://127.0.0.1:${o.httpPort}/readyz`, o.timeoutMs ?? 30_000), exited]);
+    await Promise.race([pollReady(`http://127.0.0.1:${o.httpPort}/readyz`, o.timeoutMs ?? 30_000, 5), exited]);
     const readyMs = performance.now() - started;
     await new Promise((r) => setTimeout(r, o.idleMs ?? 3000));
     const memory = treeMemory(processTree(child.pid!));
@@ -80,23 +80,6 @@ export async function measureStartup(o: StartupOptions): Promise<StartupResult> 
   }
 }
 
-async function waitReady(url: string, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const status = await new Promise<number>((resolve) => {
-      const req = request(url, { agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', () => resolve(0));
-      req.setTimeout(1000, () => req.destroy());
-      req.end();
-    });
-    if (status === 200) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
-}
 
 export interface TypicalConfig {
   readonly path: string;

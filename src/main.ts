@@ -24,27 +24,19 @@ commands (each has --help):
   portcullis keys generate --dir DIR [--alg ES256] [--activate-in 15m]
                        the next signing key`;
 
+/** `portcullis NAME …`: each subcommand's module loads only when it runs (the service's modules never do). */
+type Subcommand = () => Promise<(argv: readonly string[]) => number | Promise<number>>;
+const SUBCOMMANDS: ReadonlyMap<string, Subcommand> = new Map<string, Subcommand>([
+  ['explain', async () => (await import('./cli/explain.ts')).runExplain],
+  ['keys', async () => (await import('./cli/keys.ts')).runKeys],
+  ['validate', async () => (await import('./cli/validate.ts')).runValidate],
+  ['test', async () => (await import('./cli/test.ts')).runTests],
+  ['schema', async () => (await import('./cli/schema.ts')).runSchema],
+]);
+
 async function main(): Promise<number> {
-  if (process.argv[2] === 'explain') {
-    const { runExplain } = await import('./cli/explain.ts');
-    return runExplain(process.argv.slice(3));
-  }
-  if (process.argv[2] === 'keys') {
-    const { runKeys } = await import('./cli/keys.ts');
-    return runKeys(process.argv.slice(3));
-  }
-  if (process.argv[2] === 'validate') {
-    const { runValidate } = await import('./cli/validate.ts');
-    return runValidate(process.argv.slice(3));
-  }
-  if (process.argv[2] === 'test') {
-    const { runTests } = await import('./cli/test.ts');
-    return runTests(process.argv.slice(3));
-  }
-  if (process.argv[2] === 'schema') {
-    const { runSchema } = await import('./cli/schema.ts');
-    return runSchema(process.argv.slice(3));
-  }
+  const subcommand = SUBCOMMANDS.get(process.argv[2] ?? '');
+  if (subcommand !== undefined) return (await subcommand())(process.argv.slice(3));
   let args;
   try {
     args = parseArgs({
