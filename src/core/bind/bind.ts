@@ -101,14 +101,14 @@ export class Binder {
    * After the proof: a certificate-bound token (cnf.x5t#S256, RFC 8705) only with the client certificate it names,
    * read from this request (core/bind/certificate.ts).
    */
-  #bound(cnf: Confirmation, { request, verified }: BindInput, explain: Explain | undefined, proofResult: BindResult = BOUND): BindResult {
+  #bound(cnf: Confirmation, { request }: BindInput, explain: Explain | undefined, proofResult: BindResult = BOUND): BindResult {
     if (cnf.x5t === undefined) return proofResult;
-    const binding = checkCertificateBinding(verified.claims, request);
+    const binding = checkCertificateBinding(cnf.x5t, request);
     if (!binding.ok) {
       explain?.({ check: 'certificate binding', ok: false, detail: binding.message });
       return { ok: false, status: 401, reason: binding.reason, message: binding.message };
     }
-    explain?.({ check: 'certificate binding', ok: true, detail: `the client certificate has the token's thumbprint ${binding.bound ? binding.thumbprint : ''}` });
+    explain?.({ check: 'certificate binding', ok: true, detail: `the client certificate has the token's thumbprint ${cnf.x5t}` });
     return proofResult;
   }
 }

@@ -12,35 +12,27 @@ import type { AuthRequest } from '../types.ts';
 import { readCertificate } from '../client-certificate.ts';
 
 export type CertificateBinding =
-  | { readonly ok: true; readonly bound: false }
-  | { readonly ok: true; readonly bound: true; readonly thumbprint: string }
+  | { readonly ok: true }
   | { readonly ok: false; readonly reason: ReasonCode; readonly message: string };
 
-const NOT_BOUND: CertificateBinding = Object.freeze({ ok: true, bound: false });
+const BOUND: CertificateBinding = Object.freeze({ ok: true });
 /** base64url of 32 bytes, unpadded. */
 const THUMBPRINT = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
-/** The token's `cnf.x5t#S256` (undefined: not certificate-bound), or null when it is there but not a thumbprint. */
-export function boundThumbprint(claims: Readonly<Record<string, unknown>>): string | undefined | null {
-  const cnf = claims.cnf;
-  if (typeof cnf !== 'object' || cnf === null) return undefined;
-  const x5t = (cnf as Record<string, unknown>)['x5t#S256'];
-  if (x5t === undefined) return undefined;
-  return typeof x5t === 'string' && THUMBPRINT.test(x5t) ? x5t : null;
-}
-
-export function checkCertificateBinding(claims: Readonly<Record<string, unknown>>, request: AuthRequest): CertificateBinding {
-  const bound = boundThumbprint(claims);
-  if (bound === undefined) return NOT_BOUND;
-  if (bound === null) return { ok: false, reason: Reasons.claimInvalid, message: 'claim "cnf.x5t#S256" is not a base64url SHA-256 thumbprint' };
+/**
+ * `x5t`: the token's `cnf.x5t#S256`, as the bind step read it from `cnf` (bind.ts confirmationOf, the one reader of
+ * the claim). Holds when the request's client certificate has that thumbprint.
+ */
+export function checkCertificateBinding(x5t: string, request: AuthRequest): CertificateBinding {
+  if (!THUMBPRINT.test(x5t)) return { ok: false, reason: Reasons.claimInvalid, message: 'claim "cnf.x5t#S256" is not a base64url SHA-256 thumbprint' };
   const cert = request.clientCertificate;
   if (cert === undefined) {
     return { ok: false, reason: Reasons.certificateMissing, message: 'the token is bound to a client certificate and the request came without one' };
   }
   const read = readCertificate(cert);
   if (!read.ok) return { ok: false, reason: Reasons.certificateMissing, message: `the token is bound to a client certificate and the request's cannot be read: ${read.message}` };
-  if (read.thumbprint !== bound) {
+  if (read.thumbprint !== x5t) {
     return { ok: false, reason: Reasons.certificateBindingMismatch, message: 'the client certificate is not the one the token is bound to (cnf.x5t#S256)' };
   }
-  return { ok: true, bound: true, thumbprint: bound };
+  return BOUND;
 }

@@ -79,13 +79,23 @@ describe('a certificate-bound token', () => {
   });
 });
 
+describe('checkCertificateBinding, given the cnf.x5t#S256 the bind step read', () => {
+  it.each<[string, () => string, () => string[], Record<string, unknown>]>([
+    ['holds with the certificate of that thumbprint', () => x5tS256(c.alice), () => [rfc9440(c.alice)], { ok: true }],
+    ['refuses a value that is not a base64url SHA-256', () => 'x', () => [rfc9440(c.alice)], { ok: false, reason: 'claim_invalid' }],
+    ['refuses a request without a certificate', () => x5tS256(c.alice), () => [], { ok: false, reason: 'certificate_missing' }],
+    ['refuses an unreadable certificate', () => x5tS256(c.alice), () => ['garbage'], { ok: false, reason: 'certificate_missing' }],
+    ['refuses another certificate', () => x5tS256(c.alice), () => [rfc9440(c.mallory)], { ok: false, reason: 'certificate_binding_mismatch' }],
+  ])('%s', (_name, x5t, values, expected) => {
+    const vs = values();
+    const r = request(vs.length ? { clientCertificate: certificateFrom('header', vs)! } : {});
+    expect(checkCertificateBinding(x5t(), r)).toMatchObject(expected);
+  });
+});
+
 describe('a token that is not certificate-bound', () => {
-  it.each([
-    ['without cnf', {}],
-    ['with a cnf naming only a DPoP key', { cnf: { jkt: 'x' } }],
-    ['with a cnf that is not an object', { cnf: 'x' }],
-  ])('is not bound %s', (_name, claims) => {
-    expect(checkCertificateBinding({ sub: 'a', ...claims }, request())).toEqual({ ok: true, bound: false });
+  it('with a cnf that is not an object is refused as claim_invalid, never taken as unbound', async () => {
+    expect(await core.authorizer.check(withCert(await signToken(key, { cnf: 'x' }), rfc9440(c.alice)))).toMatchObject({ kind: 'deny', status: 401, reason: 'claim_invalid' });
   });
 
   it('is allowed as before, with or without a certificate, and even with an unreadable one', async () => {
