@@ -38,6 +38,16 @@ export interface ReplayStoreStatus {
 export type ReplayCheck = 'fresh' | 'replayed' | 'jti_missing' | 'store_error_denied' | 'store_error_allowed';
 export const REPLAY_CHECKS: readonly ReplayCheck[] = ['fresh', 'replayed', 'jti_missing', 'store_error_denied', 'store_error_allowed'];
 
+/**
+ * One use of `key` (a single-use token's jti, a DPoP proof's jti): what the store answered, with a store failure (or
+ * no store at all) already turned into what `on_store_error` makes of it. The one place that rule lives.
+ */
+export async function consumeOnce(store: ReplayStore | null, key: string, ttlMs: number, onStoreError: 'deny' | 'allow'): Promise<Exclude<ReplayCheck, 'jti_missing'>> {
+  const result = store ? await store.consume(key, ttlMs) : { error: 'no replay store is configured' };
+  if (result === 'fresh' || result === 'replayed') return result;
+  return onStoreError === 'allow' ? 'store_error_allowed' : 'store_error_denied';
+}
+
 /** The store key for one issuer's jti (before any key prefix). */
 export function replayKey(issuer: string, jti: string): string {
   // One string, one-shot hash: the issuer part ends in NUL, so its UTF-8 bytes and the jti's simply concatenate.

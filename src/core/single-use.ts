@@ -6,7 +6,7 @@
 import type { IssuerConfig, ReplayConfig } from './config.ts';
 import type { Rule } from './policy/types.ts';
 import { Reasons, type ReasonCode } from './reasons.ts';
-import { replayKey, replayTtlMs, type ReplayCheck, type ReplayStore } from './replay.ts';
+import { consumeOnce, replayKey, replayTtlMs, type ReplayCheck, type ReplayStore } from './replay.ts';
 import { clip } from './text.ts';
 import type { Explain } from './explain.ts';
 
@@ -49,10 +49,9 @@ export class SingleUse {
     }
     const trusted = this.#issuers.get(issuer);
     const ttl = replayTtlMs(claims.exp as number, trusted?.leewayMs ?? 0, this.#now());
-    const result = this.#store ? await this.#store.consume(replayKey(issuer, jti), ttl) : { error: 'no replay store is configured' };
-    if (result === 'fresh') return { ok: true, check: 'fresh' };
-    if (result === 'replayed') return { ok: false, check: 'replayed', status: 401, reason: Reasons.tokenReplayed, message: 'this single-use token was already used' };
-    if (this.#onStoreError === 'allow') return { ok: true, check: 'store_error_allowed' };
-    return { ok: false, check: 'store_error_denied', status: 503, reason: Reasons.replayStoreUnavailable, message: 'the replay store cannot be reached; single-use tokens are refused until it is back' };
+    const check = await consumeOnce(this.#store, replayKey(issuer, jti), ttl, this.#onStoreError);
+    if (check === 'fresh' || check === 'store_error_allowed') return { ok: true, check };
+    if (check === 'replayed') return { ok: false, check, status: 401, reason: Reasons.tokenReplayed, message: 'this single-use token was already used' };
+    return { ok: false, check, status: 503, reason: Reasons.replayStoreUnavailable, message: 'the replay store cannot be reached; single-use tokens are refused until it is back' };
   }
 }

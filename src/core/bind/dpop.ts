@@ -23,7 +23,7 @@ import { indexOf } from '../cache.ts';
 import { verifySignature } from '../signature.ts';
 import { fits, PUBLIC_MEMBERS, type KeyEntry } from '../keys/keyset.ts';
 import { Reasons } from '../reasons.ts';
-import { replayKey, replayTtlMs, type ReplayStore } from '../replay.ts';
+import { consumeOnce, replayKey, replayTtlMs, type ReplayStore } from '../replay.ts';
 import { clip } from '../text.ts';
 import { normalizeHttpUri, requestUri } from './htu.ts';
 import type { DpopNonces } from './nonce.ts';
@@ -145,10 +145,9 @@ export class DpopProofs {
       return fresh;
     }
     const ttl = replayTtlMs(iat, this.#config.maxAgeMs, now);
-    const used = this.#store ? await this.#store.consume(replayKey(`dpop jkt ${thumbprint}`, jti), ttl) : { error: 'no replay store is configured' };
-    if (used === 'fresh') return fresh;
+    const used = await consumeOnce(this.#store, replayKey(`dpop jkt ${thumbprint}`, jti), ttl, this.#onStoreError);
+    if (used === 'fresh' || used === 'store_error_allowed') return fresh;
     if (used === 'replayed') return { ok: false, status: 401, reason: Reasons.dpopProofReplayed, message: 'this DPoP proof (its jti) was already used', dpop: this.challenge('invalid_dpop_proof') };
-    if (this.#onStoreError === 'allow') return fresh;
     return { ok: false, status: 503, reason: Reasons.replayStoreUnavailable, message: 'the replay store cannot be reached; DPoP proofs are refused until it is back' };
   }
 
