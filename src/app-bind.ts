@@ -9,10 +9,13 @@ import { MemoryReplayStore, type ReplayStore } from './core/replay.ts';
 import { Binder } from './core/bind/bind.ts';
 import { DpopProofs } from './core/bind/dpop.ts';
 import { DpopNonces } from './core/bind/nonce.ts';
-import { readNonceSecret } from './config/dpop.ts';
+import { dpopSection, readNonceSecret, toDpopConfig } from './config/dpop.ts';
 
-/** What a config without a `dpop` section gets (partial test configs; config/load.ts always sets one). */
-const DEFAULT_DPOP: DpopConfig = { algorithms: ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'], maxAgeMs: 60_000, leewayMs: 5_000, nonce: false };
+/**
+ * What a config without a `dpop` section gets (partial test configs; config/load.ts always sets one): the section's
+ * own defaults, from the one schema.
+ */
+const DEFAULT_DPOP: DpopConfig = toDpopConfig(dpopSection.default!, '', []);
 
 /**
  * `store`: the replay store of single-use tokens when there is one; otherwise (memory, nothing single-use) the proofs
