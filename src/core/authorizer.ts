@@ -311,9 +311,8 @@ export class CoreAuthorizer implements Authorizer {
    * Without a certificate those headers are already cleared in `identity`, which is then returned as it is.
    */
   #withClientCertificate(identity: readonly IdentityHeader[], request: AuthRequest): readonly IdentityHeader[] {
-    const headers = this.#config.clientCertificate?.identityHeaders;
-    if (headers === undefined || request.clientCertificate === undefined) return identity;
-    const values = new Map(certHeaderValues(headers, certificateView(request.clientCertificate), this.#config.identityHeaderMaxBytes));
+    if (!this.#certificateIdentity(request)) return identity;
+    const values = new Map(certHeaderValues(this.#config.clientCertificate!.identityHeaders, certificateView(request.clientCertificate), this.#config.identityHeaderMaxBytes));
     return identity.map((h) => (values.has(h.name) ? { name: h.name, value: values.get(h.name) } : h));
   }
 
