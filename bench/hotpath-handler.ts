@@ -6,12 +6,12 @@
  * that holds only Portcullis' own work.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { SignJWT } from 'jose';
 import { buildConfig } from '../src/config/load.ts';
 import { createCore, defaultRuntime } from '../src/app.ts';
 import { createTelemetry, instrumentAuthorizer } from '../src/telemetry/index.ts';
 import { httpRequestHandler } from '../src/transports/http/server.ts';
+import { allocationProfile, perCall } from './per-call.ts';
 import { AUDIENCE, ISSUER, configDoc, forwardAuthHeaders, makeKeys } from './fixtures.ts';
 
 const arg = (name: string, fallback: number): number => {
@@ -45,50 +45,18 @@ const res = {
   setHeader() {},
 } as unknown as ServerResponse;
 
-async function run(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) handler(req, res);
-}
+const step = (): void => handler(req, res);
 // First sight, second sight (verified and cached): the handler answers those later, so wait for each.
 for (let i = 0; i < 3; i++) {
   handler(req, res);
   await new Promise((r) => setTimeout(r, 50));
 }
 if (status !== 200) throw new Error(`the cache-hit request was not allowed: ${status}`);
-await run(50_000);
+for (let i = 0; i < 50_000; i++) step();
 
-if (process.argv.includes('--alloc-prof')) {
-  // Every allocation sampled, including what young-generation GCs collected: where the bytes per request go.
-  const { Session } = await import('node:inspector/promises');
-  const session = new Session();
-  session.connect();
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
-  await run(REQUESTS);
-  const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: AllocNode } };
-  const self = new Map<string, number>();
-  const walk = (n: AllocNode, stack: string): void => {
-    const here = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(src|bench|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
-    self.set(here, (self.get(here) ?? 0) + n.selfSize);
-    for (const c of n.children) walk(c, here);
-  };
-  walk(profile.head, '');
-  for (const [name, bytes] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) process.stdout.write(`${(bytes / REQUESTS).toFixed(0).padStart(6)} B  ${name}\n`);
-}
-interface AllocNode { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: AllocNode[] }
+if (process.argv.includes('--alloc-prof')) process.stdout.write(await allocationProfile(step, REQUESTS));
 
-const samples: { cpu: number; bytes: number }[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  const gc = new GCProfiler();
-  gc.start();
-  const before = getHeapStatistics().used_heap_size;
-  const cpu = process.cpuUsage();
-  await run(REQUESTS);
-  const used = process.cpuUsage(cpu);
-  const after = getHeapStatistics().used_heap_size;
-  let freed = 0;
-  for (const s of gc.stop()?.statistics ?? []) freed += s.beforeGC.heapStatistics.usedHeapSize - s.afterGC.heapStatistics.usedHeapSize;
-  samples.push({ cpu: (used.user + used.system) / REQUESTS, bytes: (after - before + freed) / REQUESTS });
-}
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-process.stdout.write(`handler only, ${REQUESTS} cached forward-auth requests × ${ROUNDS}: cpu ${median(samples.map((s) => s.cpu)).toFixed(3)} µs, alloc ${median(samples.map((s) => s.bytes)).toFixed(0)} B per request (status ${status})\n`);
+const { cpuUs, bytes } = perCall(step, REQUESTS, ROUNDS);
+process.stdout.write(`handler only, ${REQUESTS} cached forward-auth requests × ${ROUNDS}: cpu ${cpuUs.toFixed(3)} µs, alloc ${bytes.toFixed(0)} B per request (status ${status})\n`);
 core.stop();
 await telemetry.shutdown();

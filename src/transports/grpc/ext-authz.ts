@@ -7,6 +7,7 @@ import type { Allow, AuthRequest, Decision, Deny, IdentityHeader } from '../../c
 import { internalErrorDeny } from '../../core/deny.ts';
 import { certificateFrom, certificateFromHeader, XFCC } from '../../core/client-certificate.ts';
 import { toStruct, wellFormed } from './struct.ts';
+import { RawHeaderMap } from '../raw-header-map.ts';
 import type {
   Struct,
   WireCheckRequest,
@@ -47,13 +48,17 @@ const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
 export function toAuthRequest(message: unknown, xfcc = false): AuthRequest {
   const attributes = isObject(message) ? (message as WireCheckRequest).attributes : undefined;
   const http = attributes?.request?.http;
-  const pseudo = new Map<string, string>();
-  const headers = new Map<string, string[]>();
+  const pseudo: Pseudo = {};
+  const raw: string[] = [];
 
-  // Default mode: one map entry per header name, repeats already comma-joined by Envoy.
-  if (isRecord(http?.headers)) {
+  // Default mode: one map entry per header name, repeats already comma-joined by Envoy. The fast decoder
+  // (request-decoder.ts) gives the map as a list of pairs; protobufjs as an object.
+  const list = http?.header_list;
+  if (Array.isArray(list)) {
+    for (let i = 0; i + 1 < list.length; i += 2) addHeader(raw, pseudo, list[i]!, list[i + 1]!);
+  } else if (isRecord(http?.headers)) {
     for (const [name, value] of Object.entries(http.headers)) {
-      if (typeof value === 'string') addHeader(headers, pseudo, name, value);
+      if (typeof value === 'string') addHeader(raw, pseudo, name, value);
     }
   }
   // encode_raw_headers: true: one entry per header line, repeats kept apart, values as bytes.
@@ -62,38 +67,50 @@ export function toAuthRequest(message: unknown, xfcc = false): AuthRequest {
     for (const entry of entries as readonly unknown[]) {
       if (!isObject(entry)) continue;
       const { key } = entry as WireHeaderValue;
-      if (typeof key === 'string') addHeader(headers, pseudo, key, headerText(entry as WireHeaderValue));
+      if (typeof key === 'string') addHeader(raw, pseudo, key, headerText(entry as WireHeaderValue));
     }
   }
 
+  const headers = raw.length > 0 ? new RawHeaderMap(raw) : NO_HEADERS;
   const clientAddress = peerAddress(attributes?.source);
   const peerCertificate = text(attributes?.source?.certificate);
   const clientCertificate = (xfcc ? certificateFromHeader(headers, XFCC) : undefined)
     ?? (peerCertificate === '' ? undefined : certificateFrom('envoy', [peerCertificate]));
-  return {
+  // Built field by field: optional fields are absent (not undefined) when there is nothing to say.
+  const request: Mutable<AuthRequest> = {
     transport: 'grpc',
-    method: (text(http?.method) || pseudo.get(':method') || '').toUpperCase(),
-    host: text(http?.host) || pseudo.get(':authority') || pseudo.get('host') || '',
-    scheme: text(http?.scheme) || pseudo.get(':scheme') || '',
-    path: text(http?.path) || pseudo.get(':path') || '',
-    headers: headers.size > 0 ? headers : NO_HEADERS,
+    method: (text(http?.method) || pseudo.method || '').toUpperCase(),
+    host: text(http?.host) || pseudo.authority || pseudo.host || '',
+    scheme: text(http?.scheme) || pseudo.scheme || '',
+    path: text(http?.path) || pseudo.path || '',
+    headers,
     contextExtensions: stringMap(attributes?.context_extensions),
-    ...(clientAddress !== undefined ? { clientAddress } : {}),
-    ...(clientCertificate !== undefined ? { clientCertificate } : {}),
   };
+  if (clientAddress !== undefined) request.clientAddress = clientAddress;
+  if (clientCertificate !== undefined) request.clientCertificate = clientCertificate;
+  return request;
 }
 
-/** Pseudo-headers (and host, for the fallback only) go to `pseudo`, first value wins; the rest are kept in order. */
-function addHeader(headers: Map<string, string[]>, pseudo: Map<string, string>, rawName: string, value: string): void {
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The pseudo-headers read as fallbacks for the request line (and host), the first value of each. */
+interface Pseudo { method?: string; authority?: string; scheme?: string; path?: string; host?: string }
+
+/**
+ * Pseudo-headers go to `pseudo` only (first value wins, the rest are dropped); every other header goes to `raw` with
+ * its name lower-cased, in order (host also to `pseudo`, for the fallback).
+ */
+function addHeader(raw: string[], pseudo: Pseudo, rawName: string, value: string): void {
   const name = rawName.toLowerCase();
-  if (name === 'host' && !pseudo.has(name)) pseudo.set(name, value);
-  if (name.startsWith(':')) {
-    if (!pseudo.has(name)) pseudo.set(name, value);
+  if (name.charCodeAt(0) === 0x3a) {
+    if (name === ':method') pseudo.method ??= value;
+    else if (name === ':authority') pseudo.authority ??= value;
+    else if (name === ':scheme') pseudo.scheme ??= value;
+    else if (name === ':path') pseudo.path ??= value;
     return;
   }
-  const values = headers.get(name);
-  if (values === undefined) headers.set(name, [value]);
-  else values.push(value);
+  if (name === 'host') pseudo.host ??= value;
+  raw.push(name, value);
 }
 
 /**

@@ -28,6 +28,10 @@ interface Utf8Slice {
 
 class Cursor {
   pos = 0;
+  /** The value of the map entry readEntry read last. */
+  entryValue = '';
+  /** While set, strings are checked and skipped, not decoded (a peer that is read only to be checked: destination). */
+  quiet = false;
   readonly buf: Buffer;
   constructor(buf: Buffer) {
     this.buf = buf;
@@ -69,6 +73,10 @@ class Cursor {
    */
   string(end: number): string {
     const stop = this.length(end);
+    if (this.quiet) {
+      this.pos = stop;
+      return '';
+    }
     const text = (this.buf as Buffer & Utf8Slice).utf8Slice(this.pos, stop);
     this.pos = stop;
     return text;
@@ -109,21 +117,45 @@ function want(tag: number, wireType: number): void {
   if ((tag & 7) !== wireType) throw UNSUPPORTED;
 }
 
-/** map<string, string>: one entry into a plain object, as protobufjs builds them (a later value of a key wins). */
-function mapEntry(c: Cursor, end: number, into: Record<string, string>): void {
+/** One map<string, string> entry: its key is returned and its value left in `c.entryValue` (no pair allocated). */
+function readEntry(c: Cursor, end: number): string {
   const stop = c.length(end);
   let key = '';
-  let value = '';
+  c.entryValue = '';
   while (c.pos < stop) {
     const tag = c.tag(stop);
     const number = tag >>> 3;
     if (number === 1) (want(tag, LENGTH), (key = c.string(stop)));
-    else if (number === 2) (want(tag, LENGTH), (value = c.string(stop)));
+    else if (number === 2) (want(tag, LENGTH), (c.entryValue = c.string(stop)));
     else c.skip(tag & 7, stop);
   }
   c.done(stop);
+  return key;
+}
+
+/** map<string, string>: one entry into a plain object, as protobufjs builds them (a later value of a key wins). */
+function mapEntry(c: Cursor, end: number, into: Record<string, string>): void {
+  const key = readEntry(c, end);
   if (key === '__proto__') throw UNSUPPORTED;
-  into[key] = value;
+  into[key] = c.entryValue;
+}
+
+/**
+ * One entry of the `headers` map into `list` (flat name, value pairs in wire order): what protobufjs' object gives,
+ * without the object. A later value of a name replaces the earlier one in its place, as an object property would.
+ * A name an object would order differently (an integer-like one comes first) or drop ("__proto__") is left to protobufjs.
+ */
+function headerEntry(c: Cursor, end: number, list: string[]): void {
+  const key = readEntry(c, end);
+  const first = key.charCodeAt(0);
+  if (key === '__proto__' || (first >= 48 && first <= 57)) throw UNSUPPORTED;
+  for (let i = 0; i < list.length; i += 2) {
+    if (list[i] === key) {
+      list[i + 1] = c.entryValue;
+      return;
+    }
+  }
+  list.push(key, c.entryValue);
 }
 
 interface SocketAddress { address?: string; port_value?: number; named_port?: string }
@@ -189,7 +221,10 @@ function peer(c: Cursor, end: number): WirePeer {
     }
   }
   c.done(end);
-  return { ...(at === undefined ? {} : { address: at }), ...(certificate === '' ? {} : { certificate }) };
+  const out: { address?: Address; certificate?: string } = {};
+  if (at !== undefined) out.address = at;
+  if (certificate !== '') out.certificate = certificate;
+  return out;
 }
 
 function headerValue(c: Cursor, end: number): WireHeaderValue {
@@ -220,12 +255,12 @@ function headerMap(c: Cursor, end: number): { headers: WireHeaderValue[] } {
 }
 
 function httpRequest(c: Cursor, end: number): WireHttpRequest {
-  const out: { method?: string; headers?: Record<string, string>; header_map?: { headers: WireHeaderValue[] }; path?: string; host?: string; scheme?: string } = {};
+  const out: { method?: string; header_list?: string[]; header_map?: { headers: WireHeaderValue[] }; path?: string; host?: string; scheme?: string } = {};
   while (c.pos < end) {
     const tag = c.tag(end);
     switch (tag >>> 3) {
       case 2: want(tag, LENGTH); out.method = c.string(end); break;
-      case 3: want(tag, LENGTH); mapEntry(c, end, (out.headers ??= {})); break;
+      case 3: want(tag, LENGTH); headerEntry(c, end, (out.header_list ??= [])); break;
       case 4: want(tag, LENGTH); out.path = c.string(end); break;
       case 5: want(tag, LENGTH); out.host = c.string(end); break;
       case 6: want(tag, LENGTH); out.scheme = c.string(end); break;
@@ -272,7 +307,12 @@ function attributes(c: Cursor, end: number): NonNullable<WireCheckRequest['attri
     const tag = c.tag(end);
     switch (tag >>> 3) {
       case 1: want(tag, LENGTH); out.source = peer(c, c.length(end)); break;
-      case 2: want(tag, LENGTH); peer(c, c.length(end)); break; // destination: checked, not kept
+      case 2: // destination: checked, not kept
+        want(tag, LENGTH);
+        c.quiet = true;
+        peer(c, c.length(end));
+        c.quiet = false;
+        break;
       case 4: want(tag, LENGTH); out.request = request(c, c.length(end)); break;
       case 10: want(tag, LENGTH); mapEntry(c, end, (out.context_extensions ??= {})); break;
       case 11: case 12: case 13: // metadata_context, tls_session, route_metadata_context: only when empty

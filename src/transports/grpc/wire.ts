@@ -28,6 +28,11 @@ export interface WireHeaderValue {
 export interface WireHttpRequest {
   readonly method?: string | null;
   readonly headers?: Readonly<Record<string, string>> | null;
+  /**
+   * Not a wire field: the fast decoder (request-decoder.ts) gives `headers` this way instead, as name, value pairs in
+   * the order an object of them would have. protobufjs never sets it.
+   */
+  readonly header_list?: readonly string[] | null;
   readonly header_map?: { readonly headers?: readonly (WireHeaderValue | null)[] | null } | null;
   readonly path?: string | null;
   readonly host?: string | null;

@@ -87,7 +87,8 @@ describe('the grpc-js client', () => {
       const response = await client.check(REQUEST);
       expect(response.status.code).toBe(0);
       expect(response.ok_response.headers.map((h: any) => [h.header.key, h.header.value])).toEqual([['x-user-id', 'alice']]);
-      expect(authorizer.last()).toMatchObject({ method: 'GET', host: 'app.test', path: '/orders', headers: new Map([['authorization', ['Bearer t']]]) });
+      expect(authorizer.last()).toMatchObject({ method: 'GET', host: 'app.test', path: '/orders' });
+      expect(new Map(authorizer.last()!.headers)).toEqual(new Map([['authorization', ['Bearer t']]]));
       await expect(client.healthCheck('')).resolves.toEqual({ status: 'SERVING' });
       await expect(client.healthList()).resolves.toMatchObject({ statuses: { '': { status: 'SERVING' } } });
       const watch = client.watch('');

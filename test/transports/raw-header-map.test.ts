@@ -1,6 +1,6 @@
 /** RawHeaderMap reads rawHeaders on demand and answers exactly what a Map of every lower-cased header would. */
 import { describe, expect, it } from 'vitest';
-import { RawHeaderMap } from '../../../src/transports/http/headers.ts';
+import { RawHeaderMap } from '../../src/transports/raw-header-map.ts';
 
 /** The reference: every header, lower-cased name → every value in arrival order (the Map the listener used to build). */
 function reference(raw: readonly string[]): Map<string, string[]> {
