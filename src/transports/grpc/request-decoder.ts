@@ -1,7 +1,8 @@
 /**
  * A CheckRequest decoder that builds only what toAuthRequest (ext-authz.ts) reads, straight from the bytes, for
- * the messages Envoy sends. It gives the same shape protobufjs gives (protos.ts, LOADER_OPTIONS), so the one
- * translation, toAuthRequest, serves both.
+ * the messages Envoy sends. It gives the shape protobufjs gives (protos.ts, LOADER_OPTIONS), so the one
+ * translation, toAuthRequest, serves both; only the `headers` map comes as `header_list` pairs (wire.ts), and string
+ * fields toAuthRequest never reads are skipped, not decoded (decoding a string cannot fail, so nothing changes).
  *
  * It decodes a message only when it can do so exactly as protobufjs would; on anything else it answers undefined
  * and the caller decodes with protobufjs. That covers every field with a wire type other than its declared one
@@ -169,7 +170,7 @@ function socketAddress(c: Cursor, end: number): SocketAddress {
       case 2: want(tag, LENGTH); out.address = c.string(end); break;
       case 3: want(tag, VARINT); out.port_value = c.uint32(end); break;
       case 4: want(tag, LENGTH); out.named_port = c.string(end); break;
-      case 5: want(tag, LENGTH); c.string(end); break; // resolver_name
+      case 5: want(tag, LENGTH); c.pos = c.length(end); break; // resolver_name: not read
       case 1: case 6: want(tag, VARINT); c.uint32(end); break; // protocol (enum), ipv4_compat (bool): protobufjs reads both with uint32
       default: c.skip(tag & 7, end);
     }
@@ -216,7 +217,7 @@ function peer(c: Cursor, end: number): WirePeer {
       case 1: want(tag, LENGTH); at = address(c, c.length(end)); break; // a repeated message field replaces the earlier one, as in protobufjs
       case 3: want(tag, LENGTH); mapEntry(c, end, labels); break;
       case 5: want(tag, LENGTH); certificate = c.string(end); break;
-      case 2: case 4: want(tag, LENGTH); c.string(end); break; // service, principal
+      case 2: case 4: want(tag, LENGTH); c.pos = c.length(end); break; // service, principal: not read
       default: c.skip(tag & 7, end);
     }
   }
@@ -265,7 +266,7 @@ function httpRequest(c: Cursor, end: number): WireHttpRequest {
       case 5: want(tag, LENGTH); out.host = c.string(end); break;
       case 6: want(tag, LENGTH); out.scheme = c.string(end); break;
       case 13: want(tag, LENGTH); out.header_map = headerMap(c, c.length(end)); break;
-      case 1: case 7: case 8: case 10: want(tag, LENGTH); c.string(end); break; // id, query, fragment, protocol
+      case 1: case 7: case 8: case 10: want(tag, LENGTH); c.pos = c.length(end); break; // id, query, fragment, protocol: not read
       case 9: want(tag, VARINT); c.skipVarint(end); break; // size (int64)
       default: c.skip(tag & 7, end);
     }
