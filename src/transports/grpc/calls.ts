@@ -6,9 +6,9 @@
  */
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Authorizer } from '../../core/types.ts';
-import { answerCheck, decodeCheckRequest, encodeCheckResponse, metadataHeaders, type ErrorReporter } from './check-service.ts';
+import { answerCheck, decodeCheckRequest, framedCheckResponse, metadataHeaders, type ErrorReporter } from './check-service.ts';
 import type { HealthService } from './health.ts';
-import { openResponseStream, receiveMessage, sendHttpStatus, sendStatus, sendUnary, type RequestDeadlines } from './h2-call.ts';
+import { openResponseStream, receiveMessage, sendFramed, sendHttpStatus, sendStatus, sendUnary, type RequestDeadlines } from './h2-call.ts';
 import { methodCodec } from './codecs.ts';
 import { internalErrorResponse } from './ext-authz.ts';
 
@@ -41,13 +41,13 @@ const checkCall: Handler = (stream, headers, context) => {
       const message = received.kind === 'message' ? decodeCheckRequest(received.bytes, context.report) : undefined;
       const invalid = received.kind === 'invalid' ? received.problem : undefined; // the reason codes of the same names
       const response = answerCheck(context.authorizer, message, context.report, metadataHeaders(headers), invalid, context.xfcc?.() === true);
-      const send = (value: unknown): void => sendUnary(stream, encodeCheckResponse(value, context.report));
+      const send = (value: unknown): void => sendFramed(stream, framedCheckResponse(value, context.report));
       if (response instanceof Promise) response.then(send).catch(failed(stream, context));
       else send(response);
     } catch (error) {
       // A bug on our side: still a CheckResponse (the internal-error deny), never a reset Envoy could turn into an allow.
       context.report(error, 'ext_authz call (answered deny internal_error)');
-      sendUnary(stream, encodeCheckResponse(internalErrorResponse(), context.report));
+      sendFramed(stream, framedCheckResponse(internalErrorResponse(), context.report));
     }
   }, context.deadlines);
 };

@@ -19,6 +19,7 @@ import type { AuthRequest, Authorizer, Decision, HeaderMap, InvalidRequestReason
 import type { Later } from '../../core/sync.ts';
 import { methodCodec } from './codecs.ts';
 import { decodeCheckRequestFast } from './request-decoder.ts';
+import { frameMessage } from './h2-call.ts';
 import { internalErrorResponse, toAuthRequest, toCheckResponse } from './ext-authz.ts';
 import type { WireCheckResponse } from './wire.ts';
 
@@ -82,20 +83,25 @@ export function decodeCheckRequest(bytes: Buffer, report: ErrorReporter): unknow
   }
 }
 
-/** The bytes of frozen responses (ext-authz.ts shares one per cached token and rule): encoded once. */
-const encoded = new WeakMap<object, Buffer>();
-
 /** CheckResponse → bytes; a response that does not encode is replaced by the internal-error deny. */
 export function encodeCheckResponse(value: unknown, report: ErrorReporter): Buffer {
   try {
-    if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return check.responseSerialize(value);
-    let bytes = encoded.get(value);
-    if (bytes === undefined) encoded.set(value, (bytes = check.responseSerialize(value)));
-    return bytes;
+    return check.responseSerialize(value);
   } catch (error) {
     report(error, 'ext_authz response encode (answered deny internal_error)');
     return check.responseSerialize(internalErrorResponse());
   }
+}
+
+/** The framed bytes of frozen responses (ext-authz.ts shares one per cached token and rule): encoded and framed once. */
+const framed = new WeakMap<object, Buffer>();
+
+/** CheckResponse → the length-prefixed message a unary answer carries (h2-call.ts sendFramed). */
+export function framedCheckResponse(value: unknown, report: ErrorReporter): Buffer {
+  if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return frameMessage(encodeCheckResponse(value, report));
+  let bytes = framed.get(value);
+  if (bytes === undefined) framed.set(value, (bytes = frameMessage(encodeCheckResponse(value, report))));
+  return bytes;
 }
 
 /** Trace-context entries a caller (Envoy's tracer) may put in the call's metadata. */

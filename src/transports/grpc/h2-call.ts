@@ -150,6 +150,10 @@ function responseHeaders(): Record<string, string | number> {
   return { ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip' };
 }
 
+/** responseHeaders() shared by every unary answer: node:http2's respond() copies the headers it is given. */
+const UNARY_HEADERS = Object.freeze(responseHeaders());
+const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
+
 function usable(stream: ServerHttp2Stream): boolean {
   return !stream.destroyed && !stream.closed && !stream.headersSent;
 }
@@ -199,11 +203,26 @@ function sendOkTrailers(stream: ServerHttp2Stream): void {
 
 /** Headers, one message, trailers grpc-status 0. */
 export function sendUnary(stream: ServerHttp2Stream, message: Uint8Array): void {
-  answer(stream, () => {
-    stream.respond(responseHeaders(), { waitForTrailers: true });
-    stream.once('wantTrailers', () => sendOkTrailers(stream));
-    stream.end(frameMessage(message));
-  });
+  sendFramed(stream, frameMessage(message));
+}
+
+/**
+ * sendUnary for a message already framed (frameMessage), so a cached answer is framed once. It runs on every Check,
+ * so it allocates nothing of its own: shared headers and options, and a trailers listener that reads its stream from `this`.
+ */
+export function sendFramed(stream: ServerHttp2Stream, framed: Buffer): void {
+  if (!usable(stream)) return;
+  try {
+    stream.respond(UNARY_HEADERS, WAIT_FOR_TRAILERS);
+    stream.once('wantTrailers', onWantTrailers);
+    stream.end(framed);
+  } catch {
+    stream.destroy();
+  }
+}
+
+function onWantTrailers(this: ServerHttp2Stream): void {
+  sendOkTrailers(this);
 }
 
 /** A trailers-only answer: the status in the one HEADERS frame, no message. */
@@ -227,8 +246,8 @@ export function openResponseStream(stream: ServerHttp2Stream): { write(message: 
   if (!usable(stream)) return undefined;
   let opened = false;
   answer(stream, () => {
-    stream.respond(responseHeaders(), { waitForTrailers: true });
-    stream.once('wantTrailers', () => sendOkTrailers(stream));
+    stream.respond(responseHeaders(), WAIT_FOR_TRAILERS);
+    stream.once('wantTrailers', onWantTrailers);
     opened = true;
   });
   if (!opened) return undefined;

@@ -1,7 +1,7 @@
 /** The pure translation functions on inputs no well-behaved Envoy sends. */
 import { describe, expect, it } from 'vitest';
 import { toAuthRequest, toCheckResponse } from '../../../src/transports/grpc/ext-authz.ts';
-import { encodeCheckResponse } from '../../../src/transports/grpc/check-service.ts';
+import { framedCheckResponse } from '../../../src/transports/grpc/check-service.ts';
 import { allow } from './fixtures.ts';
 import { toStruct } from '../../../src/transports/grpc/struct.ts';
 
@@ -54,13 +54,13 @@ describe('toCheckResponse for a cached token', () => {
   const identity = Object.freeze([Object.freeze({ name: 'x-user-id', value: 'alice' })]);
   const claims = { sub: 'alice' };
 
-  it('gives one frozen response, encoded once, while the identity array and claims object stay the same', () => {
+  it('gives one frozen response, encoded and framed once, while the identity array and claims object stay the same', () => {
     const first = toCheckResponse(allow({ identity, claims, issuer: 'https://issuer.example', shared: true }));
     const again = toCheckResponse(allow({ identity, claims, issuer: 'https://issuer.example', shared: true }));
     expect(again).toBe(first);
     expect(Object.isFrozen(first)).toBe(true);
     const fail = (error: unknown) => { throw error; };
-    expect(encodeCheckResponse(again, fail)).toBe(encodeCheckResponse(first, fail));
+    expect(framedCheckResponse(again, fail)).toBe(framedCheckResponse(first, fail));
   });
 
   it('keeps nothing for an answer that is not shared (a token seen once): a fresh, unfrozen response each time', () => {
