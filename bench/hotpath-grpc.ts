@@ -1,14 +1,14 @@
 /**
  * The gRPC Check work alone, without HTTP/2: `node bench/hotpath-grpc.ts [--requests N] [--rounds R] [--split] [--alloc-prof]`.
  * Runs what calls.ts runs for one cached Check (decodeCheckRequest → answerCheck around the instrumented core →
- * encodeCheckResponse) on the bench's Envoy-shaped CheckRequest bytes, and prints CPU µs and heap bytes per call.
+ * framedCheckResponse) on the bench's Envoy-shaped CheckRequest bytes, and prints CPU µs and heap bytes per call.
  * `--split` also times decoding and answering alone; `--alloc-prof` lists where each step's bytes go. Use with `--cpu-prof` for a profile of Portcullis' own work.
  */
 import { SignJWT } from 'jose';
 import { buildConfig } from '../src/config/load.ts';
 import { createCore, defaultRuntime } from '../src/app.ts';
 import { createTelemetry, instrumentAuthorizer } from '../src/telemetry/index.ts';
-import { answerCheck, decodeCheckRequest, encodeCheckResponse } from '../src/transports/grpc/check-service.ts';
+import { answerCheck, decodeCheckRequest, framedCheckResponse } from '../src/transports/grpc/check-service.ts';
 import { allocationProfile, perCall } from './per-call.ts';
 import { AUDIENCE, ISSUER, configDoc, encodeCheckRequest, makeKeys } from './fixtures.ts';
 
@@ -35,8 +35,8 @@ let out = 0;
 
 const call = (): void => {
   const response = answerCheck(authorizer, decodeCheckRequest(bytes, report), report, undefined, undefined, false);
-  if (response instanceof Promise) return void response.then((r) => encodeCheckResponse(r, report));
-  out += encodeCheckResponse(response, report).length;
+  if (response instanceof Promise) return void response.then((r) => framedCheckResponse(r, report));
+  out += framedCheckResponse(response, report).length;
 };
 for (let i = 0; i < 3; i++) {
   call();
