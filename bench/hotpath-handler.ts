@@ -6,32 +6,12 @@
  * that holds only Portcullis' own work.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SignJWT } from 'jose';
-import { buildConfig } from '../src/config/load.ts';
-import { createCore, defaultRuntime } from '../src/app.ts';
-import { createTelemetry, instrumentAuthorizer } from '../src/telemetry/index.ts';
 import { httpRequestHandler } from '../src/transports/http/server.ts';
-import { allocationProfile, perCall } from './per-call.ts';
-import { AUDIENCE, ISSUER, configDoc, forwardAuthHeaders, makeKeys } from './fixtures.ts';
+import { allocationProfile, harness, perCall } from './per-call.ts';
+import { forwardAuthHeaders } from './fixtures.ts';
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
-const REQUESTS = arg('requests', 200_000);
-const ROUNDS = arg('rounds', 5);
-
-const keys = await makeKeys();
-const config = buildConfig(configDoc(keys, { grpc: 0, http: 0 }), 'bench/hotpath-handler', process.cwd());
-const core = createCore(config, defaultRuntime);
-await core.start();
-const telemetry = createTelemetry(config, { now: defaultRuntime.now });
-const authorizer = instrumentAuthorizer(core.authorizer, telemetry);
+const { config, core, authorizer, token, requests: REQUESTS, rounds: ROUNDS, stop } = await harness('hotpath-handler');
 const handler = httpRequestHandler({ config, authorizer, readiness: core.readiness });
-const token = await new SignJWT({ scope: 'orders:read' })
-  .setProtectedHeader({ alg: 'RS256', kid: keys.RS256.kid })
-  .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('bench-user').setIssuedAt().setExpirationTime('4h')
-  .sign(keys.RS256.privateKey);
 
 const rawHeaders = [['Host', '127.0.0.1'], ...forwardAuthHeaders(token)].flat();
 const req = { url: '/auth', method: 'GET', rawHeaders, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
@@ -58,5 +38,4 @@ if (process.argv.includes('--alloc-prof')) process.stdout.write(await allocation
 
 const { cpuUs, bytes } = perCall(step, REQUESTS, ROUNDS);
 process.stdout.write(`handler only, ${REQUESTS} cached forward-auth requests × ${ROUNDS}: cpu ${cpuUs.toFixed(3)} µs, alloc ${bytes.toFixed(0)} B per request (status ${status})\n`);
-core.stop();
-await telemetry.shutdown();
+await stop();

@@ -1,8 +1,11 @@
 /**
- * Per-call CPU and heap bytes of a synchronous step, for the in-process harnesses (hotpath-handler.ts,
- * hotpath-grpc.ts). Figures are only comparable within one run; take them on a quiet machine.
+ * Per-call CPU and heap bytes of a synchronous step, and the common start of the in-process harnesses
+ * (hotpath-handler.ts, hotpath-grpc.ts). Figures are only comparable within one run; take them on a quiet machine.
  */
 import { GCProfiler, getHeapStatistics } from 'node:v8';
+import type { Config } from '../src/core/config.ts';
+import type { Core } from '../src/app.ts';
+import type { Authorizer } from '../src/core/types.ts';
 
 export interface PerCall {
   /** CPU µs per call (process.cpuUsage), the median over the rounds. */
@@ -49,4 +52,51 @@ export async function allocationProfile(step: () => void, calls: number, top = 2
   };
   walk(profile.head);
   return [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, bytes]) => `${(bytes / calls).toFixed(0).padStart(6)} B  ${name}\n`).join('');
+}
+
+/**
+ * The in-process harnesses' common start: the bench config, a started core behind the instrumented authorizer (as
+ * server.ts builds it, metrics on), a valid RS256 token, and `--requests` / `--rounds` from the command line.
+ */
+export async function harness(name: string): Promise<Harness> {
+  const { SignJWT } = await import('jose');
+  const { buildConfig } = await import('../src/config/load.ts');
+  const { createCore, defaultRuntime } = await import('../src/app.ts');
+  const { createTelemetry, instrumentAuthorizer } = await import('../src/telemetry/index.ts');
+  const { AUDIENCE, ISSUER, configDoc, makeKeys } = await import('./fixtures.ts');
+  const arg = (flag: string, fallback: number): number => {
+    const i = process.argv.indexOf(`--${flag}`);
+    return i === -1 ? fallback : Number(process.argv[i + 1]);
+  };
+  const keys = await makeKeys();
+  const config = buildConfig(configDoc(keys, { grpc: 0, http: 0 }), `bench/${name}`, process.cwd());
+  const core = createCore(config, defaultRuntime);
+  await core.start();
+  const telemetry = createTelemetry(config, { now: defaultRuntime.now });
+  const token = await new SignJWT({ scope: 'orders:read' })
+    .setProtectedHeader({ alg: 'RS256', kid: keys.RS256.kid })
+    .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('bench-user').setIssuedAt().setExpirationTime('4h')
+    .sign(keys.RS256.privateKey);
+  return {
+    config,
+    core,
+    authorizer: instrumentAuthorizer(core.authorizer, telemetry),
+    token,
+    requests: arg('requests', 200_000),
+    rounds: arg('rounds', 5),
+    stop: async () => {
+      core.stop();
+      await telemetry.shutdown();
+    },
+  };
+}
+
+export interface Harness {
+  readonly config: Config;
+  readonly core: Core;
+  readonly authorizer: Authorizer;
+  readonly token: string;
+  readonly requests: number;
+  readonly rounds: number;
+  stop(): Promise<void>;
 }
