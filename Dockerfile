@@ -43,4 +43,4 @@ USER 1000:1000
 # 9001 gRPC ext_authz + gRPC health, 9002 HTTP forward auth, /healthz, /readyz, /metrics (listen.grpc, listen.http).
 # The config must listen on 0.0.0.0 (the defaults are loopback): deploy/kubernetes/configmap.yaml does.
 EXPOSE 9001 9002
-ENTRYPOINT ["node", "dist/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/main.js"]

@@ -186,8 +186,12 @@ export interface StartupRow {
   readonly runs: readonly StartupResult[];
 }
 
-/** The start-up rows: floor, `npm start`, the container's command; with `workers`, the container's command with `workers: 2` too. */
-export async function startupRows(o: { readonly runs?: number; readonly idleMs?: number; readonly workers?: boolean } = {}): Promise<StartupRow[]> {
+/**
+ * The start-up rows: floor, `npm start`, the container's command; with `workers`, the container's command with `workers: 2` too.
+ * Every process runs with `nodeArgs` (default: PORTCULLIS_NODE_FLAGS, as npm start and the image; the bench passes its
+ * --node-flags).
+ */
+export async function startupRows(o: { readonly runs?: number; readonly idleMs?: number; readonly workers?: boolean; readonly nodeArgs?: readonly string[] } = {}): Promise<StartupRow[]> {
   const container = containerEntry();
   await ensureBuilt();
   const cases: { name: string; entry: string; workers?: number }[] = [
@@ -202,7 +206,7 @@ export async function startupRows(o: { readonly runs?: number; readonly idleMs?:
     try {
       const runs: StartupResult[] = [];
       for (let i = 0; i < (o.runs ?? 3); i++) {
-        runs.push(await measureStartup({ entry: c.entry, nodeArgs: PORTCULLIS_NODE_FLAGS, config: config.path, httpPort: config.httpPort, ...(o.idleMs !== undefined ? { idleMs: o.idleMs } : {}) }));
+        runs.push(await measureStartup({ entry: c.entry, nodeArgs: o.nodeArgs ?? PORTCULLIS_NODE_FLAGS, config: config.path, httpPort: config.httpPort, ...(o.idleMs !== undefined ? { idleMs: o.idleMs } : {}) }));
       }
       rows.push({ name: c.name, entry: c.entry, readyMs: median(runs.map((r) => r.readyMs)), idleRssMb: median(runs.map((r) => r.idleRssMb)), processes: runs[0]!.processes, runs });
     } finally {

@@ -22,7 +22,7 @@ const ms = (xs: readonly number[]): string => {
 export async function run(b: Bench): Promise<void> {
   const runs = b.opt.quick ? 1 : Math.max(3, b.opt.rounds);
   b.log(`startup: npm start and the container's command vs an empty node:http server, ${runs} start(s) each`);
-  const rows = await startupRows({ runs, ...(b.opt.quick ? { idleMs: 1000 } : {}), workers: !b.opt.quick });
+  const rows = await startupRows({ runs, ...(b.opt.quick ? { idleMs: 1000 } : {}), workers: !b.opt.quick, nodeArgs: b.opt.nodeFlags });
   const floor = rows.find((r) => r.entry === FLOOR_ENTRY);
   const floorText = floor ? `empty node:http server: idle RSS ${spreadOf(floor.runs.map((x) => x.idleRssMb)).median.toFixed(0)} MB, ready in ${ms(floor.runs.map((x) => x.readyMs))}` : '–';
   for (const r of rows) {
