@@ -52,6 +52,9 @@ export interface AuthRequest {
   readonly clientCertificate?: ClientCertificate;
 }
 
+/** An AuthRequest while a transport builds it field by field (optional fields set only when there is something to say). */
+export type AuthRequestDraft = { -readonly [K in keyof AuthRequest]: AuthRequest[K] };
+
 export type Transport = 'grpc' | 'http' | 'envoy_http';
 
 /** Why an adapter could not read the original request (see AuthRequest.invalid). */

@@ -3,7 +3,7 @@
  * CheckRequest → AuthRequest and Decision → CheckResponse. No I/O, no Authorizer calls.
  */
 import { isUtf8 } from 'node:buffer';
-import type { Allow, AuthRequest, Decision, Deny, IdentityHeader } from '../../core/types.ts';
+import type { Allow, AuthRequest, AuthRequestDraft, Decision, Deny, IdentityHeader } from '../../core/types.ts';
 import { internalErrorDeny } from '../../core/deny.ts';
 import { certificateFrom, certificateFromHeader, XFCC } from '../../core/client-certificate.ts';
 import { toStruct, wellFormed } from './struct.ts';
@@ -77,7 +77,7 @@ export function toAuthRequest(message: unknown, xfcc = false): AuthRequest {
   const clientCertificate = (xfcc ? certificateFromHeader(headers, XFCC) : undefined)
     ?? (peerCertificate === '' ? undefined : certificateFrom('envoy', [peerCertificate]));
   // Built field by field: optional fields are absent (not undefined) when there is nothing to say.
-  const request: Mutable<AuthRequest> = {
+  const request: AuthRequestDraft = {
     transport: 'grpc',
     method: (text(http?.method) || pseudo.method || '').toUpperCase(),
     host: text(http?.host) || pseudo.authority || pseudo.host || '',
@@ -90,8 +90,6 @@ export function toAuthRequest(message: unknown, xfcc = false): AuthRequest {
   if (clientCertificate !== undefined) request.clientCertificate = clientCertificate;
   return request;
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The pseudo-headers read as fallbacks for the request line (and host), the first value of each. */
 interface Pseudo { method?: string; authority?: string; scheme?: string; path?: string; host?: string }

@@ -22,7 +22,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { OriginalRequestHeaders } from '../../core/config.ts';
-import type { AuthRequest, Decision } from '../../core/types.ts';
+import type { AuthRequest, AuthRequestDraft, Decision } from '../../core/types.ts';
 import { Reasons } from '../../core/reasons.ts';
 import { bearerChallenge } from '../../core/deny.ts';
 import { fromWire } from '../../core/text.ts';
@@ -77,7 +77,7 @@ export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeade
   const clientCertificate = certificateHeader === undefined ? undefined : certificateFromHeader(headers, certificateHeader);
   // Built field by field: optional fields are absent (not undefined) when there is nothing to say, and no spread
   // copies the object once per optional field on every request.
-  const request: Mutable<AuthRequest> = {
+  const request: AuthRequestDraft = {
     transport: 'http',
     method: known ? method.toUpperCase() : '',
     host: fromWire(single(headers, hostHeader)?.trim() ?? ''),
@@ -92,8 +92,6 @@ export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeade
   if (!known) request.invalid = UNKNOWN_REQUEST;
   return request;
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const UNKNOWN_REQUEST: NonNullable<AuthRequest['invalid']> = Object.freeze({ reason: Reasons.originalRequestMissing, message: 'The proxy did not send the original request method and URI.' });
 
