@@ -144,14 +144,10 @@ export function frameMessage(message: Uint8Array): Buffer {
 /**
  * grpc-js sends these plus `grpc-encoding: identity` and an empty `grpc-message` trailer; both are optional
  * (PROTOCOL-HTTP2.md: no grpc-encoding means identity) and every header costs HPACK work on every call.
- * grpc-accept-encoding tells a client which compressions it may use.
+ * grpc-accept-encoding tells a client which compressions it may use. One frozen object for every answer:
+ * node:http2's respond() copies the headers it is given.
  */
-function responseHeaders(): Record<string, string | number> {
-  return { ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip' };
-}
-
-/** responseHeaders() shared by every unary answer: node:http2's respond() copies the headers it is given. */
-const UNARY_HEADERS = Object.freeze(responseHeaders());
+const RESPONSE_HEADERS: Readonly<Record<string, string | number>> = Object.freeze({ ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip' });
 const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
 
 function usable(stream: ServerHttp2Stream): boolean {
@@ -213,7 +209,7 @@ export function sendUnary(stream: ServerHttp2Stream, message: Uint8Array): void 
 export function sendFramed(stream: ServerHttp2Stream, framed: Buffer): void {
   if (!usable(stream)) return;
   try {
-    stream.respond(UNARY_HEADERS, WAIT_FOR_TRAILERS);
+    stream.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
     stream.once('wantTrailers', onWantTrailers);
     stream.end(framed);
   } catch {
@@ -228,7 +224,7 @@ function onWantTrailers(this: ServerHttp2Stream): void {
 /** A trailers-only answer: the status in the one HEADERS frame, no message. */
 export function sendStatus(stream: ServerHttp2Stream, code: number, message: string): void {
   answer(stream, () => {
-    stream.respond({ ...responseHeaders(), 'grpc-status': String(code), 'grpc-message': encodeURI(message) }, { endStream: true });
+    stream.respond({ ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeURI(message) }, { endStream: true });
     stopReading(stream);
   });
 }
@@ -246,7 +242,7 @@ export function openResponseStream(stream: ServerHttp2Stream): { write(message: 
   if (!usable(stream)) return undefined;
   let opened = false;
   answer(stream, () => {
-    stream.respond(responseHeaders(), WAIT_FOR_TRAILERS);
+    stream.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
     stream.once('wantTrailers', onWantTrailers);
     opened = true;
   });

@@ -170,7 +170,7 @@ function socketAddress(c: Cursor, end: number): SocketAddress {
       case 2: want(tag, LENGTH); out.address = c.string(end); break;
       case 3: want(tag, VARINT); out.port_value = c.uint32(end); break;
       case 4: want(tag, LENGTH); out.named_port = c.string(end); break;
-      case 5: want(tag, LENGTH); c.pos = c.length(end); break; // resolver_name: not read
+      case 5: want(tag, LENGTH); c.skip(LENGTH, end); break; // resolver_name: not read
       case 1: case 6: want(tag, VARINT); c.uint32(end); break; // protocol (enum), ipv4_compat (bool): protobufjs reads both with uint32
       default: c.skip(tag & 7, end);
     }
@@ -217,7 +217,7 @@ function peer(c: Cursor, end: number): WirePeer {
       case 1: want(tag, LENGTH); at = address(c, c.length(end)); break; // a repeated message field replaces the earlier one, as in protobufjs
       case 3: want(tag, LENGTH); mapEntry(c, end, labels); break;
       case 5: want(tag, LENGTH); certificate = c.string(end); break;
-      case 2: case 4: want(tag, LENGTH); c.pos = c.length(end); break; // service, principal: not read
+      case 2: case 4: want(tag, LENGTH); c.skip(LENGTH, end); break; // service, principal: not read
       default: c.skip(tag & 7, end);
     }
   }
@@ -266,7 +266,7 @@ function httpRequest(c: Cursor, end: number): WireHttpRequest {
       case 5: want(tag, LENGTH); out.host = c.string(end); break;
       case 6: want(tag, LENGTH); out.scheme = c.string(end); break;
       case 13: want(tag, LENGTH); out.header_map = headerMap(c, c.length(end)); break;
-      case 1: case 7: case 8: case 10: want(tag, LENGTH); c.pos = c.length(end); break; // id, query, fragment, protocol: not read
+      case 1: case 7: case 8: case 10: want(tag, LENGTH); c.skip(LENGTH, end); break; // id, query, fragment, protocol: not read
       case 9: want(tag, VARINT); c.skipVarint(end); break; // size (int64)
       default: c.skip(tag & 7, end);
     }
