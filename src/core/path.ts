@@ -23,6 +23,29 @@ const HEX = /^[0-9A-Fa-f]{2}$/;
 export function normalizePath(raw: string): string | null {
   const q = raw.indexOf('?');
   const target = q === -1 ? raw : raw.slice(0, q);
+  return isPlainPath(target) ? target : normalizeTarget(target);
+}
+
+/**
+ * A target the steps below return as it is, found in one pass (nearly every request): `/` first, then printable
+ * ASCII without `%`, `\`, `;` or `#`, and no `/` followed by `/` or `.` (so no dot segment and nothing to merge).
+ * Anything else, including what would still normalize (`//a`, `/.well-known`, `%41`), takes the full steps.
+ * test/core/path.test.ts pins this to `normalizeTarget` over generated targets.
+ */
+export function isPlainPath(target: string): boolean {
+  if (target.charCodeAt(0) !== 0x2f) return false;
+  let previous = 0x2f;
+  for (let i = 1; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 0x25 || c === 0x5c || c === 0x3b || c === 0x23) return false;
+    if (previous === 0x2f && (c === 0x2f || c === 0x2e)) return false;
+    previous = c;
+  }
+  return true;
+}
+
+/** The full steps for a target without its query: null when it cannot be normalized unambiguously. */
+export function normalizeTarget(target: string): string | null {
   // Clients never send a fragment; a raw '#' in a request target is something a backend may read as part of
   // the path (`/public/x#/../../admin` is `/admin` to it), so it is ambiguous, not cut (GHSA-pxq7-h93f-9jrg).
   if (target.includes('#')) return null;

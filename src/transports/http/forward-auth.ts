@@ -27,6 +27,8 @@ import { Reasons } from '../../core/reasons.ts';
 import { bearerChallenge } from '../../core/deny.ts';
 import { fromWire } from '../../core/text.ts';
 import { certificateFromHeader } from '../../core/client-certificate.ts';
+import { PROOF_HEADER, type TokenSources } from '../../core/sources.ts';
+import { HeaderNames } from '../raw-header-map.ts';
 import { clientAddressOf, headerMap, single } from './headers.ts';
 
 interface FamilyHeaders {
@@ -61,27 +63,57 @@ const SCHEME = /^[a-z][a-z0-9+.-]*$/;
 const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
 
 /**
+ * The method header's value, trimmed and upper-cased, when it is an RFC 9110 token; undefined otherwise. A method
+ * of upper-case letters (nearly every request) is answered without a regex or a copy.
+ */
+export function methodOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let upper = value.length > 0;
+  for (let i = 0; i < value.length && upper; i++) {
+    const c = value.charCodeAt(i);
+    upper = c >= 0x41 && c <= 0x5a;
+  }
+  if (upper) return value;
+  const method = value.trim();
+  return TOKEN.test(method) ? method.toUpperCase() : undefined;
+}
+
+/**
+ * The headers a forward-auth request is read by on every request, found in one pass: the family, the client address,
+ * the client certificate header, the token's headers and cookie, and the DPoP proof.
+ */
+export function forwardAuthHeaderNames(family: OriginalRequestHeaders, tokens: TokenSources | undefined, certificateHeader?: string): HeaderNames {
+  const f = FAMILIES[family];
+  return new HeaderNames([
+    f.method, f.uri, f.host, f.proto, ...(f.hostFallback !== undefined ? [f.hostFallback] : []), 'x-forwarded-for',
+    ...(certificateHeader !== undefined ? [certificateHeader] : []),
+    ...(tokens?.headers.map((h) => h.name) ?? []), ...(tokens !== undefined && tokens.cookies.length > 0 ? ['cookie'] : []), PROOF_HEADER,
+  ]);
+}
+
+/**
  * Reads the original request from `family` only. When the method or URI cannot be known (missing, repeated, empty,
  * or a method that is not a token) the request is marked `invalid`: the core answers `original_request_missing`.
- * Header bytes are read as UTF-8 (core/text.ts fromWire): invalid bytes can never look like a valid path.
+ * Header bytes are read as UTF-8 (core/text.ts fromWire): invalid bytes can never look like a valid path. `expected`
+ * (forwardAuthHeaderNames) only makes reading faster: the request read is the same without it.
  */
-export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeaders, endpoint?: string, certificateHeader?: string): AuthRequest {
+export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeaders, endpoint?: string, certificateHeader?: string, expected?: HeaderNames): AuthRequest {
   const names = FAMILIES[family];
-  const headers = headerMap(req);
-  const method = single(headers, names.method)?.trim();
+  const headers = headerMap(req, expected);
+  const method = methodOf(single(headers, names.method));
   const path = single(headers, names.uri);
   const hostHeader = names.hostFallback !== undefined && !headers.has(names.host) ? names.hostFallback : names.host;
   const proto = single(headers, names.proto)?.trim().toLowerCase() ?? '';
   const clientAddress = clientAddressOf(req, headers);
-  const known = method !== undefined && TOKEN.test(method) && path !== undefined;
+  const known = method !== undefined && path !== undefined;
   const clientCertificate = certificateHeader === undefined ? undefined : certificateFromHeader(headers, certificateHeader);
   // Built field by field: optional fields are absent (not undefined) when there is nothing to say, and no spread
   // copies the object once per optional field on every request.
   const request: AuthRequestDraft = {
     transport: 'http',
-    method: known ? method.toUpperCase() : '',
+    method: known ? method : '',
     host: fromWire(single(headers, hostHeader)?.trim() ?? ''),
-    scheme: SCHEME.test(proto) ? proto : '',
+    scheme: proto === 'https' || proto === 'http' || SCHEME.test(proto) ? proto : '',
     path: known ? fromWire(path) : '',
     headers,
     contextExtensions: NO_EXTENSIONS,

@@ -1,11 +1,14 @@
 /** Request headers as the core sees them, read from node's raw header list. */
 import type { IncomingMessage } from 'node:http';
 import type { HeaderMap } from '../../core/types.ts';
-import { RawHeaderMap } from '../raw-header-map.ts';
+import { RawHeaderMap, type HeaderNames } from '../raw-header-map.ts';
 
-/** The request's headers (one RawHeaderMap over node's rawHeaders; nothing is copied until a name is read). */
-export function headerMap(req: IncomingMessage): HeaderMap {
-  return new RawHeaderMap(req.rawHeaders);
+/**
+ * The request's headers (one RawHeaderMap over node's rawHeaders; nothing is copied until a name is read). `names`:
+ * the ones this endpoint reads on every request, found in one pass.
+ */
+export function headerMap(req: IncomingMessage, names?: HeaderNames): HeaderMap {
+  return new RawHeaderMap(req.rawHeaders, names);
 }
 
 /** The value of a header sent exactly once and non-empty; `undefined` when missing, repeated or empty. */

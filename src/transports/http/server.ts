@@ -10,7 +10,7 @@ import type { Authorizer, Readiness } from '../../core/types.ts';
 import { denyContextOf } from '../../core/deny.ts';
 import { listenTarget, type ListenTarget } from '../../config/listen.ts';
 import { listen } from '../listen.ts';
-import { redirectAsUnauthorized, toAuthRequest } from './forward-auth.ts';
+import { forwardAuthHeaderNames, redirectAsUnauthorized, toAuthRequest } from './forward-auth.ts';
 import { envoyOriginalPath, toEnvoyAuthRequest } from './envoy-http.ts';
 import { authorizationHandler, type AuthorizationHandler } from './authorize.ts';
 
@@ -19,8 +19,11 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export interface HttpServerOptions {
   /** "host:port" (port 0 picks a free one; IPv6 as "[::1]:port") or "unix:/path/to.sock". */
   readonly address: string;
-  /** Only forwardAuth, envoyHttp, realm, identityHeaders, policy and clientCertificate are read; a whole Config fits. */
-  readonly config: Pick<Config, 'forwardAuth' | 'envoyHttp' | 'realm' | 'identityHeaders' | 'policy' | 'clientCertificate'>;
+  /**
+   * Only forwardAuth, envoyHttp, realm, identityHeaders, policy, clientCertificate and tokens are read; a whole Config
+   * fits. Without tokens, the token's headers are found by walking the raw list (the same answer, a little slower).
+   */
+  readonly config: Pick<Config, 'forwardAuth' | 'envoyHttp' | 'realm' | 'identityHeaders' | 'policy' | 'clientCertificate'> & Partial<Pick<Config, 'tokens'>>;
   readonly authorizer: Authorizer;
   readonly readiness: Readiness;
   /** Extra exact-path routes (any method), consulted after the built-in ones. */
@@ -73,13 +76,16 @@ export function httpRequestHandler(opts: Omit<HttpServerOptions, 'address'>): Ro
   // client_certificate.header: the one header read as the client certificate; none without the section.
   const certificateHeader = opts.config.clientCertificate?.header;
   // One handler per forward-auth endpoint, each reading only its own header family (forward-auth.ts).
-  const endpoints = new Map<string, AuthorizationHandler>(opts.config.forwardAuth.endpoints.map((e) => [e.path, authorizationHandler({
+  const endpoints = new Map<string, AuthorizationHandler>(opts.config.forwardAuth.endpoints.map((e) => {
+    const expected = forwardAuthHeaderNames(e.originalRequest, opts.config.tokens, certificateHeader);
+    return [e.path, authorizationHandler({
     authorizer,
     deny,
     mode: 'forward_auth',
-    translate: (req) => toAuthRequest(req, e.originalRequest, e.path, certificateHeader),
+    translate: (req) => toAuthRequest(req, e.originalRequest, e.path, certificateHeader, expected),
     ...(e.redirectStatus === 401 ? { adjust: (d) => redirectAsUnauthorized(d, opts.config.realm) } : {}),
-  })]));
+  })];
+  }));
   // Envoy ext_authz HTTP mode: every request under the prefix is an authorization request (envoy-http.ts).
   const prefix = opts.config.envoyHttp?.pathPrefix;
   const envoyHttp = prefix === undefined

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OriginalRequestHeaders } from '../../../src/core/config.ts';
 import type { Decision } from '../../../src/core/types.ts';
 import { startHttpServer } from '../../../src/transports/http/server.ts';
+import { methodOf } from '../../../src/transports/http/forward-auth.ts';
 import { allow, deny401, send, StubAuthorizer, testConfig, TestReadiness, utf8 } from './fixtures.ts';
 import type { RawResponse } from './fixtures.ts';
 
@@ -277,5 +278,19 @@ describe('answering a Decision', () => {
     expect(res.headers['x-admin']).toBeUndefined();
     stub.decide = () => allow('alice');
     expect((await auth('x-forwarded', FORWARDED)).status).toBe(200);
+  });
+});
+
+describe('reading the method header', () => {
+  /** What the method header is read as without the shortcut for upper-case letters: trimmed, a token, upper-cased. */
+  const reference = (value: string | undefined): string | undefined => {
+    const method = value?.trim();
+    return method !== undefined && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method) ? method.toUpperCase() : undefined;
+  };
+  it.each([
+    ['GET'], ['get'], ['Post'], [' GET '], ['\tDELETE'], ['PROPFIND'], ['M-SEARCH'], ['G ET'], [''], ['   '], ['GÉT'], ['GET\r\n'],
+    ['GET;'], ['A'], ['Z'], ['@'], ['['], ['`GET'], [undefined],
+  ])('reads %j as the same method the full check does', (value) => {
+    expect(methodOf(value)).toBe(reference(value));
   });
 });
