@@ -8,7 +8,7 @@
  *   for the other.
  * - An entry lives no longer than the token's `exp` (plus leeway) and only while its key is still in the issuer's
  *   current key set (a key removed by rotation invalidates its tokens). Time checks still run on every hit.
- * - Bounded in entries and bytes. Failures that no later moment can fix (bad signature, malformed, wrong audience…)
+ * - Bounded in entries and bytes (clock-cache.ts: a hit only marks its entry; room is made on a store). Failures that no later moment can fix (bad signature, malformed, wrong audience…)
  *   may be remembered briefly so a flood of the same bad token costs one verification.
  * - Introspection answers (docs/introspection.md) live here too. An opaque token's entry is keyed by the SHA-256 of
  *   the token (`introspectionKey`), never the token itself; a JWT that was also introspected keeps its own entry.
@@ -16,7 +16,7 @@
  *   max_ttl; an inactive answer is a failure remembered for inactive_ttl.
  */
 import { hash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
+import { ClockCache } from './clock-cache.ts';
 import type { KeyEntry } from './keys/keyset.ts';
 import type { TrustedIssuer, VerifiedToken } from './verify.ts';
 import type { ReasonCode } from './reasons.ts';
@@ -67,22 +67,14 @@ export function introspectionKey(token: string): string {
 const INDEX_CHARS = 48;
 export const indexOf = (token: string): string => (token.length <= INDEX_CHARS ? token : token.slice(-INDEX_CHARS));
 
-/**
- * lru-cache's default (`ttlResolution: 1`) reuses one clock reading for 1 ms and arms a 1 ms timer to forget it on
- * every read that takes a fresh one. Under light load that is every cache hit: one extra event-loop wakeup per
- * request, 1 ms after it, in the way of the next one. Reading `performance.now()` on each TTL check costs tens of
- * nanoseconds and arms nothing.
- */
-const EVERY_READ = 0;
-
 interface Slot<T> {
   readonly token: string;
   readonly value: T;
 }
 
 export class TokenCache {
-  readonly #verified: LRUCache<string, Slot<CachedToken>> | null;
-  readonly #failed: LRUCache<string, Slot<CachedFailure>> | null;
+  readonly #verified: ClockCache<Slot<CachedToken>> | null;
+  readonly #failed: ClockCache<Slot<CachedFailure>> | null;
   readonly stats: CacheStats = { hits: 0, misses: 0, negativeHits: 0, introspectionHits: 0 };
   readonly #negativeTtlMs: number;
   readonly #doorkeeper = new Doorkeeper(1 << 18);
@@ -90,24 +82,22 @@ export class TokenCache {
   constructor(limits: CacheLimits) {
     this.#verified =
       limits.maxEntries > 0
-        ? new LRUCache<string, Slot<CachedToken>>({
+        ? new ClockCache<Slot<CachedToken>>({
             max: limits.maxEntries,
             maxSize: limits.maxBytes,
             // The token string dominates (UTF-16 in memory); claims are bounded by the token size they came from, or
             // by the introspection answer they were read from.
-            sizeCalculation: (slot) => slot.token.length * 4 + 256 + (slot.value.bytes ?? 0) * 2,
-            ttlResolution: EVERY_READ,
+            sizeOf: (slot) => slot.token.length * 4 + 256 + (slot.value.bytes ?? 0) * 2,
           })
         : null;
     this.#negativeTtlMs = limits.negativeTtlMs;
     // Also there when negative_ttl is 0: inactive introspection answers are remembered for their own inactive_ttl.
     this.#failed =
       limits.maxEntries > 0
-        ? new LRUCache<string, Slot<CachedFailure>>({
+        ? new ClockCache<Slot<CachedFailure>>({
             max: Math.max(1, Math.floor(limits.maxEntries / 10)),
             maxSize: Math.max(1024, Math.floor(limits.maxBytes / 10)),
-            sizeCalculation: (slot) => slot.token.length * 2 + 256,
-            ttlResolution: EVERY_READ,
+            sizeOf: (slot) => slot.token.length * 2 + 256,
           })
         : null;
   }
@@ -129,8 +119,7 @@ export class TokenCache {
   set(token: string, value: CachedToken, ttlMs: number): boolean {
     // An introspected token is stored at once: its second request would otherwise cost a second IdP call.
     if (ttlMs < 1 || !this.#verified || (!value.introspected && !this.#doorkeeper.admit(token))) return false;
-    this.#verified.set(indexOf(token), { token, value }, { ttl: Math.ceil(ttlMs) });
-    return true;
+    return this.#verified.set(indexOf(token), { token, value }, Math.ceil(ttlMs));
   }
 
   delete(token: string): void {
@@ -147,7 +136,7 @@ export class TokenCache {
 
   /** Remembered for `ttlMs` (inactive introspection answers), by default for cache.negative_ttl (0: not at all). */
   setFailure(token: string, failure: CachedFailure, ttlMs = this.#negativeTtlMs): void {
-    if (ttlMs >= 1) this.#failed?.set(indexOf(token), { token, value: failure }, { ttl: Math.ceil(ttlMs) });
+    if (ttlMs >= 1) this.#failed?.set(indexOf(token), { token, value: failure }, Math.ceil(ttlMs));
   }
 
   /** Forgets remembered failures (a config reload: what failed for good may pass under the new config). */

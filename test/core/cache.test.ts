@@ -156,7 +156,8 @@ describe('verified-token cache', () => {
 describe('verified-token cache timers', () => {
   afterEach(() => vi.useRealTimers());
 
-  // lru-cache's default TTL resolution arms a 1 ms timer on reads: one extra event-loop wakeup per request at low load.
+  // lru-cache's default TTL resolution armed a 1 ms timer on reads (one extra event-loop wakeup per request at low
+  // load); the store that replaced it must not bring that back.
   it.each([
     ['a hit', (c: TokenCache, token: string) => c.get(token)],
     ['a miss', (c: TokenCache) => c.get('x.y.z')],
