@@ -66,6 +66,22 @@ describe('the fast CheckRequest decoder', () => {
     }
   });
 
+  // Short ASCII strings are cut from one latin1 copy of the message, the rest decoded as UTF-8 (request-decoder.ts SHORT).
+  it.each([
+    ['short ASCII', Buffer.from('GET')],
+    ['ASCII of exactly 64 bytes', Buffer.from('a'.repeat(64))],
+    ['ASCII of 65 bytes', Buffer.from('a'.repeat(65))],
+    ['short UTF-8', Buffer.from('café')],
+    ['short invalid UTF-8', latin1('a\xff')],
+    ['a 64-byte string ending in a multi-byte character', Buffer.concat([Buffer.from('a'.repeat(62)), Buffer.from('é')])],
+    ['a 65-byte string ending in invalid UTF-8', latin1(`${'a'.repeat(64)}\xc3`)],
+    ['an empty string', Buffer.alloc(0)],
+  ])('decodes %s in every string field as protobufjs does', (_name, text) => {
+    const bytes = rawCheckRequest(text, Buffer.concat([Buffer.from('/'), text]), [['x-a', text], [`x-${text.toString('latin1')}`, Buffer.from('v')], ['authorization', Buffer.concat([Buffer.from('Bearer '), text])]]);
+    expect(decodeCheckRequestFast(bytes)).toBeDefined();
+    expect(ours(bytes)).toEqual(reference(bytes));
+  });
+
   it('agrees on thousands of mutated, truncated, spliced and random messages, and never throws', () => {
     let seed = 0x5eed;
     const random = (n: number): number => {
