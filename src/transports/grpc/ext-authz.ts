@@ -140,9 +140,15 @@ function peerAddress(peer: WirePeer | null | undefined): string | undefined {
 
 function stringMap(value: unknown): ReadonlyMap<string, string> {
   if (!isRecord(value)) return NO_EXTENSIONS;
-  const map = new Map<string, string>();
-  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') map.set(key, item);
-  return map.size > 0 ? map : NO_EXTENSIONS;
+  // Own enumerable string keys in Object.entries' order, without its arrays (Object.entries on a decoded map was
+  // 6 % of a cached Check in bench/hotpath-grpc.ts --cpu-prof).
+  let map: Map<string, string> | undefined;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const item = value[key];
+    if (typeof item === 'string') (map ??= new Map()).set(key, item);
+  }
+  return map ?? NO_EXTENSIONS;
 }
 
 function text(value: unknown): string {

@@ -169,7 +169,9 @@ function headerEntry(c: Cursor, end: number, list: string[]): void {
   const first = key.charCodeAt(0);
   if (key === '__proto__' || (first >= 48 && first <= 57)) throw UNSUPPORTED;
   for (let i = 0; i < list.length; i += 2) {
-    if (list[i] === key) {
+    // The length first: a string comparison is a builtin call unless the lengths differ, and this loop runs for every
+    // earlier name (78 comparisons for Envoy's 13 headers).
+    if (list[i]!.length === key.length && list[i] === key) {
       list[i + 1] = c.entryValue;
       return;
     }
