@@ -16,8 +16,8 @@ import { configDoc, forwardAuthHeaders, makeKeys, signTokens } from './fixtures.
 import { freePort, spawnChild } from './procs.ts';
 import { wrk } from './loadgen.ts';
 import { PORTCULLIS_NODE_FLAGS } from './startup.ts';
+import { HTTP_LISTENER_OPTIONS } from '../src/transports/http/listener-options.ts';
 
-const HTTP_OPTIONS = { maxHeaderSize: 64 * 1024, headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 125_000, keepAlive: true };
 const ANSWER: string[] = ['x-auth-subject', 'user-hit-0', 'cache-control', 'no-store', 'content-length', '0'];
 
 if (process.argv[2] === '--child') {
@@ -51,11 +51,14 @@ if (process.argv[2] === '--child') {
     res.end('');
   };
   for (const [port, handler] of [[floorPort, floor], [minimalPort, minimal]] as const) {
-    await new Promise<void>((ready) => createServer(HTTP_OPTIONS, handler).listen(Number(port), '127.0.0.1', ready));
+    const server = createServer(HTTP_LISTENER_OPTIONS, handler);
+    await new Promise<void>((ready) => server.listen(Number(port), '127.0.0.1', ready));
   }
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 } else {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '6' }, duration: { type: 'string', default: '4' } } });
+  const { values } = parseArgs({
+    options: { rounds: { type: 'string', default: '6' }, duration: { type: 'string', default: '4' } },
+  });
   const rounds = Number(values.rounds);
   const durationS = Number(values.duration);
   const keys = await makeKeys();
@@ -64,7 +67,9 @@ if (process.argv[2] === '--child') {
   const configFile = `/tmp/portcullis-ablation-${process.pid}.json`;
   writeFileSync(configFile, JSON.stringify(configDoc(keys, { grpc, http })));
   const child = await spawnChild({
-    name: 'ablation', script: new URL(import.meta.url).pathname, args: ['--child', configFile, String(floor), String(minimal)],
+    name: 'ablation',
+    script: new URL(import.meta.url).pathname,
+    args: ['--child', configFile, String(floor), String(minimal)],
     nodeArgs: PORTCULLIS_NODE_FLAGS, ready: { line: true },
   });
   const headers = forwardAuthHeaders(token!);
@@ -87,6 +92,9 @@ if (process.argv[2] === '--child') {
   const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   for (const [name] of sides) {
     const ratios = rps[name]!.map((x, i) => (100 * x) / rps['empty floor']![i]!);
-    process.stdout.write(`${name.padEnd(16)} median ${median(rps[name]!).toFixed(0).padStart(6)} rps; per round, % of the floor: ${ratios.map((x) => x.toFixed(0)).join(' ')} (median ${median(ratios).toFixed(0)} %)\n`);
+    const perRound = ratios.map((x) => x.toFixed(0)).join(' ');
+    const rate = median(rps[name]!).toFixed(0).padStart(6);
+    const ratio = `${perRound} (median ${median(ratios).toFixed(0)} %)`;
+    process.stdout.write(`${name.padEnd(16)} median ${rate} rps; % of the floor per round: ${ratio}\n`);
   }
 }

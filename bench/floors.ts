@@ -25,6 +25,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { authorizationService, LOADER_OPTIONS } from '../src/transports/grpc/protos.ts';
 import { makeVerifier, type Verifier } from './verifiers.ts';
 import { grpcFrame } from './fixtures.ts';
+import { HTTP_LISTENER_OPTIONS } from '../src/transports/http/listener-options.ts';
 
 export interface GrpcFloorOptions {
   readonly port: number;
@@ -56,8 +57,6 @@ export type FloorKind = 'grpc' | 'grpc-h2' | 'http' | 'jose' | 'crypto' | 'grpc-
 
 const verifierOf = (kind: string, o: VerifyFloorOptions): Verifier => makeVerifier(kind.endsWith('crypto') ? 'crypto' : 'jose', o);
 
-/** Portcullis' HTTP listener options (src/transports/http/server.ts), so the floors parse requests the same way. */
-const HTTP_OPTIONS = { maxHeaderSize: 64 * 1024, headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 125_000, keepAlive: true };
 
 const [kind, file] = process.argv.slice(2);
 if (kind === undefined || file === undefined) {
@@ -153,7 +152,7 @@ if (kind === 'grpc' || kind === 'grpc-jose' || kind === 'grpc-crypto') {
     };
   }
   const port = (options as { port: number }).port;
-  const server = createServer(HTTP_OPTIONS, handler);
+  const server = createServer(HTTP_LISTENER_OPTIONS, handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);

@@ -22,6 +22,7 @@ import { defaultRuntime } from '../src/app.ts';
 import { startPortcullis } from '../src/server.ts';
 import { httpRequestHandler } from '../src/transports/http/server.ts';
 import { AUDIENCE, ISSUER, configDoc, forwardAuthRequestParts, makeKeys } from './fixtures.ts';
+import { HTTP_LISTENER_OPTIONS } from '../src/transports/http/listener-options.ts';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,8 +36,6 @@ const CONNS = arg('conns', 1);
 /** `--side portcullis` (or floor) measures one side only: for `--cpu-prof`, so the profile holds one server. */
 const SIDE = process.argv.includes('--side') ? process.argv[process.argv.indexOf('--side') + 1] : undefined;
 
-/** Portcullis' HTTP listener options (src/transports/http/server.ts), as bench/floors.ts uses them. */
-const HTTP_OPTIONS = { maxHeaderSize: 64 * 1024, headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 125_000, keepAlive: true };
 
 const keys = await makeKeys();
 const doc = configDoc(keys, { grpc: 0, http: 0 });
@@ -85,7 +84,7 @@ for (const line of lines.slice(1)) {
   if (['date', 'connection', 'keep-alive'].includes(name)) continue;
   floorHeaders.push(name, line.slice(colon + 1).trim());
 }
-const floor: Server = createServer(HTTP_OPTIONS, (_req, res) => {
+const floor: Server = createServer(HTTP_LISTENER_OPTIONS, (_req, res) => {
   res.writeHead(status, floorHeaders);
   res.end(body);
 });
@@ -152,7 +151,7 @@ const candidates: [string, number, number][] = [['floor', floorPort, floorAnswer
 let stub: Server | undefined;
 if (process.argv.includes('--stub')) {
   const allow = await portcullis.core.authorizer.check({ transport: 'http', method: 'GET', host: 'h', scheme: 'https', path: '/', headers: new Map([['authorization', [`Bearer ${token}`]]]), contextExtensions: new Map() });
-  stub = createServer(HTTP_OPTIONS, httpRequestHandler({ config, authorizer: { check: () => allow }, readiness: { isReady: () => true, onChange: () => () => {} } }));
+  stub = createServer(HTTP_LISTENER_OPTIONS, httpRequestHandler({ config, authorizer: { check: () => allow }, readiness: { isReady: () => true, onChange: () => () => {} } }));
   await new Promise<void>((resolve) => stub!.listen(0, '127.0.0.1', resolve));
   candidates.push(['stub', (stub.address() as AddressInfo).port, answer.length]);
 }

@@ -8,8 +8,9 @@
  *   for the other.
  * - An entry lives no longer than the token's `exp` (plus leeway) and only while its key is still in the issuer's
  *   current key set (a key removed by rotation invalidates its tokens). Time checks still run on every hit.
- * - Bounded in entries and bytes (clock-cache.ts: a hit only marks its entry; room is made on a store). Failures that no later moment can fix (bad signature, malformed, wrong audience…)
- *   may be remembered briefly so a flood of the same bad token costs one verification.
+ * - Bounded in entries and bytes (clock-cache.ts: a hit only marks its entry; room is made on a store). Failures
+ *   that no later moment can fix (bad signature, malformed, wrong audience…) may be remembered briefly so a flood of
+ *   the same bad token costs one verification.
  * - Introspection answers (docs/introspection.md) live here too. An opaque token's entry is keyed by the SHA-256 of
  *   the token (`introspectionKey`), never the token itself; a JWT that was also introspected keeps its own entry.
  *   Both are stored on their first answer (an IdP call is what the cache saves), for at most the introspection

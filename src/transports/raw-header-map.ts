@@ -11,12 +11,14 @@ import type { HeaderMap } from '../core/types.ts';
  */
 function sameName(raw: string, lower: string): boolean {
   if (raw.length !== lower.length) return false;
-  for (let i = 0; i < raw.length; i++) {
-    let c = raw.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) c += 0x20;
-    if (c !== lower.charCodeAt(i)) return false;
-  }
+  for (let i = 0; i < raw.length; i++) if (lowerCodeAt(raw, i) !== lower.charCodeAt(i)) return false;
   return true;
+}
+
+/** The char code at `i` with A-Z folded to a-z (the only folding header names need: see sameName). */
+function lowerCodeAt(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  return c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
 }
 
 /**
@@ -62,11 +64,12 @@ export class HeaderNames {
       const name = raw[i]!;
       const candidates = this.#names[name.length];
       if (candidates === undefined) continue;
-      let last = name.charCodeAt(name.length - 1);
-      if (last >= 0x41 && last <= 0x5a) last += 0x20;
+      const last = lowerCodeAt(name, name.length - 1);
       for (let c = 0; c < candidates.length; c++) {
         const expected = candidates[c]!;
-        if (last !== expected.charCodeAt(expected.length - 1) || (name !== expected && !sameName(name, expected))) continue;
+        // The last letter, then an exact match (names usually arrive lower-case), then the case-folding comparison.
+        if (last !== expected.charCodeAt(expected.length - 1)) continue;
+        if (name !== expected && !sameName(name, expected)) continue;
         const id = this.#idsOf[name.length]![c]!;
         found[id] = found[id] === NONE ? i + 1 : REPEATED;
         break;

@@ -82,13 +82,18 @@ export function methodOf(value: string | undefined): string | undefined {
  * The headers a forward-auth request is read by on every request, found in one pass: the family, the client address,
  * the client certificate header, the token's headers and cookie, and the DPoP proof.
  */
-export function forwardAuthHeaderNames(family: OriginalRequestHeaders, tokens: TokenSources | undefined, certificateHeader?: string): HeaderNames {
+export function forwardAuthHeaderNames(
+  family: OriginalRequestHeaders,
+  tokens: TokenSources | undefined,
+  certificateHeader?: string,
+): HeaderNames {
   const f = FAMILIES[family];
-  return new HeaderNames([
-    f.method, f.uri, f.host, f.proto, ...(f.hostFallback !== undefined ? [f.hostFallback] : []), 'x-forwarded-for',
-    ...(certificateHeader !== undefined ? [certificateHeader] : []),
-    ...(tokens?.headers.map((h) => h.name) ?? []), ...(tokens !== undefined && tokens.cookies.length > 0 ? ['cookie'] : []), PROOF_HEADER,
-  ]);
+  const names = [f.method, f.uri, f.host, f.proto, 'x-forwarded-for', PROOF_HEADER];
+  if (f.hostFallback !== undefined) names.push(f.hostFallback);
+  if (certificateHeader !== undefined) names.push(certificateHeader);
+  for (const source of tokens?.headers ?? []) names.push(source.name);
+  if (tokens !== undefined && tokens.cookies.length > 0) names.push('cookie');
+  return new HeaderNames(names);
 }
 
 /**
@@ -97,7 +102,13 @@ export function forwardAuthHeaderNames(family: OriginalRequestHeaders, tokens: T
  * Header bytes are read as UTF-8 (core/text.ts fromWire): invalid bytes can never look like a valid path. `expected`
  * (forwardAuthHeaderNames) only makes reading faster: the request read is the same without it.
  */
-export function toAuthRequest(req: IncomingMessage, family: OriginalRequestHeaders, endpoint?: string, certificateHeader?: string, expected?: HeaderNames): AuthRequest {
+export function toAuthRequest(
+  req: IncomingMessage,
+  family: OriginalRequestHeaders,
+  endpoint?: string,
+  certificateHeader?: string,
+  expected?: HeaderNames,
+): AuthRequest {
   const names = FAMILIES[family];
   const headers = headerMap(req, expected);
   const method = methodOf(single(headers, names.method));

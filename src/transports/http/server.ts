@@ -13,6 +13,7 @@ import { listen } from '../listen.ts';
 import { forwardAuthHeaderNames, redirectAsUnauthorized, toAuthRequest } from './forward-auth.ts';
 import { envoyOriginalPath, toEnvoyAuthRequest } from './envoy-http.ts';
 import { authorizationHandler, type AuthorizationHandler } from './authorize.ts';
+import { HTTP_LISTENER_OPTIONS } from './listener-options.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -79,12 +80,12 @@ export function httpRequestHandler(opts: Omit<HttpServerOptions, 'address'>): Ro
   const endpoints = new Map<string, AuthorizationHandler>(opts.config.forwardAuth.endpoints.map((e) => {
     const expected = forwardAuthHeaderNames(e.originalRequest, opts.config.tokens, certificateHeader);
     return [e.path, authorizationHandler({
-    authorizer,
-    deny,
-    mode: 'forward_auth',
-    translate: (req) => toAuthRequest(req, e.originalRequest, e.path, certificateHeader, expected),
-    ...(e.redirectStatus === 401 ? { adjust: (d) => redirectAsUnauthorized(d, opts.config.realm) } : {}),
-  })];
+      authorizer,
+      deny,
+      mode: 'forward_auth',
+      translate: (req) => toAuthRequest(req, e.originalRequest, e.path, certificateHeader, expected),
+      ...(e.redirectStatus === 401 ? { adjust: (d) => redirectAsUnauthorized(d, opts.config.realm) } : {}),
+    })];
   }));
   // Envoy ext_authz HTTP mode: every request under the prefix is an authorization request (envoy-http.ts).
   const prefix = opts.config.envoyHttp?.pathPrefix;
@@ -132,22 +133,10 @@ export function httpRequestHandler(opts: Omit<HttpServerOptions, 'address'>): Ro
   return onRequest;
 }
 
-/** Binds the HTTP listener (the settings below) with `handler`. */
+/** Binds the HTTP listener (HTTP_LISTENER_OPTIONS) with `handler`. */
 export function startHttpListener(address: string, handler: RouteHandler): Promise<RunningHttpServer> {
   const target = listenTarget(address);
-  const server = createServer({
-    // Forwarded requests carry the client's whole header block (big cookies, long JWTs). node's default is 16 KiB;
-    // 64 KiB sits just above Envoy's default max_request_headers_kb (60) so we never refuse what a proxy accepted.
-    maxHeaderSize: 64 * 1024,
-    // Slowloris guard: a proxy sends a subrequest's headers at once.
-    headersTimeout: 10_000,
-    requestTimeout: 30_000,
-    // Proxies pool upstream connections (nginx keepalive_timeout 60 s, Caddy's transport 2 min idle). Keep ours longer
-    // so the proxy, not us, closes an idle connection: otherwise a request can race our close and fail.
-    // HTTP keep-alive is node's default; this also turns on TCP keep-alive so dead peers are noticed.
-    keepAliveTimeout: 125_000,
-    keepAlive: true,
-  }, handler);
+  const server = createServer(HTTP_LISTENER_OPTIONS, handler);
   // No 'clientError' listener on purpose: node's default answers 400 / 408 / 431 and closes the socket, and a
   // socket error never reaches the process.
 
