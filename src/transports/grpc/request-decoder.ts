@@ -31,7 +31,8 @@ interface Slices {
 /**
  * Strings up to this many bytes that are ASCII are cut from one latin1 copy of the whole message: a message has ~30
  * short strings (header names and values), and a decoder call costs ~60 ns each where a JS check and a slice cost
- * ~15 ns. Longer ones (the token) are decoded on their own, so no long-lived string keeps the message alive.
+ * ~15 ns. A cut of 13 chars or more refers to that copy, so longer strings (the token, which the cache keeps) are
+ * decoded on their own: nothing kept beyond the request holds the copy alive.
  */
 const SHORT = 64;
 
